@@ -1,0 +1,1 @@
+"""Documents: service-public.fr fiches and partner documents, parsed and chunked."""

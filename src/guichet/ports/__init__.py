@@ -1,0 +1,1 @@
+"""Ports: one small Protocol per concern, each with an embedded and a production implementation."""

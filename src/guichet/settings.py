@@ -1,0 +1,63 @@
+"""One settings object, read once at the process edge from GUICHET_* environment variables.
+
+Backends are chosen by URL: an empty URL means the embedded default, kept under data_dir.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("guichet", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GUICHET_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+
+    broker_url: str = ""  # amqp://user:pass@host:5672/vhost ; "" = embedded
+    store_url: str = ""  # s3://bucket ; a folder path ; "" = <data_dir>/store
+    s3_endpoint: str = ""  # http://minio:9000 ; "" = AWS default
+    s3_region: str = "us-east-1"
+    index_url: str = ""  # http://weaviate:8080 ; a folder path ; "" = <data_dir>/index
+    weaviate_grpc_port: int = 50051
+    weaviate_api_key: str = ""
+    index_collection: str = "GuichetChunk"
+    embed_url: str = ""  # OpenAI-compatible base URL ending in /v1 ; "" = bundled e5-small
+    embed_model: str = "intfloat/multilingual-e5-small"
+    embed_api_key: str = ""
+    embed_batch_size: int = 16
+    llm_url: str = ""
+
+    index_queue: str = "guichet.index"
+    ask_queue: str = "guichet.ask"
+    max_deliveries: int = 5
+    max_document_bytes: int = 20 * 1024 * 1024
+
+    chunk_max_words: int = 180
+    chunk_overlap_words: int = 30
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.store_url) if self.store_url and "://" not in self.store_url else self.data_dir / "store"
+
+    @property
+    def index_path(self) -> Path:
+        return Path(self.index_url) if self.index_url and "://" not in self.index_url else self.data_dir / "index"
+
+    @property
+    def broker_path(self) -> Path:
+        return self.data_dir / "queues"
+
+
+def load_settings() -> Settings:
+    return Settings()
