@@ -35,7 +35,7 @@ class BrokerError(Exception):
     """The broker could not be reached or did not confirm a publish."""
 
 
-class Reject(Exception):  # noqa: N818 - named for what the handler does, like dramatiq's Retry
+class Reject(Exception):
     """Raised by a handler: this message can never succeed; dead-letter it with this reason."""
 
     def __init__(self, reason: str) -> None:

@@ -8,6 +8,7 @@ Semantics every implementation honours (tests/contracts/test_index_contract.py):
   (chunks of an older version of the document disappear) and records `state`.
 - delete_document(key, sequencer) removes every chunk of the key and leaves a tombstone state
   (deleted=True) carrying the sequencer; it returns the number of chunks removed.
+- record_state(state) updates the recorded state of a key (etag, sequencer) without touching chunks.
 - document_state(key) returns the last recorded state (tombstones included) or None.
 - reusable_vectors(key) maps text_hash -> vector for the chunks currently indexed for key, so that
   unchanged text is never embedded twice.
@@ -34,6 +35,8 @@ class VectorIndex(Protocol):
     def replace_document(self, state: DocumentState, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None: ...
 
     def delete_document(self, key: str, sequencer: str = "") -> int: ...
+
+    def record_state(self, state: DocumentState) -> None: ...
 
     def document_state(self, key: str) -> DocumentState | None: ...
 

@@ -1,0 +1,1 @@
+"""The stateless HTTP functions (FastAPI). Handlers validate, call one library function, return."""

@@ -1,0 +1,54 @@
+"""Application factory: the functions of SPEC.md that exist so far, over one Stack of clients."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from guichet import __version__
+from guichet.api import documents, search
+from guichet.api.errors import error_response, install_error_handlers
+from guichet.wiring import Stack
+
+
+def create_app(stack: Stack) -> FastAPI:
+    app = FastAPI(
+        title="guichet",
+        version=__version__,
+        description="Réponses sourcées pour les conseillers France services.",
+    )
+    app.state.stack = stack
+    install_error_handlers(app)
+    app.include_router(documents.router)
+    app.include_router(search.router)
+
+    @app.get("/healthz", tags=["exploitation"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["exploitation"], response_model=None)
+    def readyz() -> dict[str, object] | Response:
+        checks = readiness(stack)
+        if all(checks.values()):
+            return {"status": "ready", "checks": checks}
+        failing = ", ".join(name for name, ok in checks.items() if not ok)
+        return error_response(503, "indisponible", f"Dépendances injoignables : {failing}.")
+
+    @app.get("/metrics", tags=["exploitation"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def readiness(stack: Stack) -> dict[str, bool]:
+    checks = {"store": _safe(stack.store.ping), "index": _safe(stack.index.ping)}
+    checks["broker"] = _safe(lambda: stack.broker.depth(stack.settings.index_queue) >= 0)
+    return checks
+
+
+def _safe(check: object) -> bool:
+    try:
+        return bool(check())  # type: ignore[operator]
+    except Exception:
+        return False

@@ -1,0 +1,61 @@
+"""Operator upload and removal of documents. Indexing follows from the store's own event."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+
+from guichet.api.errors import ApiError
+from guichet.index_worker import is_supported
+from guichet.ports.store import InvalidKey, StoreError, check_key
+from guichet.wiring import Stack
+
+router = APIRouter(tags=["documents"])
+
+
+def _stack(request: Request) -> Stack:
+    stack: Stack = request.app.state.stack
+    return stack
+
+
+@router.post("/v1/documents", status_code=201)
+async def upload_document(
+    request: Request,
+    file: Annotated[UploadFile, File(description="Fiche XML service-public ou document partenaire")],
+    key: Annotated[str, Form(description="Clé dans le stockage (par défaut : le nom du fichier)")] = "",
+) -> dict[str, object]:
+    stack = _stack(request)
+    key = key or (file.filename or "")
+    try:
+        check_key(key)
+    except InvalidKey as exc:
+        raise ApiError(422, "cle_invalide", f"Clé de document invalide : {key!r}.") from exc
+    if not is_supported(key):
+        raise ApiError(415, "format_non_pris_en_charge", "Format non pris en charge (XML, Markdown, HTML, PDF, texte).")
+    limit = stack.settings.max_document_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise ApiError(413, "trop_volumineux", f"Document trop volumineux (limite : {limit} octets).")
+    if not data:
+        raise ApiError(422, "document_vide", "Le document est vide.")
+    try:
+        stored = stack.store.put(key, data, file.content_type or "application/octet-stream")
+    except StoreError as exc:
+        raise ApiError(503, "stockage_indisponible", "Le stockage des documents est injoignable.") from exc
+    return {"key": stored.key, "etag": stored.etag, "size": stored.size, "indexing": "pending"}
+
+
+@router.delete("/v1/documents/{key:path}", status_code=204)
+def delete_document(request: Request, key: str) -> Response:
+    stack = _stack(request)
+    try:
+        check_key(key)
+        if stack.store.head(key) is None:
+            raise ApiError(404, "document_introuvable", f"Aucun document avec la clé {key!r}.")
+        stack.store.delete(key)
+    except InvalidKey as exc:
+        raise ApiError(422, "cle_invalide", f"Clé de document invalide : {key!r}.") from exc
+    except StoreError as exc:
+        raise ApiError(503, "stockage_indisponible", "Le stockage des documents est injoignable.") from exc
+    return Response(status_code=204)

@@ -1,0 +1,177 @@
+"""The `guichet` command (SPEC.md). Exit codes: 0 ok, 1 failure (one line on stderr), 2 usage."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+
+from guichet.corpus.model import Audience
+from guichet.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="guichet",
+    help="Réponses sourcées pour les conseillers France services.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+worker_app = typer.Typer(help="Lance un worker (production).", no_args_is_help=True)
+app.add_typer(worker_app, name="worker")
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> None:
+    typer.echo(f"guichet: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Known operational failures become one line on stderr and exit code 1."""
+    from guichet.corpus.errors import DocumentError
+    from guichet.ports.broker import BrokerError
+    from guichet.ports.embedder import EmbedderError
+    from guichet.ports.index import IndexBackendError
+    from guichet.ports.store import StoreError
+    from guichet.sources import SourceError
+
+    try:
+        return action()
+    except (BrokerError, StoreError, IndexBackendError, EmbedderError, SourceError, DocumentError) as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _logging(level: int = logging.WARNING) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Fichiers, dossiers ou archive vosdroits-*.zip")],
+    prefix: Annotated[str, typer.Option(help="Préfixe des clés dans le stockage")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Résumé en JSON")] = False,
+) -> None:
+    """Ajoute des documents au stockage et les indexe (idempotent)."""
+    from guichet.commands import ingest_paths
+
+    _logging()
+    report = guarded(lambda: ingest_paths(_settings(), paths, prefix=prefix))
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(report.summary())
+    for key, reason in report.errors.items():
+        typer.echo(f"guichet: {key} : {reason}", err=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="La question ou les mots-clés")],
+    audience: Annotated[Audience | None, typer.Option(help="Public visé")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, max=50, help="Nombre de passages")] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid, lexical ou vector")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON")] = False,
+) -> None:
+    """Recherche seule : les meilleurs passages avec fiche, titre, branche et score."""
+    from guichet.commands import search_passages
+
+    if mode not in ("hybrid", "lexical", "vector"):
+        raise typer.BadParameter("hybrid, lexical ou vector", param_hint="--mode")
+    if not query.strip():
+        raise typer.BadParameter("la requête est vide", param_hint="QUERY")
+    chosen: Literal["hybrid", "lexical", "vector"] = mode  # type: ignore[assignment]
+    passages = guarded(lambda: search_passages(_settings(), query, audience=audience, k=k, mode=chosen))
+    if as_json:
+        keys = ("id", "title", "url", "branch", "score", "text")
+        payload: list[dict[str, Any]] = [{k_: p.to_json()[k_] for k_ in keys} for p in passages]
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    if not passages:
+        typer.echo("Aucun passage trouvé.")
+    for rank, p in enumerate(passages, 1):
+        where = " > ".join(part for part in (p.section, p.branch) if part)
+        typer.echo(f"[{rank}] {p.id} — {p.title}  (score {p.score:.4f})")
+        if where:
+            typer.echo(f"    {where}")
+        typer.echo(f"    {p.url}")
+        typer.echo("    " + (p.text[:300] + ("…" if len(p.text) > 300 else "")).replace("\n", " "))
+
+
+@app.command()
+def reconcile(as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON")] = False) -> None:
+    """Compare le stockage et l'index, et répare les écarts (événements perdus)."""
+    from guichet.commands import reconcile_stack
+
+    _logging(logging.INFO)
+    report = guarded(lambda: reconcile_stack(_settings()))
+    typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=None if as_json else 2))
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Adresse d'écoute")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+) -> None:
+    """Tout-en-un : fonctions HTTP et workers dans un seul processus."""
+    from guichet.commands import serve_all
+
+    _logging(logging.INFO)
+    settings = _settings()
+    guarded(lambda: serve_all(settings, host or settings.host, port or settings.port, demo=False))
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Adresse d'écoute")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+) -> None:
+    """Premier lancement : pile embarquée, corpus d'exemple indexé, API sur http://127.0.0.1:8000."""
+    from guichet.commands import serve_all
+
+    _logging(logging.INFO)
+    settings = _settings()
+    guarded(lambda: serve_all(settings, host or settings.host, port or settings.port, demo=True))
+
+
+@app.command()
+def function(
+    host: Annotated[str | None, typer.Option(help="Adresse d'écoute")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+) -> None:
+    """Les fonctions HTTP sans état, seules (production)."""
+    from guichet.commands import serve_functions
+
+    _logging(logging.INFO)
+    settings = _settings()
+    guarded(lambda: serve_functions(settings, host or settings.host, port or settings.port))
+
+
+@worker_app.command("index")
+def worker_index() -> None:
+    """Worker d'indexation : événements du stockage → analyse → découpage → vecteurs → index."""
+    from guichet.commands import run_index_worker
+
+    _logging(logging.INFO)
+    guarded(lambda: run_index_worker(_settings()))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

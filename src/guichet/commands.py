@@ -1,0 +1,168 @@
+"""What each CLI command does, over a Stack built from the settings (cli.py only parses arguments)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from tqdm import tqdm
+
+from guichet.corpus.errors import DocumentError
+from guichet.index_worker import IndexEventHandler
+from guichet.reconcile import ReconcileReport, reconcile
+from guichet.records import SearchMode
+from guichet.retrieval import Passage
+from guichet.runner import consume_in_thread, stop_on_signals
+from guichet.settings import Settings
+from guichet.sources import SourceError, iter_sources
+from guichet.wiring import Stack, build_stack
+
+log = logging.getLogger(__name__)
+
+SAMPLE_PREFIX = "exemples"
+EXAMPLE_QUESTION = "Comment renouveler une carte d'identité périmée ?"
+
+
+def sample_corpus_dir() -> Path:
+    return Path(str(resources.files("guichet") / "samples" / "fiches"))
+
+
+@dataclass
+class IngestReport:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    chunks: int = 0
+    embedded: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.outcomes.items()))
+        return f"{sum(self.outcomes.values())} documents ({parts}); {self.chunks} passages, {self.embedded} vectorisés"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "documents": sum(self.outcomes.values()),
+            "outcomes": dict(self.outcomes),
+            "chunks": self.chunks,
+            "embedded": self.embedded,
+            "errors": self.errors,
+        }
+
+
+def ingest_into(stack: Stack, paths: list[Path], *, prefix: str = "", progress: bool = True) -> IngestReport:
+    """Store each document (unless unchanged) and index it now; the store's event then finds it current."""
+    report = IngestReport()
+    indexer = stack.indexer
+    limit = stack.settings.max_document_bytes
+    sources = list(iter_sources(paths, prefix))
+    for source in tqdm(sources, desc="Indexation", unit="doc", disable=not progress or None):
+        try:
+            data = source.read(limit)
+            etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            current = stack.store.head(source.key)
+            if current is None or current.etag != etag:
+                stack.store.put(source.key, data)
+            result = indexer.index_object(source.key, data, etag=etag)
+        except (DocumentError, SourceError) as exc:
+            report.errors[source.key] = str(exc)
+            report.outcomes["rejected"] += 1
+            continue
+        report.outcomes[result.outcome] += 1
+        report.chunks += result.chunks
+        report.embedded += result.embedded
+    return report
+
+
+def ingest_paths(settings: Settings, paths: list[Path], *, prefix: str = "") -> IngestReport:
+    stack = build_stack(settings)
+    try:
+        return ingest_into(stack, paths, prefix=prefix)
+    finally:
+        stack.close()
+
+
+def search_passages(
+    settings: Settings, query: str, *, audience: str | None, k: int, mode: SearchMode
+) -> list[Passage]:
+    stack = build_stack(settings)
+    try:
+        return stack.retriever.passages(query, audience=audience, k=k, mode=mode)
+    finally:
+        stack.close()
+
+
+def reconcile_stack(settings: Settings) -> ReconcileReport:
+    stack = build_stack(settings)
+    try:
+        return reconcile(stack.store, stack.index, stack.indexer)
+    finally:
+        stack.close()
+
+
+def index_handler(stack: Stack) -> IndexEventHandler:
+    return IndexEventHandler(stack.store, stack.indexer, max_document_bytes=stack.settings.max_document_bytes)
+
+
+def run_index_worker(settings: Settings) -> None:
+    stack = build_stack(settings)
+    try:
+        with stop_on_signals() as stop:
+            log.info("index worker consuming %s", settings.index_queue)
+            stack.broker.consume(settings.index_queue, index_handler(stack), stop=stop, prefetch=1)
+    finally:
+        stack.close()
+
+
+def serve_functions(settings: Settings, host: str, port: int) -> None:
+    stack = build_stack(settings)
+    try:
+        _run_http(stack, host, port)
+    finally:
+        stack.close()
+
+
+def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
+    """Functions and the index worker in one process: the embedded default for one machine."""
+    stack = build_stack(settings)
+    stop = threading.Event()
+    try:
+        if demo or stack.index.chunk_count() == 0:
+            report = ingest_into(stack, [sample_corpus_dir()], prefix=SAMPLE_PREFIX)
+            print(f"Corpus d'exemple : {report.summary()}", flush=True)
+        worker = consume_in_thread(stack.broker, settings.index_queue, index_handler(stack), stop)
+        if demo:
+            _print_demo(stack, host, port)
+        _run_http(stack, host, port)
+        stop.set()
+        worker.join(timeout=30)
+    finally:
+        stop.set()
+        stack.close()
+
+
+def _print_demo(stack: Stack, host: str, port: int) -> None:
+    print(f"\nguichet est prêt : http://{host}:{port}  (API : http://{host}:{port}/docs)", flush=True)
+    print(f"\nExemple — « {EXAMPLE_QUESTION} »", flush=True)
+    for rank, p in enumerate(stack.retriever.passages(EXAMPLE_QUESTION, k=3), 1):
+        print(f"  [{rank}] {p.id} — {p.title} ({p.url})", flush=True)
+        print(f"      {p.text[:220]}…", flush=True)
+    if not stack.settings.llm_url:
+        print(
+            "\nAucun LLM configuré (GUICHET_LLM_URL) : les réponses rédigées arrivent avec le chemin "
+            "« ask » ; pointez GUICHET_LLM_URL vers un serveur compatible OpenAI (vLLM, llama.cpp, Ollama, "
+            "API Albert).",
+            flush=True,
+        )
+
+
+def _run_http(stack: Stack, host: str, port: int) -> None:
+    import uvicorn
+
+    from guichet.api.app import create_app
+
+    config = uvicorn.Config(create_app(stack), host=host, port=port, log_level="info")
+    uvicorn.Server(config).run()

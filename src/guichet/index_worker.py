@@ -1,0 +1,85 @@
+"""The index worker's handler: one MinIO bucket notification in, the index brought up to date.
+
+Permanent failures (a malformed event, an unsupported or unparsable document, an unsafe key, a
+document over the size limit) raise Reject: the broker dead-letters them with the reason and the
+worker carries on. Anything else (store or index unreachable) propagates: the message is requeued.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import NoReturn
+
+from guichet import metrics
+from guichet.corpus.errors import DocumentError
+from guichet.corpus.loader import SUPPORTED_SUFFIXES
+from guichet.events import MalformedEvent, ObjectEvent, parse_bucket_notification
+from guichet.ingestion import Indexer, IndexResult
+from guichet.ports.broker import Reject
+from guichet.ports.store import InvalidKey, ObjectNotFound, ObjectStore, check_key
+from guichet.records import Envelope
+
+log = logging.getLogger(__name__)
+
+
+def is_supported(key: str) -> bool:
+    return key.lower().endswith(SUPPORTED_SUFFIXES)
+
+
+class IndexEventHandler:
+    def __init__(self, store: ObjectStore, indexer: Indexer, *, max_document_bytes: int) -> None:
+        self._store = store
+        self._indexer = indexer
+        self._max_bytes = max_document_bytes
+
+    def __call__(self, envelope: Envelope) -> None:
+        try:
+            events = parse_bucket_notification(envelope.body)
+        except MalformedEvent as exc:
+            metrics.INDEX_EVENTS.labels(outcome="rejected").inc()
+            raise Reject(f"notification illisible : {exc}") from exc
+        for event in events:
+            result = self.apply(event)
+            if result is not None:
+                metrics.INDEX_EVENTS.labels(outcome=result.outcome).inc()
+                metrics.observe_index_lag(event.event_time, time.time())
+
+    def apply(self, event: ObjectEvent) -> IndexResult | None:
+        if event.action == "other":
+            return None
+        try:
+            check_key(event.key)
+        except InvalidKey as exc:
+            metrics.INDEX_EVENTS.labels(outcome="rejected").inc()
+            raise Reject(f"clé refusée : {exc}") from exc
+        if event.action == "removed":
+            return self._indexer.remove_object(event.key, sequencer=event.sequencer)
+        return self._index_created(event)
+
+    def _index_created(self, event: ObjectEvent) -> IndexResult | None:
+        if not is_supported(event.key):
+            self._reject(f"format non pris en charge : {event.key}")
+        if self._indexer.is_stale(event.key, event.sequencer):
+            return IndexResult(event.key, "stale")
+        if self._indexer.is_current(event.key, event.etag):
+            return IndexResult(event.key, "unchanged")
+        if event.size > self._max_bytes:
+            self._reject(f"document trop volumineux ({event.size} octets, limite {self._max_bytes})")
+        try:
+            data = self._store.get(event.key)
+        except ObjectNotFound:
+            # Removed since the event was sent: the removal event will follow (or already came).
+            log.info("object %s is gone, nothing to index", event.key)
+            return IndexResult(event.key, "absent")
+        if len(data) > self._max_bytes:
+            self._reject(f"document trop volumineux ({len(data)} octets, limite {self._max_bytes})")
+        try:
+            return self._indexer.index_object(event.key, data, etag=event.etag, sequencer=event.sequencer)
+        except DocumentError as exc:
+            self._reject(f"{event.key} : {exc}")
+
+    @staticmethod
+    def _reject(reason: str) -> NoReturn:
+        metrics.INDEX_EVENTS.labels(outcome="rejected").inc()
+        raise Reject(reason)

@@ -1,0 +1,275 @@
+"""MemoryBroker: the embedded broker, in-process and persisted in one SQLite file.
+
+Like dramatiq's StubBroker it is also the test double (join(), messages()), but unlike it the queue
+state survives restarts: a message taken but not acknowledged when the process died becomes ready
+again at the next open, one delivery later, exactly as RabbitMQ requeues the unacked messages of a dead
+connection. path=None keeps everything in memory.
+
+One SQLite connection, guarded by the Condition's lock: every method is thread-safe, and consumers
+sleep on the Condition until a publish (or a requeue) wakes them. Handlers run in the consuming thread,
+one at a time, outside the lock. Only one process may open a given file.
+
+delivery_count is the number of earlier deliveries (0 the first time), like RabbitMQ's
+x-delivery-count; a message whose delivery number max_deliveries fails is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from guichet.ports.broker import (
+    DEFAULT_MAX_DELIVERIES,
+    REASON_HEADER,
+    BrokerError,
+    Handler,
+    Reject,
+    dead_letter_queue,
+)
+from guichet.records import Envelope
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "broker.sqlite3"
+LIMIT_REASON = "delivery limit reached"
+# consume() cannot be woken by the caller's stop Event, so it re-checks it this often while idle.
+_STOP_CHECK_S = 0.1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    body BLOB NOT NULL,
+    message_id TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    delivery_count INTEGER NOT NULL DEFAULT 0,
+    taken INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, taken, seq);
+"""
+
+_Row = tuple[int, bytes, str, str, int]  # seq, body, message_id, headers json, delivery_count
+
+
+class MemoryBroker:
+    def __init__(self, path: Path | None, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES) -> None:
+        if max_deliveries < 1:
+            raise ValueError("max_deliveries doit être au moins 1")
+        self.path = path
+        self.max_deliveries = max_deliveries
+        self._cond = threading.Condition(threading.Lock())
+        self._closed = False
+        self._db = _open(path)
+        with self._cond, self._db:
+            self._recover()
+
+    # --- Broker ----------------------------------------------------------------------------------------
+
+    def declare(self, queue: str) -> None:
+        with self._transaction():
+            for name in (queue, dead_letter_queue(queue)):
+                self._db.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (name,))
+
+    def publish(
+        self, queue: str, body: bytes, *, message_id: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        with self._transaction():
+            self._check_queue(queue)
+            self._insert(queue, body, message_id or uuid.uuid4().hex, dict(headers or {}))
+            self._cond.notify_all()
+
+    def consume(self, queue: str, handler: Handler, *, stop: threading.Event, prefetch: int = 1) -> None:
+        # prefetch bounds unacked messages; handlers run one at a time here, so it is always honoured.
+        with self._cond:
+            self._check_queue(queue)
+        while not stop.is_set():
+            row = self._take(queue, stop)
+            if row is None:
+                return  # stopped or closed
+            self._handle(queue, row, handler)
+
+    def get(self, queue: str) -> Envelope | None:
+        with self._transaction():
+            self._check_queue(queue)
+            row = self._first_ready(queue)
+            if row is None:
+                return None
+            self._db.execute("DELETE FROM messages WHERE seq = ?", (row[0],))
+            self._cond.notify_all()
+        return _envelope(row)
+
+    def depth(self, queue: str) -> int:
+        with self._cond:
+            self._check_queue(queue)
+            (count,) = self._db.execute(
+                "SELECT COUNT(*) FROM messages WHERE queue = ? AND taken = 0", (queue,)
+            ).fetchone()
+        return int(count)
+
+    def close(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()  # consumers return
+            self._db.close()
+
+    # --- test helpers (like dramatiq's StubBroker) ----------------------------------------------------------
+
+    def join(self, queue: str, timeout: float = 10.0) -> None:
+        """Wait until queue has no ready and no in-flight message; TimeoutError after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._pending(queue):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    raise TimeoutError(f"la file {queue!r} ne s'est pas vidée en {timeout} s")
+                self._cond.wait(remaining)
+
+    def messages(self, queue: str) -> list[Envelope]:
+        """The ready messages of queue, in delivery order, without taking them."""
+        with self._cond:
+            self._check_open()
+            rows = self._db.execute(
+                "SELECT seq, body, message_id, headers, delivery_count FROM messages"
+                " WHERE queue = ? AND taken = 0 ORDER BY seq",
+                (queue,),
+            ).fetchall()
+        return [_envelope(row) for row in rows]
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """The lock and one SQLite transaction; BrokerError (not sqlite's error) once closed."""
+        with self._cond:
+            self._check_open()
+            with self._db:
+                yield
+
+    # --- internals (callers hold self._cond) ------------------------------------------------------------
+
+    def _recover(self) -> None:
+        # Messages taken by a process that died were delivered once more: count it, then either requeue
+        # them or, when that was their last allowed delivery, dead-letter them like RabbitMQ would.
+        self._db.execute("UPDATE messages SET taken = 0, delivery_count = delivery_count + 1 WHERE taken = 1")
+        exhausted = self._db.execute(
+            "SELECT queue, seq, body, message_id, headers, delivery_count FROM messages"
+            " WHERE delivery_count >= ? AND queue NOT LIKE '%.dead'",
+            (self.max_deliveries,),
+        ).fetchall()
+        for queue, *row in exhausted:
+            self._dead_letter(queue, (row[0], row[1], row[2], row[3], row[4]), LIMIT_REASON)
+
+    def _take(self, queue: str, stop: threading.Event) -> _Row | None:
+        with self._cond:
+            while not stop.is_set() and not self._closed:
+                row = self._first_ready(queue)
+                if row is not None:
+                    with self._db:
+                        self._db.execute("UPDATE messages SET taken = 1 WHERE seq = ?", (row[0],))
+                    return row
+                self._cond.wait(_STOP_CHECK_S)
+        return None
+
+    def _handle(self, queue: str, row: _Row, handler: Handler) -> None:
+        try:
+            handler(_envelope(row))
+        except Reject as exc:
+            log.info("message %s rejeté : %s", row[2], exc.reason)
+            self._finish(queue, row, dead_reason=exc.reason)
+        except Exception:
+            attempts = row[4] + 1
+            if attempts >= self.max_deliveries:
+                log.exception("message %s : échec à la livraison %d, mis de côté", row[2], attempts)
+                self._finish(queue, row, dead_reason=LIMIT_REASON)
+            else:
+                log.warning(
+                    "message %s : échec à la livraison %d, remis en file", row[2], attempts, exc_info=True
+                )
+                self._finish(queue, row, requeue=True)
+        else:
+            self._finish(queue, row)
+
+    def _finish(
+        self, queue: str, row: _Row, *, requeue: bool = False, dead_reason: str | None = None
+    ) -> None:
+        with self._cond:
+            if self._closed:
+                return  # the message stays taken in the file and comes back at the next open
+            with self._db:
+                if requeue:
+                    self._db.execute(
+                        "UPDATE messages SET taken = 0, delivery_count = delivery_count + 1 WHERE seq = ?",
+                        (row[0],),
+                    )
+                elif dead_reason is not None:
+                    self._dead_letter(queue, row, dead_reason)
+                else:
+                    self._db.execute("DELETE FROM messages WHERE seq = ?", (row[0],))
+            self._cond.notify_all()
+
+    def _dead_letter(self, queue: str, row: _Row, reason: str) -> None:
+        headers = {**json.loads(row[3]), REASON_HEADER: reason}
+        self._db.execute("DELETE FROM messages WHERE seq = ?", (row[0],))
+        self._insert(dead_letter_queue(queue), row[1], row[2], headers)
+
+    def _insert(self, queue: str, body: bytes, message_id: str, headers: dict[str, str]) -> None:
+        self._db.execute(
+            "INSERT INTO messages (queue, body, message_id, headers) VALUES (?, ?, ?, ?)",
+            (queue, body, message_id, json.dumps(headers, ensure_ascii=False)),
+        )
+
+    def _first_ready(self, queue: str) -> _Row | None:
+        row: _Row | None = self._db.execute(
+            "SELECT seq, body, message_id, headers, delivery_count FROM messages"
+            " WHERE queue = ? AND taken = 0 ORDER BY seq LIMIT 1",
+            (queue,),
+        ).fetchone()
+        return row
+
+    def _pending(self, queue: str) -> bool:
+        self._check_open()
+        found = self._db.execute("SELECT 1 FROM messages WHERE queue = ? LIMIT 1", (queue,)).fetchone()
+        return found is not None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BrokerError("le broker est fermé")
+
+    def _check_queue(self, queue: str) -> None:
+        self._check_open()
+        if self._db.execute("SELECT 1 FROM queues WHERE name = ?", (queue,)).fetchone() is None:
+            raise BrokerError(f"file inconnue : {queue!r} (declare() d'abord)")
+
+
+def _open(path: Path | None) -> sqlite3.Connection:
+    if path is None:
+        target = ":memory:"
+    else:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        target = str(Path(path) / DB_NAME)
+    # Transactions are the "with db" blocks; check_same_thread is off because the broker's lock guards db.
+    db = sqlite3.connect(target, check_same_thread=False)
+    # A publish must survive a power cut once it returns: WAL + synchronous FULL fsyncs each commit.
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(_SCHEMA)
+    return db
+
+
+def _envelope(row: _Row) -> Envelope:
+    _seq, body, message_id, headers, delivery_count = row
+    return Envelope(
+        body=bytes(body),
+        message_id=message_id,
+        redelivered=delivery_count > 0,
+        delivery_count=delivery_count,
+        headers=json.loads(headers),
+    )

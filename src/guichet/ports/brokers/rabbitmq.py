@@ -1,0 +1,264 @@
+"""RabbitMQBroker: the production broker, through pika.
+
+Topology made by declare(queue):
+- "<queue>": durable quorum queue, x-delivery-limit, dead-lettering to the DLX with routing key <queue>;
+- the DLX (durable direct exchange) and "<queue>.dead" (durable quorum queue) bound on it with key <queue>.
+
+pika is not thread-safe: publish/get/depth/declare share one connection behind a lock, and each consume()
+call opens its own. Handlers run in a helper thread while the consuming thread keeps pumping the
+connection, so that heartbeats flow during long handlers (an LLM answer can take a minute); the ack is
+sent from the consuming thread after the handler returns.
+
+Observed on RabbitMQ 3.10: quorum queues set x-delivery-count on every delivery (0 the first time) and
+dead-letter a message when it is returned while its count already equals x-delivery-limit, i.e. after
+limit + 1 deliveries; such dead letters carry x-death / x-first-death-reason = "delivery_limit".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import pika
+import pika.exceptions as px
+
+from guichet.ports.broker import (
+    DEFAULT_MAX_DELIVERIES,
+    REASON_HEADER,
+    BrokerError,
+    Handler,
+    Reject,
+    dead_letter_queue,
+)
+from guichet.records import Envelope
+
+log = logging.getLogger(__name__)
+
+LIMIT_REASON = "delivery limit reached"
+_WAKE_S = 0.5  # the consume loop re-checks stop at least this often
+_BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.5, 30.0
+_Delivery = tuple[Any, Any, bytes]  # pika's Basic.Deliver, BasicProperties, body
+T = TypeVar("T")
+
+
+class RabbitMQBroker:
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        dead_letter_exchange: str = "guichet.dlx",
+    ) -> None:
+        if max_deliveries < 1:
+            raise ValueError("max_deliveries doit être au moins 1")
+        self.max_deliveries = max_deliveries
+        self.dead_letter_exchange = dead_letter_exchange
+        self._params = pika.URLParameters(url)
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self._channel: Any = None
+
+    # --- Broker ----------------------------------------------------------------------------------------
+
+    def declare(self, queue: str) -> None:
+        dead = dead_letter_queue(queue)
+        quorum = {"x-queue-type": "quorum"}
+        arguments = {
+            **quorum,
+            # RabbitMQ allows limit + 1 deliveries (see module docstring): this makes it max_deliveries.
+            "x-delivery-limit": self.max_deliveries - 1,
+            "x-dead-letter-exchange": self.dead_letter_exchange,
+            "x-dead-letter-routing-key": queue,
+        }
+
+        def declare_all(channel: Any) -> None:
+            channel.exchange_declare(self.dead_letter_exchange, "direct", durable=True)
+            channel.queue_declare(dead, durable=True, arguments=quorum)
+            channel.queue_bind(dead, self.dead_letter_exchange, routing_key=queue)
+            channel.queue_declare(queue, durable=True, arguments=arguments)
+
+        self._with_channel(f"déclaration de {queue!r}", declare_all)
+
+    def publish(
+        self, queue: str, body: bytes, *, message_id: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        self._publish("", queue, body, message_id or uuid.uuid4().hex, dict(headers or {}))
+
+    def consume(self, queue: str, handler: Handler, *, stop: threading.Event, prefetch: int = 1) -> None:
+        delay = _BACKOFF_MIN_S
+        while not stop.is_set():
+            try:
+                connection = pika.BlockingConnection(self._params)
+            except px.AMQPConnectionError as exc:
+                log.warning("RabbitMQ injoignable (%r) ; nouvel essai dans %.1f s", exc, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, _BACKOFF_MAX_S)
+                continue
+            delay = _BACKOFF_MIN_S
+            try:
+                self._serve(connection, queue, handler, stop, prefetch)
+            except px.AMQPConnectionError as exc:
+                log.warning("connexion RabbitMQ perdue pendant la consommation de %r (%r)", queue, exc)
+            except px.AMQPChannelError as exc:
+                raise BrokerError(f"consommation de {queue!r} impossible : {exc!r}") from exc
+            finally:
+                _close_quietly(connection)
+
+    def get(self, queue: str) -> Envelope | None:
+        def take(channel: Any) -> Envelope | None:
+            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            return None if method is None else _envelope(method, properties, body)
+
+        return self._with_channel(f"lecture de {queue!r}", take)
+
+    def depth(self, queue: str) -> int:
+        def count(channel: Any) -> int:
+            return int(channel.queue_declare(queue, passive=True).method.message_count)
+
+        return self._with_channel(f"profondeur de {queue!r}", count)
+
+    def close(self) -> None:
+        with self._lock:
+            _close_quietly(self._connection)
+            self._connection = self._channel = None
+
+    # --- consuming ---------------------------------------------------------------------------------------
+
+    def _serve(
+        self, connection: Any, queue: str, handler: Handler, stop: threading.Event, prefetch: int
+    ) -> None:
+        channel = connection.channel()
+        channel.basic_qos(prefetch_count=prefetch)
+        pending: deque[_Delivery] = deque()
+        channel.basic_consume(queue, lambda _ch, method, props, body: pending.append((method, props, body)))
+        with ThreadPoolExecutor(1, thread_name_prefix=f"guichet-{queue}") as pool:
+            while not stop.is_set():
+                connection.process_data_events(time_limit=_WAKE_S)
+                while pending and not stop.is_set():
+                    self._deliver(connection, channel, pool, queue, handler, pending.popleft())
+        # Deliveries still pending are requeued by RabbitMQ when the connection closes.
+
+    def _deliver(
+        self,
+        connection: Any,
+        channel: Any,
+        pool: ThreadPoolExecutor,
+        queue: str,
+        handler: Handler,
+        delivery: _Delivery,
+    ) -> None:
+        method, properties, body = delivery
+        envelope = _envelope(method, properties, body)
+        future: Future[None] = pool.submit(handler, envelope)
+        # Wake process_data_events as soon as the handler ends (the one thread-safe pika call).
+        future.add_done_callback(lambda _f: _wake(connection))
+        while not future.done():
+            connection.process_data_events(time_limit=_WAKE_S)
+        try:
+            future.result()
+        except Reject as exc:
+            log.info("message %s rejeté : %s", envelope.message_id, exc.reason)
+            self._dead_letter(queue, envelope, exc.reason)
+        except Exception:
+            if envelope.delivery_count + 1 < self.max_deliveries:
+                log.warning("message %s : échec, remis en file", envelope.message_id, exc_info=True)
+                channel.basic_nack(method.delivery_tag, requeue=True)  # the quorum queue counts it
+                return
+            log.exception("message %s : échec à la dernière livraison, mis de côté", envelope.message_id)
+            self._dead_letter(queue, envelope, LIMIT_REASON)
+        channel.basic_ack(method.delivery_tag)
+
+    def _dead_letter(self, queue: str, envelope: Envelope, reason: str) -> None:
+        # Published (and confirmed) before the ack: a crash in between duplicates, never loses.
+        headers = {**envelope.headers, REASON_HEADER: reason}
+        self._publish(self.dead_letter_exchange, queue, envelope.body, envelope.message_id, headers)
+
+    # --- the shared (publisher) connection ------------------------------------------------------------------
+
+    def _publish(
+        self, exchange: str, routing_key: str, body: bytes, message_id: str, headers: dict[str, str]
+    ) -> None:
+        properties = pika.BasicProperties(
+            delivery_mode=pika.DeliveryMode.Persistent,
+            message_id=message_id,
+            timestamp=int(time.time()),
+            headers=headers,
+        )
+
+        def send(channel: Any) -> None:
+            channel.basic_publish(exchange, routing_key, body, properties, mandatory=True)
+
+        self._with_channel(f"publication vers {routing_key!r}", send, retry=True)
+
+    def _with_channel(self, what: str, action: Callable[[Any], T], *, retry: bool = False) -> T:
+        """Run action(channel) on the shared channel; any pika error becomes BrokerError.
+
+        A dropped connection is reopened and, when retry is set, the action retried once: publishing
+        twice is allowed (at-least-once), losing a publish is not.
+        """
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    return action(self._open_channel())
+                except (px.UnroutableError, px.NackError) as exc:
+                    raise BrokerError(f"{what} : message non confirmé par RabbitMQ ({exc!r})") from exc
+                except px.AMQPError as exc:
+                    # A channel closed by the broker (404, 406...) or a lost connection: start afresh.
+                    self._reset(connection_lost=isinstance(exc, px.AMQPConnectionError))
+                    if not (retry and attempt == 1 and isinstance(exc, px.AMQPConnectionError)):
+                        raise BrokerError(f"{what} : {exc!r}") from exc
+            raise AssertionError("unreachable")
+
+    def _open_channel(self) -> Any:
+        if self._connection is None or not self._connection.is_open:
+            self._connection = pika.BlockingConnection(self._params)
+            self._channel = None
+        if self._channel is None or not self._channel.is_open:
+            self._channel = self._connection.channel()
+            self._channel.confirm_delivery()
+        return self._channel
+
+    def _reset(self, *, connection_lost: bool) -> None:
+        if connection_lost:
+            _close_quietly(self._connection)
+            self._connection = None
+        self._channel = None
+
+
+def _envelope(method: Any, properties: Any, body: bytes) -> Envelope:
+    raw = properties.headers or {}
+    count = raw.get("x-delivery-count", 0)
+    headers = {
+        k: v.decode() if isinstance(v, bytes) else v for k, v in raw.items() if isinstance(v, str | bytes)
+    }
+    if REASON_HEADER not in headers and raw.get("x-first-death-reason") == "delivery_limit":
+        headers[REASON_HEADER] = LIMIT_REASON  # dead-lettered by RabbitMQ itself (e.g. a crash loop)
+    return Envelope(
+        body=bytes(body),
+        message_id=properties.message_id or "",
+        redelivered=bool(method.redelivered) or count > 0,
+        delivery_count=int(count),
+        headers=headers,
+    )
+
+
+def _wake(connection: Any) -> None:
+    try:
+        connection.add_callback_threadsafe(lambda: None)
+    except Exception as exc:  # the connection died meanwhile: the consume loop already knows
+        log.debug("réveil de la boucle RabbitMQ impossible : %r", exc)
+
+
+def _close_quietly(connection: Any) -> None:
+    if connection is None or not connection.is_open:
+        return
+    try:
+        connection.close()
+    except px.AMQPError as exc:  # already dying: nothing left to release
+        log.debug("fermeture RabbitMQ : %r", exc)

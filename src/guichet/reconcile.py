@@ -1,0 +1,56 @@
+"""Repair drift between the object store (the truth) and the index (events can be lost)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+from guichet.corpus.errors import DocumentError
+from guichet.index_worker import is_supported
+from guichet.ingestion import Indexer
+from guichet.ports.index import VectorIndex
+from guichet.ports.store import ObjectNotFound, ObjectStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {"checked": self.checked, "outcomes": dict(self.outcomes), "errors": self.errors}
+
+
+def reconcile(store: ObjectStore, index: VectorIndex, indexer: Indexer) -> ReconcileReport:
+    report = ReconcileReport()
+    indexed = {s.key: s for s in index.documents() if not s.deleted}
+    stored: set[str] = set()
+    for obj in store.list():
+        if not is_supported(obj.key):
+            continue
+        stored.add(obj.key)
+        report.checked += 1
+        state = indexed.get(obj.key)
+        if state is not None and state.etag == obj.etag:
+            report.outcomes["in_sync"] += 1
+            continue
+        _reindex(store, indexer, obj.key, obj.etag, report)
+    for key in indexed.keys() - stored:
+        report.outcomes[indexer.remove_object(key).outcome] += 1
+    return report
+
+
+def _reindex(store: ObjectStore, indexer: Indexer, key: str, etag: str, report: ReconcileReport) -> None:
+    try:
+        result = indexer.index_object(key, store.get(key), etag=etag)
+    except ObjectNotFound:
+        report.outcomes["absent"] += 1
+    except DocumentError as exc:
+        report.outcomes["rejected"] += 1
+        report.errors[key] = str(exc)
+    else:
+        report.outcomes[result.outcome] += 1

@@ -1,0 +1,85 @@
+"""French-aware lexical analysis shared by every index backend.
+
+`analyze` turns a text into the terms a full-text index stores and a query matches:
+lowercase, accents stripped (NFKD), split on anything that is not a letter or digit, French
+stopwords dropped, a few counter abbreviations expanded, Snowball French stemming.
+
+Accents are stripped *before* stemming: advisors and users often type without accents
+("identite", "reglement"), and stemming the accented and unaccented spellings separately gives
+different stems ("identité" -> "ident" but "identite" -> "identit"). Stripping first keeps both
+sides of the match identical, at the cost of a slightly cruder stem.
+
+The same function runs on documents and on queries, so an expansion ("apl" -> "aide
+personnalisee logement") is symmetric: a fiche that spells the aid out matches the query "APL",
+and a fiche that only says "APL" matches the query "aide au logement".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+# Runs of letters or digits: "cerfa n°13750*07" -> cerfa, n, 13750, 07 (digits stay searchable).
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+# Short, accent-stripped list: function words only, so that legal words ("droit", "aide") survive.
+_STOPWORDS_TEXT = """
+    a au aux avec ce ces cet cette c d dans de des du elle elles en et eux il ils j je l la le les leur
+    leurs lui m ma mais me meme mes moi mon n ne nos notre nous on ou par pas pour qu que qui s sa se
+    ses son sur t ta te tes toi ton tu un une vos votre vous y est sont ete etre avoir ai as avons avez
+    ont sera seront etait suis es soit ca cela ceci dont si plus tres
+"""
+STOPWORDS: frozenset[str] = frozenset(_STOPWORDS_TEXT.split())
+
+# Abbreviations heard at a France services counter, mapped to the words fiches spell out.
+# Kept small on purpose: each entry must be unambiguous in the service-public.fr corpus.
+ABBREVIATIONS: dict[str, str] = {
+    "apl": "aide personnalisee logement",
+    "als": "allocation logement sociale",
+    "rsa": "revenu solidarite active",
+    "caf": "caisse allocations familiales",
+    "cni": "carte nationale identite",
+    "css": "complementaire sante solidaire",
+    "ants": "agence nationale titres securises",
+    "aah": "allocation adultes handicapes",
+    "cpam": "caisse primaire assurance maladie",
+    "mdph": "maison departementale personnes handicapees",
+}
+
+_STEMMER = snowballstemmer.stemmer("french")
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip diacritics: "Dépôt" -> "depot", "œuvre" -> "oeuvre"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("œ", "oe").replace("æ", "ae"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    # Digits are identifiers (cerfa numbers, amounts): never stem them.
+    return word if word.isdigit() else str(_STEMMER.stemWord(word))
+
+
+def _expand(tokens: list[str]) -> list[str]:
+    out: list[str] = []
+    for token in tokens:
+        out.append(token)
+        expansion = ABBREVIATIONS.get(token)
+        if expansion:
+            out.extend(expansion.split())
+    return out
+
+
+def analyze(text: str) -> list[str]:
+    """The stemmed, accent-free terms of `text`, in order (duplicates kept for term frequency)."""
+    tokens = [t for t in _TOKEN.findall(fold(text)) if t not in STOPWORDS]
+    return [_stem(t) for t in _expand(tokens) if t not in STOPWORDS]
+
+
+def analyzed_text(text: str) -> str:
+    """`analyze` joined by spaces: what a whitespace tokenizer (FTS5, Weaviate) indexes."""
+    return " ".join(analyze(text))

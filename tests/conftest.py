@@ -1,0 +1,110 @@
+"""Shared fixtures: a real RabbitMQ (skipped when absent, failed under CI), a moto S3 server, unique names."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import urlparse
+
+import pytest
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def _unavailable(reason: str) -> None:
+    # Locally a missing service skips its tests; in CI it must be there, so its absence fails.
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    url = os.environ.get("GUICHET_TEST_AMQP_URL", DEFAULT_AMQP_URL)
+    try:
+        import pika
+
+        pika.BlockingConnection(pika.URLParameters(url)).close()
+    except Exception as exc:
+        _unavailable(f"RabbitMQ injoignable à {_redact(url)} : {exc!r}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    # Dummy credentials so boto3 never looks for real ones (and never signs with them).
+    saved = {name: os.environ.get(name) for name in _AWS_ENV}
+    os.environ.update(_AWS_ENV)
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> Iterator[Callable[[str], str]]:
+    """unique_name("index") -> "index-<12 hex>": a fresh queue or bucket name for this test only.
+
+    Lower-case letters, digits and "-": valid for RabbitMQ queues and S3 buckets. When the test uses
+    RabbitMQ, the queues of these names (and their ".dead" queues) are deleted afterwards.
+    """
+    names: list[str] = []
+
+    def make(prefix: str = "guichet-test") -> str:
+        names.append(f"{prefix}-{uuid.uuid4().hex[:12]}")
+        return names[-1]
+
+    yield make
+    if names and "amqp_url" in request.fixturenames:
+        _delete_queues(request.getfixturevalue("amqp_url"), names)
+
+
+def _delete_queues(url: str, names: list[str]) -> None:
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        for name in names:
+            for queue in (name, f"{name}.dead"):
+                channel = connection.channel()
+                try:
+                    channel.queue_delete(queue)  # RabbitMQ answers delete-ok for a missing queue too
+                    channel.close()
+                except pika.exceptions.AMQPChannelError:
+                    pass
+    finally:
+        connection.close()
+
+
+_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url

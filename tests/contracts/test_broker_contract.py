@@ -1,0 +1,351 @@
+"""The Broker contract (ports/broker.py), run on every implementation."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from guichet.ports.broker import REASON_HEADER, Broker, BrokerError, Handler, Reject, dead_letter_queue
+from guichet.ports.brokers.memory import MemoryBroker
+from guichet.records import Envelope
+
+TIMEOUT = 10.0
+MakeBroker = Callable[..., Broker]
+
+
+class ConsumerDied(BaseException):
+    """Raised by a handler to stop its consumer dead, without ack or nack (BaseException: uncaught)."""
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+@contextmanager
+def consuming(broker: Broker, queue: str, handler: Handler, prefetch: int = 1) -> Iterator[dict[str, Any]]:
+    """consume() in a thread; stopped (and required to return) on exit. Yields what it raised."""
+    stop = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            broker.consume(queue, handler, stop=stop, prefetch=prefetch)
+        except BaseException as exc:
+            outcome["raised"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield outcome
+    finally:
+        stop.set()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive(), "consume() did not return after stop"
+
+
+class BrokerContract:
+    """Subclasses provide make_broker (a factory fixture) and reopen (what a process restart does)."""
+
+    @pytest.fixture
+    def make_broker(self) -> MakeBroker:
+        raise NotImplementedError
+
+    def reopen(self, broker: Broker, make_broker: MakeBroker) -> Broker:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def queue(self, unique_name: Callable[[str], str]) -> str:
+        return unique_name("contract")
+
+    @pytest.fixture
+    def broker(self, make_broker: MakeBroker, queue: str) -> Broker:
+        broker = make_broker()
+        broker.declare(queue)
+        return broker
+
+    def test_declare_is_idempotent(self, broker: Broker, queue: str) -> None:
+        broker.declare(queue)
+        broker.publish(queue, b"x")
+        broker.declare(queue)
+        assert broker.depth(queue) == 1
+        assert broker.depth(dead_letter_queue(queue)) == 0
+
+    def test_publish_to_undeclared_queue_fails(self, broker: Broker, queue: str) -> None:
+        with pytest.raises(BrokerError):
+            broker.publish(f"{queue}-absent", b"x")
+
+    def test_publish_consume_ack(self, broker: Broker, queue: str) -> None:
+        for body in (b"un", b"deux", b"trois"):
+            broker.publish(queue, body)
+        received: list[bytes] = []
+        with consuming(broker, queue, lambda envelope: received.append(envelope.body)):
+            wait_for(lambda: len(received) == 3)
+        assert sorted(received) == sorted([b"un", b"deux", b"trois"])
+        wait_for(lambda: broker.depth(queue) == 0)
+        assert broker.get(queue) is None, "an acknowledged message came back"
+
+    def test_message_id_and_headers_round_trip(self, broker: Broker, queue: str) -> None:
+        headers = {"x-trace": "abc-123", "langue": "français"}
+        broker.publish(queue, "données é".encode(), message_id="msg-1", headers=headers)
+        envelope = _get(broker, queue)
+        assert envelope.body == "données é".encode()
+        assert envelope.message_id == "msg-1"
+        assert headers.items() <= envelope.headers.items()
+        assert (envelope.redelivered, envelope.delivery_count) == (False, 0)
+
+    def test_message_id_is_generated_when_empty(self, broker: Broker, queue: str) -> None:
+        broker.publish(queue, b"x")
+        assert _get(broker, queue).message_id
+
+    def test_handler_exception_redelivers(self, broker: Broker, queue: str) -> None:
+        broker.publish(queue, b"fragile", message_id="m")
+        seen: list[Envelope] = []
+
+        def handler(envelope: Envelope) -> None:
+            seen.append(envelope)
+            if len(seen) < 3:
+                raise RuntimeError("panne passagère")
+
+        with consuming(broker, queue, handler):
+            wait_for(lambda: len(seen) == 3)
+        assert [(e.redelivered, e.delivery_count) for e in seen] == [(False, 0), (True, 1), (True, 2)]
+        wait_for(lambda: broker.depth(queue) == 0)
+        assert broker.depth(dead_letter_queue(queue)) == 0
+
+    def test_reject_dead_letters_with_reason(self, broker: Broker, queue: str) -> None:
+        broker.publish(queue, b"<pas du xml", message_id="poison", headers={"origine": "test"})
+        calls: list[Envelope] = []
+
+        def handler(envelope: Envelope) -> None:
+            calls.append(envelope)
+            raise Reject("XML invalide")
+
+        dead = dead_letter_queue(queue)
+        with consuming(broker, queue, handler):
+            wait_for(lambda: broker.depth(dead) == 1)
+        assert len(calls) == 1, "a rejected message was redelivered"
+        envelope = _get(broker, dead)
+        assert (envelope.body, envelope.message_id) == (b"<pas du xml", "poison")
+        assert envelope.headers[REASON_HEADER] == "XML invalide"
+        assert envelope.headers["origine"] == "test"
+        assert broker.depth(queue) == 0
+
+    def test_max_deliveries_dead_letters(
+        self, make_broker: MakeBroker, unique_name: Callable[[str], str]
+    ) -> None:
+        broker = make_broker(max_deliveries=3)
+        queue = unique_name("limit")
+        broker.declare(queue)
+        broker.publish(queue, b"toujours en panne")
+        calls: list[int] = []
+
+        def handler(envelope: Envelope) -> None:
+            calls.append(envelope.delivery_count)
+            raise RuntimeError("toujours en panne")
+
+        dead = dead_letter_queue(queue)
+        with consuming(broker, queue, handler):
+            wait_for(lambda: broker.depth(dead) == 1)
+        assert calls == [0, 1, 2]
+        assert _get(broker, dead).headers[REASON_HEADER] == "delivery limit reached"
+        assert broker.depth(queue) == 0
+
+    def test_depth_and_get(self, broker: Broker, queue: str) -> None:
+        assert broker.get(queue) is None
+        broker.publish(queue, b"a")
+        broker.publish(queue, b"b")
+        wait_for(lambda: broker.depth(queue) == 2)
+        assert _get(broker, queue).body == b"a"
+        wait_for(lambda: broker.depth(queue) == 1)
+        assert _get(broker, queue).body == b"b"
+        assert broker.get(queue) is None
+        assert broker.depth(queue) == 0
+
+    def test_stop_returns_promptly(self, broker: Broker, queue: str) -> None:
+        stop = threading.Event()
+        thread = threading.Thread(target=broker.consume, args=(queue, lambda e: None), kwargs={"stop": stop})
+        thread.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        stop.set()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive()
+        assert time.monotonic() - started < 1.5
+
+    def test_unacked_message_survives_consumer_death(
+        self, broker: Broker, queue: str, make_broker: MakeBroker
+    ) -> None:
+        broker.publish(queue, b"en cours", message_id="survivant")
+
+        def handler(envelope: Envelope) -> None:
+            raise ConsumerDied  # the process dies mid-handler: no ack, no nack
+
+        with consuming(broker, queue, handler) as outcome:
+            wait_for(lambda: "raised" in outcome)
+        assert isinstance(outcome["raised"], ConsumerDied)
+        restarted = self.reopen(broker, make_broker)
+        wait_for(lambda: restarted.depth(queue) == 1)
+        envelope = _get(restarted, queue)
+        assert (envelope.body, envelope.message_id) == (b"en cours", "survivant")
+        assert (envelope.redelivered, envelope.delivery_count) == (True, 1)
+
+
+def _get(broker: Broker, queue: str) -> Envelope:
+    envelope = broker.get(queue)
+    assert envelope is not None, f"{queue} is empty"
+    return envelope
+
+
+class TestMemoryBroker(BrokerContract):
+    @pytest.fixture
+    def make_broker(self, tmp_path: Path) -> Iterator[MakeBroker]:
+        opened: list[MemoryBroker] = []
+
+        def make(max_deliveries: int = 5) -> MemoryBroker:
+            opened.append(MemoryBroker(tmp_path / f"broker-{len(opened)}", max_deliveries=max_deliveries))
+            return opened[-1]
+
+        yield make
+        for broker in opened:
+            broker.close()
+
+    def reopen(self, broker: Broker, make_broker: MakeBroker) -> Broker:
+        assert isinstance(broker, MemoryBroker)
+        broker.close()  # the dead process: its taken message is still "taken" in the file
+        return MemoryBroker(broker_path(broker), max_deliveries=broker.max_deliveries)
+
+    def test_in_memory_broker_works_without_a_path(self, queue: str) -> None:
+        broker = MemoryBroker(None)
+        broker.declare(queue)
+        broker.publish(queue, b"x")
+        assert _get(broker, queue).body == b"x"
+        broker.close()
+
+    def test_closed_broker_raises_broker_error(self, broker: MemoryBroker, queue: str) -> None:
+        broker.close()
+        with pytest.raises(BrokerError):
+            broker.publish(queue, b"x")
+        with pytest.raises(BrokerError):
+            broker.declare(queue)
+
+    def test_join_and_messages_helpers(self, broker: MemoryBroker, queue: str) -> None:
+        broker.publish(queue, b"1")
+        broker.publish(queue, b"2")
+        assert [e.body for e in broker.messages(queue)] == [b"1", b"2"]
+        with pytest.raises(TimeoutError):
+            broker.join(queue, timeout=0.05)
+        handled: list[bytes] = []
+        with consuming(broker, queue, lambda e: handled.append(e.body)):
+            broker.join(queue, timeout=TIMEOUT)
+            assert handled == [b"1", b"2"]  # join waits for the last handler to finish, not just the take
+        assert broker.messages(queue) == []
+
+    def test_crash_on_last_delivery_dead_letters_at_reopen(self, tmp_path: Path, queue: str) -> None:
+        broker = MemoryBroker(tmp_path, max_deliveries=1)
+        broker.declare(queue)
+        broker.publish(queue, b"x")
+        with consuming(broker, queue, _die) as outcome:
+            wait_for(lambda: "raised" in outcome)
+        broker.close()
+        reopened = MemoryBroker(tmp_path, max_deliveries=1)
+        assert reopened.depth(queue) == 0
+        assert _get(reopened, dead_letter_queue(queue)).headers[REASON_HEADER] == "delivery limit reached"
+        reopened.close()
+
+
+def broker_path(broker: MemoryBroker) -> Path:
+    path = broker.path
+    assert path is not None
+    return path
+
+
+def _die(envelope: Envelope) -> None:
+    raise ConsumerDied
+
+
+@pytest.mark.rabbitmq
+class TestRabbitMQBroker(BrokerContract):
+    @pytest.fixture
+    def make_broker(self, amqp_url: str) -> Iterator[MakeBroker]:
+        from guichet.ports.brokers.rabbitmq import RabbitMQBroker
+
+        opened: list[RabbitMQBroker] = []
+
+        def make(max_deliveries: int = 5) -> RabbitMQBroker:
+            opened.append(RabbitMQBroker(amqp_url, max_deliveries=max_deliveries))
+            return opened[-1]
+
+        yield make
+        for broker in opened:
+            broker.close()
+
+    def reopen(self, broker: Broker, make_broker: MakeBroker) -> Broker:
+        # The consuming connection was closed with the message unacked: RabbitMQ requeued it.
+        return make_broker()
+
+    def test_crash_loop_is_dead_lettered_by_rabbitmq_itself(
+        self, make_broker: MakeBroker, unique_name: Callable[[str], str]
+    ) -> None:
+        # No handler ever returns, so only the queue's x-delivery-limit can stop the loop.
+        broker = make_broker(max_deliveries=2)
+        queue = unique_name("crash")
+        broker.declare(queue)
+        broker.publish(queue, b"x")
+        for _ in range(2):
+            with consuming(broker, queue, _die) as outcome:
+                wait_for(lambda: "raised" in outcome)
+        dead = dead_letter_queue(queue)
+        wait_for(lambda: broker.depth(dead) == 1)
+        assert broker.depth(queue) == 0
+        assert _get(broker, dead).headers[REASON_HEADER] == "delivery limit reached"
+
+    def test_unreachable_broker_is_retried_until_stop(self, caplog: pytest.LogCaptureFixture) -> None:
+        from guichet.ports.brokers.rabbitmq import RabbitMQBroker
+
+        with socket.socket() as sock:  # a port where nothing listens
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        broker = RabbitMQBroker(f"amqp://guest:guest@127.0.0.1:{port}/")
+        with caplog.at_level(logging.WARNING), consuming(broker, "q", _die) as outcome:
+            wait_for(lambda: "injoignable" in caplog.text)
+        assert "raised" not in outcome
+        with pytest.raises(BrokerError):
+            broker.publish("q", b"x")
+
+    def test_consumer_reconnects_when_its_connection_drops(
+        self, broker: Broker, queue: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import pika
+
+        connections: list[Any] = []
+        real_connection = pika.BlockingConnection
+
+        def recording_connection(*args: Any, **kwargs: Any) -> Any:
+            connections.append(real_connection(*args, **kwargs))
+            return connections[-1]
+
+        monkeypatch.setattr(pika, "BlockingConnection", recording_connection)  # what rabbitmq.py calls
+        broker.publish(queue, b"x")
+        seen: list[Envelope] = []
+
+        def handler(envelope: Envelope) -> None:
+            seen.append(envelope)
+            if len(seen) == 1:  # cut the consumer's socket under pika (reaches into pika internals)
+                connections[-1]._impl._transport._sock.shutdown(socket.SHUT_RDWR)
+
+        with consuming(broker, queue, handler) as outcome:
+            wait_for(lambda: len(seen) == 2)
+        assert "raised" not in outcome
+        assert [(e.redelivered, e.delivery_count) for e in seen] == [(False, 0), (True, 1)]
+        wait_for(lambda: broker.depth(queue) == 0)
