@@ -54,13 +54,18 @@ def main() -> int:
         again = ingest_into(stack, [staging], progress=False)
         warm = time.perf_counter() - t0
         stack.close()
-    print(f"fiches: {len(fiches)}, chunks: {len(texts)} (avg {sum(len(t.split()) for t in texts) / len(texts):.0f} words)")
+    words = sum(len(t.split()) for t in texts) / len(texts)
+    print(f"fiches: {len(fiches)}, chunks: {len(texts)} (avg {words:.0f} words)")
     print(f"raw embedder:        {raw:8.2f} passages/s")
-    print(f"ingestion (cold):    {len(fiches) / cold:8.2f} docs/s  {first.chunks / cold:8.2f} chunks/s  "
-          f"embedded {first.embedded}")
+    print(
+        f"ingestion (cold):    {len(fiches) / cold:8.2f} docs/s  {first.chunks / cold:8.2f} chunks/s  "
+        f"embedded {first.embedded}"
+    )
     print(f"ratio chunks/s ÷ raw passages/s: {first.chunks / cold / raw:.3f}")
-    print(f"re-ingestion (unchanged): {len(fiches) / warm:8.2f} docs/s, embedded {again.embedded} "
-          f"({again.summary()})")
+    print(
+        f"re-ingestion (unchanged): {len(fiches) / warm:8.2f} docs/s, embedded {again.embedded} "
+        f"({again.summary()})"
+    )
     return 0
 
 

@@ -32,7 +32,9 @@ def choose_fiches(cases: list[dict[str, object]], total: int | None) -> list[Pat
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", type=Path, default=REPO / "benchmarks" / "questions_shared.jsonl")
-    parser.add_argument("--fiches", type=int, default=160, help="fiches to index (expected ones + distractors)")
+    parser.add_argument(
+        "--fiches", type=int, default=160, help="fiches to index (expected ones + distractors)"
+    )
     parser.add_argument("--all", action="store_true", help="index all 403 fiches")
     parser.add_argument("--data-dir", type=Path, default=REPO / ".data" / "bench-quality")
     parser.add_argument("-k", type=int, default=5)
@@ -67,14 +69,18 @@ def main() -> int:
                 continue
             t0 = time.perf_counter()
             found = stack.retriever.search(
-                str(case["question"]), audience=case.get("audience"), k=50, mode=mode  # type: ignore[arg-type]
+                str(case["question"]),
+                audience=case.get("audience"),
+                k=50,
+                mode=mode,  # type: ignore[arg-type]
             )
             times.append((time.perf_counter() - t0) * 1000)
             hit, rr = hit_and_rr([h.chunk.doc_id for h in found], expected, args.k)
             hits.append(hit)
             rrs.append(rr)
         times.sort()
-        print(f"{mode:<8} {sum(hits) / len(hits):>7.3f} {sum(rrs) / len(rrs):>6.3f} {times[len(times) // 2]:>7.1f}")
+        hit_rate, mrr = sum(hits) / len(hits), sum(rrs) / len(rrs)
+        print(f"{mode:<8} {hit_rate:>7.3f} {mrr:>6.3f} {times[len(times) // 2]:>7.1f}")
     stack.close()
     return 0
 

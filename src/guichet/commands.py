@@ -41,7 +41,8 @@ class IngestReport:
 
     def summary(self) -> str:
         parts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.outcomes.items()))
-        return f"{sum(self.outcomes.values())} documents ({parts}); {self.chunks} passages, {self.embedded} vectorisés"
+        total = sum(self.outcomes.values())
+        return f"{total} documents ({parts}); {self.chunks} passages, {self.embedded} vectorisés"
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -128,7 +128,9 @@ class Indexer:
         fresh: dict[str, Vector] = {}
         for start in range(0, len(missing), self._batch_size):
             batch = missing[start : start + self._batch_size]
-            for chunk, vector in zip(batch, self._embedder.embed_passages([c.indexed_text for c in batch]), strict=True):
+            for chunk, vector in zip(
+                batch, self._embedder.embed_passages([c.indexed_text for c in batch]), strict=True
+            ):
                 fresh[chunk.text_hash] = vector
         vectors = [reusable.get(c.text_hash) or fresh[c.text_hash] for c in chunks]
         return vectors, len(missing)

@@ -28,7 +28,8 @@ SEARCH_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 HTTP_REQUESTS = Counter(
-    "guichet_http_requests_total", "HTTP requests served by the functions, by route and status.",
+    "guichet_http_requests_total",
+    "HTTP requests served by the functions, by route and status.",
     ["route", "status"],
 )
 

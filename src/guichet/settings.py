@@ -48,11 +48,19 @@ class Settings(BaseSettings):
 
     @property
     def store_path(self) -> Path:
-        return Path(self.store_url) if self.store_url and "://" not in self.store_url else self.data_dir / "store"
+        return (
+            Path(self.store_url)
+            if self.store_url and "://" not in self.store_url
+            else self.data_dir / "store"
+        )
 
     @property
     def index_path(self) -> Path:
-        return Path(self.index_url) if self.index_url and "://" not in self.index_url else self.data_dir / "index"
+        return (
+            Path(self.index_url)
+            if self.index_url and "://" not in self.index_url
+            else self.data_dir / "index"
+        )
 
     @property
     def broker_path(self) -> Path:

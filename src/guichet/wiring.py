@@ -51,7 +51,9 @@ def build_embedder(settings: Settings) -> Embedder:
     if settings.embed_url:
         from guichet.ports.embedders.openai_compat import OpenAICompatEmbedder
 
-        return OpenAICompatEmbedder(settings.embed_url, model=settings.embed_model, api_key=settings.embed_api_key)
+        return OpenAICompatEmbedder(
+            settings.embed_url, model=settings.embed_model, api_key=settings.embed_api_key
+        )
     from guichet.ports.embedders.bundled import BundledE5Embedder
 
     return BundledE5Embedder()

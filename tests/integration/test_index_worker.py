@@ -42,13 +42,20 @@ class Pipeline:
     def upload(self, key: str, data: bytes) -> None:
         stored = self.store.put(key, data)
         body = build_bucket_notification(
-            "s3:ObjectCreated:Put", self.bucket, key, size=stored.size, etag=stored.etag, sequencer=self.sequence()
+            "s3:ObjectCreated:Put",
+            self.bucket,
+            key,
+            size=stored.size,
+            etag=stored.etag,
+            sequencer=self.sequence(),
         )
         self.broker.publish(self.queue, body)
 
     def remove(self, key: str) -> None:
         self.store.delete(key)
-        body = build_bucket_notification("s3:ObjectRemoved:Delete", self.bucket, key, sequencer=self.sequence())
+        body = build_bucket_notification(
+            "s3:ObjectRemoved:Delete", self.bucket, key, sequencer=self.sequence()
+        )
         self.broker.publish(self.queue, body)
 
     def doc_ids(self, query: str) -> set[str]:
@@ -66,7 +73,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
 
 
 @pytest.fixture
-def pipeline(amqp_url: str, moto_s3: str, unique_name: Callable[[str], str], tmp_path: Path) -> Iterator[Pipeline]:
+def pipeline(
+    amqp_url: str, moto_s3: str, unique_name: Callable[[str], str], tmp_path: Path
+) -> Iterator[Pipeline]:
     queue, bucket = unique_name("index"), unique_name("docs")
     broker = RabbitMQBroker(amqp_url, max_deliveries=3)
     broker.declare(queue)
@@ -77,7 +86,9 @@ def pipeline(amqp_url: str, moto_s3: str, unique_name: Callable[[str], str], tmp
     stop = threading.Event()
     worker = consume_in_thread(broker, queue, handler, stop)
     counter = iter(range(1, 10_000))
-    yield Pipeline(broker, store, index, queue, bucket, lambda: f"{1_700_000_000_000_000_000 + next(counter):016X}")
+    yield Pipeline(
+        broker, store, index, queue, bucket, lambda: f"{1_700_000_000_000_000_000 + next(counter):016X}"
+    )
     stop.set()
     worker.join(timeout=10)
     assert not worker.is_alive(), "the worker did not stop"
@@ -100,13 +111,17 @@ def test_upload_overwrite_delete(pipeline: Pipeline) -> None:
     replacement = b"Nouvelle version : la demande de logement social se fait en ligne."
     pipeline.upload(key.replace(".xml", ".txt"), replacement)
     pipeline.upload(key, sorted(SAMPLES.glob("*.xml"))[1].read_bytes())
-    wait_for(lambda: (s := pipeline.index.document_state(key)) is not None and s.content_hash != first.content_hash)
+    wait_for(
+        lambda: (s := pipeline.index.document_state(key)) is not None and s.content_hash != first.content_hash
+    )
     wait_for(lambda: key.replace(".xml", ".txt") in pipeline.doc_ids("logement social en ligne"))
     second = pipeline.index.document_state(key)
     assert second is not None and second.doc_id != first.doc_id
     chunks_of_key = {
         h.chunk.doc_id
-        for h in pipeline.index.search("la le de", HashingEmbedder().embed_query("demande"), k=500, mode="vector")
+        for h in pipeline.index.search(
+            "la le de", HashingEmbedder().embed_query("demande"), k=500, mode="vector"
+        )
         if h.chunk.doc_key == key
     }
     assert chunks_of_key == {second.doc_id}, "chunks of the overwritten version are still indexed"
@@ -149,11 +164,14 @@ def test_stale_and_tag_events_do_not_reindex(pipeline: Pipeline) -> None:
     older = f"{int(state.sequencer, 16) - 5:016X}"
     pipeline.store.delete(key)
     pipeline.broker.publish(
-        pipeline.queue, build_bucket_notification("s3:ObjectRemoved:Delete", pipeline.bucket, key, sequencer=older)
+        pipeline.queue,
+        build_bucket_notification("s3:ObjectRemoved:Delete", pipeline.bucket, key, sequencer=older),
     )
     pipeline.broker.publish(
         pipeline.queue,
-        build_bucket_notification("s3:ObjectCreated:PutTagging", pipeline.bucket, key, sequencer=pipeline.sequence()),
+        build_bucket_notification(
+            "s3:ObjectCreated:PutTagging", pipeline.bucket, key, sequencer=pipeline.sequence()
+        ),
     )
     marker = "marqueur.txt"
     pipeline.upload(marker, b"fin de la file")

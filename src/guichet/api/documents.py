@@ -32,7 +32,9 @@ async def upload_document(
     except InvalidKey as exc:
         raise ApiError(422, "cle_invalide", f"Clé de document invalide : {key!r}.") from exc
     if not is_supported(key):
-        raise ApiError(415, "format_non_pris_en_charge", "Format non pris en charge (XML, Markdown, HTML, PDF, texte).")
+        raise ApiError(
+            415, "format_non_pris_en_charge", "Format non pris en charge (XML, Markdown, HTML, PDF, texte)."
+        )
     limit = stack.settings.max_document_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:

@@ -32,7 +32,9 @@ class IndexBackendError(Exception):
 
 
 class VectorIndex(Protocol):
-    def replace_document(self, state: DocumentState, chunks: Sequence[Chunk], vectors: Sequence[Vector]) -> None: ...
+    def replace_document(
+        self, state: DocumentState, chunks: Sequence[Chunk], vectors: Sequence[Vector]
+    ) -> None: ...
 
     def delete_document(self, key: str, sequencer: str = "") -> int: ...
 
