@@ -280,12 +280,15 @@ class EmbeddedIndex:
         if not match:
             return []
         where, params = self._filter_sql(filters)
-        # bm25() is lower-is-better (negative): negate it so every score is higher-is-better.
-        sql = (
-            "SELECT c.rowid, -bm25(chunks_fts) AS score"
-            " FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
-            f" WHERE chunks_fts MATCH ?{where} ORDER BY bm25(chunks_fts) LIMIT ?"
-        )
+        # FTS5's `rank` is bm25(), lower-is-better: negate it so every score is higher-is-better.
+        # The join to chunks is only paid when a filter needs its columns.
+        if where:
+            sql = (
+                "SELECT c.rowid, -chunks_fts.rank FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid"
+                f" WHERE chunks_fts MATCH ?{where} ORDER BY chunks_fts.rank LIMIT ?"
+            )
+        else:
+            sql = "SELECT rowid, -rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"
         rows = self._conn.execute(sql, (match, *params, n)).fetchall()
         return [(int(r[0]), float(r[1])) for r in rows]
 

@@ -1,0 +1,76 @@
+"""The guichet command as a user runs it: exit codes, JSON shapes, one shared data folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def guichet(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GUICHET_DATA_DIR": str(data_dir)}
+    env.pop("GUICHET_BROKER_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "guichet", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "cheque.txt").write_text(
+        "Le chèque énergie est envoyé automatiquement chaque année aux foyers modestes.", encoding="utf-8"
+    )
+    (docs / "passeport.md").write_text(
+        "# Passeport\n\n## Délais\n\nLe délai de fabrication d'un passeport dépend de la période.", encoding="utf-8"
+    )
+    data = root / "data"
+    first = guichet(data, "ingest", str(docs))
+    assert first.returncode == 0, first.stderr
+    assert "2 indexed" in first.stdout
+    return data, docs
+
+
+def test_second_ingest_is_idempotent(corpus: tuple[Path, Path]) -> None:
+    data, docs = corpus
+    again = guichet(data, "ingest", str(docs), "--json")
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert report["embedded"] == 0 and report["outcomes"] == {"unchanged": 2}
+
+
+def test_search_json_shape_sees_the_same_index(corpus: tuple[Path, Path]) -> None:
+    data, _ = corpus
+    result = guichet(data, "search", "chèque énergie", "-k", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    assert len(hits) == 1
+    assert set(hits[0]) == {"id", "title", "url", "branch", "score", "text"}
+    assert hits[0]["id"] == "docs/cheque.txt"
+
+
+def test_missing_path_fails_with_one_line(tmp_path: Path) -> None:
+    result = guichet(tmp_path, "ingest", str(tmp_path / "absent"))
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "introuvable" in result.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert guichet(tmp_path, "search", "x", "--mode", "magique").returncode == 2
+    assert guichet(tmp_path, "search", "x", "--audience", "martiens").returncode == 2
+    assert guichet(tmp_path, "ingest").returncode == 2
+    assert guichet(tmp_path, "inconnue").returncode == 2
+
+
+def test_unparsable_document_is_reported_and_exit_1(tmp_path: Path) -> None:
+    bad = tmp_path / "cassé.xml"
+    bad.write_text("<Publication>", encoding="utf-8")
+    result = guichet(tmp_path / "data", "ingest", str(bad))
+    assert result.returncode == 1
+    assert "cassé.xml" in result.stderr
