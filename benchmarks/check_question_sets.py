@@ -10,6 +10,7 @@ appear (case-insensitive) in the text of any expected fiche.
 Usage: python3 benchmarks/check_question_sets.py [--facts] [--shared-root PATH]
 Exit status 0 when every check passes, 1 otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,9 @@ def fiche_text(path: Path) -> str:
     return _norm(" ".join(ET.parse(path).getroot().itertext()))
 
 
-def check_file(path: Path, known: set[str], fiche_dir: Path | None, check_facts: bool,
-               allow_empty_sources: bool) -> tuple[list[str], list[dict]]:
+def check_file(
+    path: Path, known: set[str], fiche_dir: Path | None, check_facts: bool, allow_empty_sources: bool
+) -> tuple[list[str], list[dict]]:
     errors: list[str] = []
     cases: list[dict] = []
     seen: dict[str, int] = {}
@@ -126,19 +128,26 @@ def check_file(path: Path, known: set[str], fiche_dir: Path | None, check_facts:
 
 def summary(name: str, cases: list[dict]) -> str:
     from collections import Counter
+
     aud = Counter(c.get("audience") for c in cases)
     diff = Counter(c.get("difficulty") for c in cases)
     theme = Counter(c.get("theme") for c in cases)
     situ = sum(1 for c in cases if c.get("situation"))
-    return (f"{name}: {len(cases)} cases; audience {dict(aud)}; difficulty {dict(diff)}; "
-            f"with situation {situ}; themes {dict(sorted(theme.items()))}")
+    return (
+        f"{name}: {len(cases)} cases; audience {dict(aud)}; difficulty {dict(diff)}; "
+        f"with situation {situ}; themes {dict(sorted(theme.items()))}"
+    )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--facts", action="store_true", help="also check expected_facts against fiche text")
-    ap.add_argument("--shared-root", type=Path, default=REPO.parent / "shared",
-                    help="folder holding fiches/MANIFEST.tsv (default: ../shared)")
+    ap.add_argument(
+        "--shared-root",
+        type=Path,
+        default=REPO.parent / "shared",
+        help="folder holding fiches/MANIFEST.tsv (default: ../shared)",
+    )
     args = ap.parse_args()
 
     shared = REPO / "benchmarks" / "questions_shared.jsonl"
@@ -148,8 +157,9 @@ def main() -> int:
     all_errors: list[str] = []
     manifest = args.shared_root / "fiches" / "MANIFEST.tsv"
     if manifest.exists():
-        errs, shared_cases = check_file(shared, manifest_ids(args.shared_root),
-                                        args.shared_root / "fiches" / "xml", args.facts, False)
+        errs, shared_cases = check_file(
+            shared, manifest_ids(args.shared_root), args.shared_root / "fiches" / "xml", args.facts, False
+        )
         all_errors += errs
         print(summary(shared.name, shared_cases))
     else:

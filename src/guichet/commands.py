@@ -55,7 +55,7 @@ class IngestReport:
 
 
 def ingest_into(stack: Stack, paths: list[Path], *, prefix: str = "", progress: bool = True) -> IngestReport:
-    """Store each document (unless unchanged) and index it now; the store's event then finds it current."""
+    """Index each document now and store it (unless unchanged): the store stays the source of truth."""
     report = IngestReport()
     indexer = stack.indexer
     limit = stack.settings.max_document_bytes
@@ -64,10 +64,11 @@ def ingest_into(stack: Stack, paths: list[Path], *, prefix: str = "", progress: 
         try:
             data = source.read(limit)
             etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            # Index first: the event caused by the write then finds the document current.
+            result = indexer.index_object(source.key, data, etag=etag)
             current = stack.store.head(source.key)
             if current is None or current.etag != etag:
                 stack.store.put(source.key, data)
-            result = indexer.index_object(source.key, data, etag=etag)
         except (DocumentError, SourceError) as exc:
             report.errors[source.key] = str(exc)
             report.outcomes["rejected"] += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,15 @@ class IndexContract:
             chunk_count=1,
             metadata_json='{"title": "Carte d\'identité", "n": 1}',
         )
+
+    def test_record_state_keeps_chunks(self, index: VectorIndex) -> None:
+        chunks = put(index, "fiches/F3.xml", "F3", [CNI, APL], etag="e1", sequencer="0A")
+        before = index.document_state("fiches/F3.xml")
+        assert before is not None
+        index.record_state(replace(before, etag="e2", sequencer="0B"))
+        after = index.document_state("fiches/F3.xml")
+        assert after == replace(before, etag="e2", sequencer="0B")
+        assert set(index.reusable_vectors("fiches/F3.xml")) == {c.text_hash for c in chunks}
 
     def test_reusable_vectors_map_text_hash_to_vector(self, index: VectorIndex) -> None:
         chunks = put(index, "fiches/F2.xml", "F2", [CNI, APL])

@@ -42,7 +42,9 @@ def error_of(response: object) -> dict[str, str]:
 
 def test_upload_stores_and_announces_the_document(client: TestClient, stack: Stack) -> None:
     data = sorted(SAMPLES.glob("*.xml"))[0].read_bytes()
-    response = client.post("/v1/documents", files={"file": ("fiche.xml", data, "text/xml")}, data={"key": "a/b.xml"})
+    response = client.post(
+        "/v1/documents", files={"file": ("fiche.xml", data, "text/xml")}, data={"key": "a/b.xml"}
+    )
     assert response.status_code == 201, response.text
     assert response.json()["key"] == "a/b.xml" and response.json()["size"] == len(data)
     assert stack.store.get("a/b.xml") == data
@@ -97,7 +99,11 @@ def test_search_returns_passages(client: TestClient, stack: Stack) -> None:
 def test_health_and_readiness(client: TestClient, stack: Stack) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"store": True, "index": True, "broker": True}
+    assert ready.status_code == 200 and ready.json()["checks"] == {
+        "store": True,
+        "index": True,
+        "broker": True,
+    }
     stack.broker.close()
     down = client.get("/readyz")
     assert down.status_code == 503 and "broker" in error_of(down)["message"]

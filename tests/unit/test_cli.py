@@ -28,7 +28,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         "Le chèque énergie est envoyé automatiquement chaque année aux foyers modestes.", encoding="utf-8"
     )
     (docs / "passeport.md").write_text(
-        "# Passeport\n\n## Délais\n\nLe délai de fabrication d'un passeport dépend de la période.", encoding="utf-8"
+        "# Passeport\n\n## Délais\n\nLe délai de fabrication d'un passeport dépend de la période.",
+        encoding="utf-8",
     )
     data = root / "data"
     first = guichet(data, "ingest", str(docs))

@@ -57,7 +57,7 @@ def test_unchanged_bytes_cost_no_embedding(indexer: Indexer, embedder: CountingE
 def test_edit_embeds_only_changed_chunks(indexer: Indexer, embedder: CountingEmbedder) -> None:
     original = fiche()
     first = indexer.index_object("a.xml", original)
-    edited = original.replace(b"</dc:description>", b" Phrase ajout\xc3\xa9e pour le test.</dc:description>", 1)
+    edited = original.replace(b"</Paragraphe>", b" Phrase ajout\xc3\xa9e pour le test.</Paragraphe>", 1)
     assert edited != original
     second = indexer.index_object("a.xml", edited)
     assert second.outcome == "indexed"

@@ -7,7 +7,9 @@ connection. path=None keeps everything in memory.
 
 One SQLite connection, guarded by the Condition's lock: every method is thread-safe, and consumers
 sleep on the Condition until a publish (or a requeue) wakes them. Handlers run in the consuming thread,
-one at a time, outside the lock. Only one process may open a given file.
+one at a time, outside the lock. Several processes may share a file (`guichet serve` and a
+`guichet ingest` beside it): a taken message records its consumer's pid, a take only succeeds on a
+message still free, and recovery only requeues messages whose consumer process is gone.
 
 delivery_count is the number of earlier deliveries (0 the first time), like RabbitMQ's
 x-delivery-count; a message whose delivery number max_deliveries fails is dead-lettered.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -51,7 +54,7 @@ CREATE TABLE IF NOT EXISTS messages (
     message_id TEXT NOT NULL,
     headers TEXT NOT NULL,
     delivery_count INTEGER NOT NULL DEFAULT 0,
-    taken INTEGER NOT NULL DEFAULT 0
+    taken INTEGER NOT NULL DEFAULT 0  -- 0: ready; else the pid of the consumer holding it
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, taken, seq);
 """
@@ -158,7 +161,13 @@ class MemoryBroker:
     def _recover(self) -> None:
         # Messages taken by a process that died were delivered once more: count it, then either requeue
         # them or, when that was their last allowed delivery, dead-letter them like RabbitMQ would.
-        self._db.execute("UPDATE messages SET taken = 0, delivery_count = delivery_count + 1 WHERE taken = 1")
+        holders = [pid for (pid,) in self._db.execute("SELECT DISTINCT taken FROM messages WHERE taken != 0")]
+        for pid in holders:
+            if not _process_alive(pid):
+                self._db.execute(
+                    "UPDATE messages SET taken = 0, delivery_count = delivery_count + 1 WHERE taken = ?",
+                    (pid,),
+                )
         exhausted = self._db.execute(
             "SELECT queue, seq, body, message_id, headers, delivery_count FROM messages"
             " WHERE delivery_count >= ? AND queue NOT LIKE '%.dead'",
@@ -171,10 +180,10 @@ class MemoryBroker:
         with self._cond:
             while not stop.is_set() and not self._closed:
                 row = self._first_ready(queue)
-                if row is not None:
-                    with self._db:
-                        self._db.execute("UPDATE messages SET taken = 1 WHERE seq = ?", (row[0],))
+                if row is not None and self._claim(row[0]):
                     return row
+                if row is not None:
+                    continue  # another process took it first
                 self._cond.wait(_STOP_CHECK_S)
         return None
 
@@ -226,6 +235,13 @@ class MemoryBroker:
             (queue, body, message_id, json.dumps(headers, ensure_ascii=False)),
         )
 
+    def _claim(self, seq: int) -> bool:
+        with self._db:
+            claimed = self._db.execute(
+                "UPDATE messages SET taken = ? WHERE seq = ? AND taken = 0", (os.getpid(), seq)
+            )
+        return claimed.rowcount == 1
+
     def _first_ready(self, queue: str) -> _Row | None:
         row: _Row | None = self._db.execute(
             "SELECT seq, body, message_id, headers, delivery_count FROM messages"
@@ -247,6 +263,18 @@ class MemoryBroker:
         self._check_open()
         if self._db.execute("SELECT 1 FROM queues WHERE name = ?", (queue,)).fetchone() is None:
             raise BrokerError(f"file inconnue : {queue!r} (declare() d'abord)")
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a new broker in this process: nothing it holds can still be in a handler
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _open(path: Path | None) -> sqlite3.Connection:

@@ -151,6 +151,10 @@ class EmbeddedIndex:
             self._upsert_state(conn, tombstone)
         return removed
 
+    def record_state(self, state: DocumentState) -> None:
+        with self._lock, self._write() as conn:
+            self._upsert_state(conn, state)
+
     def _blob(self, vector: Vector) -> bytes:
         array = np.asarray(vector, dtype=np.float32)
         if array.shape != (self.dimension,):

@@ -179,6 +179,9 @@ class WeaviateIndex:
         self._delete_ids(stale)
         self._put_state(state)
 
+    def record_state(self, state: DocumentState) -> None:
+        self._put_state(state)
+
     def delete_document(self, key: str, sequencer: str = "") -> int:
         removed = self._delete_where(Filter.by_property("doc_key").equal(key))
         previous = self.document_state(key)
