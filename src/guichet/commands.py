@@ -151,7 +151,7 @@ def _print_demo(stack: Stack, host: str, port: int) -> None:
     print(f"\nExemple — « {EXAMPLE_QUESTION} »", flush=True)
     for rank, p in enumerate(stack.retriever.passages(EXAMPLE_QUESTION, k=3), 1):
         print(f"  [{rank}] {p.id} — {p.title} ({p.url})", flush=True)
-        print(f"      {p.text[:220]}…", flush=True)
+        print(f"      {' '.join(p.text.split())[:220]}…", flush=True)
     if not stack.settings.llm_url:
         print(
             "\nAucun LLM configuré (GUICHET_LLM_URL) : les réponses rédigées arrivent avec le chemin "

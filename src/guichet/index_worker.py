@@ -42,6 +42,7 @@ class IndexEventHandler:
         for event in events:
             result = self.apply(event)
             if result is not None:
+                log.info("%s %s: %s", event.event_name, event.key, result.outcome)
                 metrics.INDEX_EVENTS.labels(outcome=result.outcome).inc()
                 metrics.observe_index_lag(event.event_time, time.time())
 

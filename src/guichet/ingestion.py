@@ -103,7 +103,7 @@ class Indexer:
             metadata_json=document_metadata(doc),
         )
         self._index.replace_document(state, chunks, vectors)
-        log.info("indexed %s (%s): %d chunks, %d embedded", key, doc.id, len(chunks), embedded)
+        log.debug("indexed %s (%s): %d chunks, %d embedded", key, doc.id, len(chunks), embedded)
         return IndexResult(key, "indexed", doc.id, len(chunks), embedded)
 
     def remove_object(self, key: str, *, sequencer: str = "") -> IndexResult:
@@ -112,7 +112,7 @@ class Indexer:
         previous = self._index.document_state(key)
         removed = self._index.delete_document(key, self._newest(previous, sequencer))
         outcome: Outcome = "removed" if previous is not None and not previous.deleted else "absent"
-        log.info("removed %s: %d chunks", key, removed)
+        log.debug("removed %s: %d chunks", key, removed)
         return IndexResult(key, outcome, previous.doc_id if previous else "", removed)
 
     def _record_unchanged(self, previous: DocumentState, etag: str, sequencer: str) -> None:

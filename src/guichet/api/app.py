@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Response
+from fastapi.responses import RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from guichet import __version__
@@ -21,6 +22,11 @@ def create_app(stack: Stack) -> FastAPI:
     install_error_handlers(app)
     app.include_router(documents.router)
     app.include_router(search.router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        # The advisor page is not built yet: send people to the API documentation meanwhile.
+        return RedirectResponse("/docs", status_code=307)
 
     @app.get("/healthz", tags=["exploitation"])
     def healthz() -> dict[str, str]:

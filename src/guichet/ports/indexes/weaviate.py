@@ -13,21 +13,33 @@ replace_document upserts the new chunks first and only then deletes the chunks o
 not in the new set: a search running during the update sees the old or the new version of a chunk,
 never an empty document. Weaviate is not transactional, so a crash between the two steps leaves
 stale extra chunks, which the next replacement of the same key removes.
+
+Every client exception (WeaviateBaseError: gRPC query/batch/delete errors, a batch whose objects all
+failed, connection loss) surfaces as IndexBackendError, the only error the callers of the port catch.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import weaviate
-from weaviate.classes.config import Configure, DataType, Property, StopwordsPreset, Tokenization
+from weaviate.classes.config import (
+    Configure,
+    DataType,
+    Property,
+    StopwordsPreset,
+    Tokenization,
+    VectorDistances,
+)
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import Auth
-from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
-from weaviate.collections.classes.filters import _Filters
+from weaviate.classes.query import Filter, FilterReturn, HybridFusion, MetadataQuery
+from weaviate.exceptions import WeaviateBaseError
 
 from guichet.ports.index import IndexBackendError
 from guichet.records import Chunk, DocumentState, SearchFilters, SearchHit, SearchMode, Vector
@@ -47,6 +59,25 @@ _STATE_TEXT = ("key", "doc_id", "content_hash", "etag", "sequencer")
 
 def state_uuid(key: str) -> str:
     return str(uuid.uuid5(STATE_NAMESPACE, key))
+
+
+@contextmanager
+def _backend(action: str) -> Iterator[None]:
+    # The client reports network and server failures as WeaviateBaseError subclasses (REST calls that
+    # fail below its own handling leak as httpx errors); callers of the port catch IndexBackendError.
+    try:
+        yield
+    except (WeaviateBaseError, httpx.HTTPError) as exc:
+        raise IndexBackendError(f"Weaviate : échec {action} : {exc}") from exc
+
+
+def _vector_config() -> Any:
+    # Cosine pinned rather than left to the server default: search() reports 1 - distance as the
+    # cosine similarity, which only holds for the cosine metric.
+    return Configure.Vectors.self_provided(
+        name=VECTOR_NAME,
+        vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE),
+    )
 
 
 def _chunk_properties() -> list[Property]:
@@ -83,20 +114,27 @@ def _chunk_to_properties(chunk: Chunk) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _text(p: Mapping[str, Any], name: str) -> str:
+    # The client decodes a null property as None and leaves out one the server did not send; our
+    # empty strings ("" branch, tombstone content_hash) must come back as "" in both cases.
+    return str(p.get(name) or "")
+
+
 def _chunk_from_object(obj: Any) -> Chunk:
     p = obj.properties
     return Chunk(
-        id=str(obj.uuid), doc_key=p["doc_key"], doc_id=p["doc_id"], ordinal=int(p["ordinal"]),
-        title=p["title"], url=p["url"], audience=tuple(p.get("audience") or ()), section=p["section"],
-        branch=p["branch"], kind=p["kind"], text=p["text"], context=p.get("context") or "",
+        id=str(obj.uuid), doc_key=_text(p, "doc_key"), doc_id=_text(p, "doc_id"),
+        ordinal=int(p.get("ordinal") or 0), title=_text(p, "title"), url=_text(p, "url"),
+        audience=tuple(p.get("audience") or ()), section=_text(p, "section"), branch=_text(p, "branch"),
+        kind=_text(p, "kind"), text=_text(p, "text"), context=_text(p, "context"),
     )  # fmt: skip
 
 
 def _state_from_properties(p: Mapping[str, Any]) -> DocumentState:
     return DocumentState(
-        key=p["key"], doc_id=p["doc_id"], content_hash=p["content_hash"], etag=p.get("etag") or "",
-        sequencer=p.get("sequencer") or "", deleted=bool(p["deleted"]), chunk_count=int(p["chunk_count"]),
-        metadata_json=p.get("metadata_json") or "{}",
+        key=_text(p, "key"), doc_id=_text(p, "doc_id"), content_hash=_text(p, "content_hash"),
+        etag=_text(p, "etag"), sequencer=_text(p, "sequencer"), deleted=bool(p.get("deleted")),
+        chunk_count=int(p.get("chunk_count") or 0), metadata_json=p.get("metadata_json") or "{}",
     )  # fmt: skip
 
 
@@ -104,8 +142,8 @@ def _flat(vector: Any) -> Vector:
     return [float(x) for x in vector]
 
 
-def _filters(filters: SearchFilters | None) -> _Filters | None:
-    parts: list[_Filters] = []
+def _filters(filters: SearchFilters | None) -> FilterReturn | None:
+    parts: list[FilterReturn] = []
     if filters and filters.audience is not None:
         parts.append(Filter.by_property("audience").contains_any([filters.audience]))
     if filters and filters.doc_ids:
@@ -130,15 +168,18 @@ class WeaviateIndex:
         parsed = urlparse(url)
         secure = parsed.scheme == "https"
         host = parsed.hostname or "localhost"
-        try:
+        with _backend(f"de la connexion à {url}"):
             self._client = weaviate.connect_to_custom(
                 http_host=host, http_port=parsed.port or (443 if secure else 80), http_secure=secure,
                 grpc_host=host, grpc_port=grpc_port, grpc_secure=secure,
                 auth_credentials=Auth.api_key(api_key) if api_key else None,
             )  # fmt: skip
-            self._ensure_collections()
-        except weaviate.exceptions.WeaviateBaseError as exc:
-            raise IndexBackendError(f"Weaviate injoignable à {url} : {exc}") from exc
+        try:
+            with _backend(f"de la création des collections {' et '.join(self._names)}"):
+                self._ensure_collections()
+        except IndexBackendError:
+            self._client.close()  # connect_to_custom left gRPC and HTTP connections open
+            raise
         self._chunks = self._client.collections.get(self._names[0])
         self._states = self._client.collections.get(self._names[1])
 
@@ -146,19 +187,20 @@ class WeaviateIndex:
         chunk_name, state_name = self._names
         # No stopword preset: the English default would drop nothing useful on pre-analyzed French.
         inverted = Configure.inverted_index(stopwords_preset=StopwordsPreset.NONE)
-        if not self._client.collections.exists(chunk_name):
-            self._client.collections.create(
-                chunk_name,
-                properties=_chunk_properties(),
-                vector_config=Configure.Vectors.self_provided(name=VECTOR_NAME),
-                inverted_index_config=inverted,
-            )
-        if not self._client.collections.exists(state_name):
-            self._client.collections.create(
-                state_name,
-                properties=_state_properties(),
-                vector_config=Configure.Vectors.self_provided(name=VECTOR_NAME),
-            )
+        self._create(chunk_name, properties=_chunk_properties(), inverted_index_config=inverted)
+        # The state collection never gets vectors, but a self-provided vector config keeps a server
+        # DEFAULT_VECTORIZER_MODULE from vectorizing it.
+        self._create(state_name, properties=_state_properties())
+
+    def _create(self, name: str, **config: Any) -> None:
+        if self._client.collections.exists(name):
+            return
+        try:
+            self._client.collections.create(name, vector_config=_vector_config(), **config)
+        except WeaviateBaseError:
+            # The API and the index worker start together: the other one may have just created it.
+            if not self._client.collections.exists(name):
+                raise
 
     # -- writes ----------------------------------------------------------------------------------
 
@@ -173,28 +215,31 @@ class WeaviateIndex:
             DataObject(properties=_chunk_to_properties(c), uuid=c.id, vector={VECTOR_NAME: list(v)})
             for c, v in zip(chunks, vectors, strict=True)
         ]
-        self._insert(self._chunks, objects)
-        keep = {c.id for c in chunks}
-        stale = [i for i in self._chunk_ids(state.key) if i not in keep]
-        self._delete_ids(stale)
-        self._put_state(state)
+        with _backend(f"de l'indexation de {state.key}"):
+            self._insert(self._chunks, objects)
+            keep = {c.id for c in chunks}
+            stale = [i for i in self._chunk_ids(state.key) if i not in keep]
+            self._delete_ids(stale)
+            self._put_state(state)
 
     def record_state(self, state: DocumentState) -> None:
-        self._put_state(state)
+        with _backend(f"de l'enregistrement de l'état de {state.key}"):
+            self._put_state(state)
 
     def delete_document(self, key: str, sequencer: str = "") -> int:
-        removed = self._delete_where(Filter.by_property("doc_key").equal(key))
-        previous = self.document_state(key)
-        self._put_state(
-            DocumentState(
-                key=key,
-                doc_id=previous.doc_id if previous else "",
-                content_hash="",
-                sequencer=sequencer,
-                deleted=True,
-                metadata_json=previous.metadata_json if previous else "{}",
+        with _backend(f"de la suppression de {key}"):
+            removed = self._delete_where(Filter.by_property("doc_key").equal(key))
+            previous = self._state(key)
+            self._put_state(
+                DocumentState(
+                    key=key,
+                    doc_id=previous.doc_id if previous else "",
+                    content_hash="",
+                    sequencer=sequencer,
+                    deleted=True,
+                    metadata_json=previous.metadata_json if previous else "{}",
+                )
             )
-        )
         return removed
 
     def _put_state(self, state: DocumentState) -> None:
@@ -208,6 +253,8 @@ class WeaviateIndex:
 
     @staticmethod
     def _insert(collection: Any, objects: list[DataObject[Any, Any]]) -> None:
+        # insert_many reports per-object failures in `errors` (keyed by position in the call), but
+        # raises WeaviateInsertManyAllFailedError when every object failed (a one-object state upsert).
         for start in range(0, len(objects), BATCH_SIZE):
             result = collection.data.insert_many(objects[start : start + BATCH_SIZE])
             if result.has_errors:
@@ -220,13 +267,19 @@ class WeaviateIndex:
         response = self._chunks.query.fetch_objects(
             filters=Filter.by_property("doc_key").equal(key), limit=FETCH_LIMIT, return_properties=["doc_key"]
         )
+        # A filtered fetch cannot page past QUERY_MAXIMUM_RESULTS (the cursor API takes no filter): a
+        # full page may hide stale chunks that would then never be deleted, so refuse instead.
+        if len(response.objects) >= FETCH_LIMIT:
+            raise IndexBackendError(
+                f"{key} a au moins {FETCH_LIMIT} passages, au-delà de ce que Weaviate liste"
+            )
         return [str(o.uuid) for o in response.objects]
 
     def _delete_ids(self, ids: list[str]) -> None:
         for start in range(0, len(ids), BATCH_SIZE):
             self._delete_where(Filter.by_id().contains_any(ids[start : start + BATCH_SIZE]))
 
-    def _delete_where(self, where: _Filters) -> int:
+    def _delete_where(self, where: FilterReturn) -> int:
         # Weaviate deletes at most QUERY_MAXIMUM_RESULTS objects per call: loop until none match.
         removed = 0
         while True:
@@ -240,25 +293,38 @@ class WeaviateIndex:
     # -- reads -----------------------------------------------------------------------------------
 
     def document_state(self, key: str) -> DocumentState | None:
+        with _backend(f"de la lecture de l'état de {key}"):
+            return self._state(key)
+
+    def _state(self, key: str) -> DocumentState | None:
         obj = self._states.query.fetch_object_by_id(state_uuid(key))
         return _state_from_properties(obj.properties) if obj is not None else None
 
     def reusable_vectors(self, key: str) -> dict[str, Vector]:
-        response = self._chunks.query.fetch_objects(
-            filters=Filter.by_property("doc_key").equal(key),
-            limit=FETCH_LIMIT,
-            include_vector=True,
-            return_properties=["text_hash"],
-        )
-        # Our vectors are single (not multi-vector): each one is a flat list of floats.
-        return {str(o.properties["text_hash"]): _flat(o.vector[VECTOR_NAME]) for o in response.objects}
+        with _backend(f"de la lecture des vecteurs de {key}"):
+            response = self._chunks.query.fetch_objects(
+                filters=Filter.by_property("doc_key").equal(key),
+                limit=FETCH_LIMIT,
+                include_vector=[VECTOR_NAME],
+                return_properties=["text_hash"],
+            )
+        # Our vectors are single (not multi-vector): each one is a flat list of floats. An object
+        # without its vector is simply not reusable (its text gets embedded again).
+        return {
+            str(o.properties["text_hash"]): _flat(o.vector[VECTOR_NAME])
+            for o in response.objects
+            if VECTOR_NAME in o.vector
+        }
 
     def documents(self) -> Iterator[DocumentState]:
-        for obj in self._states.iterator():
-            yield _state_from_properties(obj.properties)
+        # The iterator pages with the `after` cursor, so it lists every state, past 10,000 too.
+        with _backend("de la liste des documents"):
+            for obj in self._states.iterator():
+                yield _state_from_properties(obj.properties)
 
     def chunk_count(self) -> int:
-        return int(self._chunks.aggregate.over_all(total_count=True).total_count or 0)
+        with _backend("du comptage des passages"):
+            return int(self._chunks.aggregate.over_all(total_count=True).total_count or 0)
 
     def search(
         self,
@@ -269,29 +335,42 @@ class WeaviateIndex:
         filters: SearchFilters | None = None,
         mode: SearchMode = "hybrid",
     ) -> list[SearchHit]:
-        where = _filters(filters)
-        if mode == "vector":
-            response = self._chunks.query.near_vector(
-                near_vector=list(vector), target_vector=VECTOR_NAME, limit=k, filters=where,
-                return_metadata=MetadataQuery(distance=True),
-            )  # fmt: skip
-            # Cosine distance is 1 - cosine similarity: report the similarity, like the embedded index.
-            return [
-                SearchHit(_chunk_from_object(o), 1.0 - float(o.metadata.distance or 0.0), vector_rank=rank)
-                for rank, o in enumerate(response.objects, start=1)
-            ]
-        terms = analyzed_text(query)
-        if mode == "lexical":
-            if not terms:
-                return []
-            response = self._chunks.query.bm25(
-                query=terms, query_properties=["analyzed"], limit=k, filters=where,
-                return_metadata=MetadataQuery(score=True),
-            )  # fmt: skip
-            return [
-                SearchHit(_chunk_from_object(o), float(o.metadata.score or 0.0), lexical_rank=rank)
-                for rank, o in enumerate(response.objects, start=1)
-            ]
+        # limit=0 is the protobuf default, which the server reads as "no limit given" (its default).
+        if k <= 0:
+            return []
+        with _backend("de la recherche"):
+            if mode == "vector":
+                return self._vector_search(vector, k, _filters(filters))
+            terms = analyzed_text(query)
+            if mode == "lexical":
+                return self._lexical_search(terms, k, _filters(filters)) if terms else []
+            return self._hybrid_search(terms, vector, k, _filters(filters))
+
+    def _vector_search(self, vector: Vector, k: int, where: FilterReturn | None) -> list[SearchHit]:
+        response = self._chunks.query.near_vector(
+            near_vector=list(vector), target_vector=VECTOR_NAME, limit=k, filters=where,
+            return_metadata=MetadataQuery(distance=True),
+        )  # fmt: skip
+        # Cosine distance is 1 - cosine similarity: report the similarity, like the embedded index.
+        return [
+            SearchHit(_chunk_from_object(o), 1.0 - float(o.metadata.distance or 0.0), vector_rank=rank)
+            for rank, o in enumerate(response.objects, start=1)
+        ]
+
+    def _lexical_search(self, terms: str, k: int, where: FilterReturn | None) -> list[SearchHit]:
+        response = self._chunks.query.bm25(
+            query=terms, query_properties=["analyzed"], limit=k, filters=where,
+            return_metadata=MetadataQuery(score=True),
+        )  # fmt: skip
+        return [
+            SearchHit(_chunk_from_object(o), float(o.metadata.score or 0.0), lexical_rank=rank)
+            for rank, o in enumerate(response.objects, start=1)
+        ]
+
+    def _hybrid_search(
+        self, terms: str, vector: Vector, k: int, where: FilterReturn | None
+    ) -> list[SearchHit]:
+        # No terms left after analysis: query=None makes the client send alpha=1 (vector only).
         response = self._chunks.query.hybrid(
             query=terms or None, vector=list(vector), target_vector=VECTOR_NAME, alpha=HYBRID_ALPHA,
             query_properties=["analyzed"], fusion_type=HybridFusion.RELATIVE_SCORE, limit=k,
@@ -300,15 +379,17 @@ class WeaviateIndex:
         return [SearchHit(_chunk_from_object(o), float(o.metadata.score or 0.0)) for o in response.objects]
 
     def ping(self) -> bool:
+        # is_ready only probes HTTP; is_live also pings gRPC, which every query and write goes through.
         try:
-            return bool(self._client.is_ready())
+            return bool(self._client.is_ready()) and bool(self._client.is_live())
         except Exception:  # a health probe answers, it does not raise
             return False
 
     def drop(self) -> None:
         """Delete both collections (tests and `guichet reindex --from-scratch`)."""
-        for name in self._names:
-            self._client.collections.delete(name)
+        with _backend("de la suppression des collections"):
+            for name in self._names:
+                self._client.collections.delete(name)
 
     def close(self) -> None:
         self._client.close()

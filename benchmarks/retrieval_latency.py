@@ -1,0 +1,68 @@
+"""End-to-end retrieval latency at ≥ 50,000 chunks: query embedding (bundled e5) + embedded index search.
+
+Usage: python benchmarks/retrieval_latency.py [--chunks 50000]
+The index holds real chunk texts (from ../shared/fiches) replicated to --chunks with random unit
+vectors (the search cost does not depend on the vectors' values); queries are the question set's,
+embedded for real on every call, as `guichet search` and the answer worker do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import percentile
+from bench_corpus import load_chunks, load_questions, select_fiches
+from index_candidates import CHUNKS_PER_DOC, synthetic
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chunks", type=int, default=50_000)
+    args = parser.parse_args()
+    from guichet.ports.embedders.bundled import BundledE5Embedder
+    from guichet.ports.indexes.embedded import EmbeddedIndex
+    from guichet.records import DocumentState
+    from guichet.retrieval import Retriever
+
+    questions, _ = load_questions()
+    real, _ = load_chunks(select_fiches(questions)[:20])
+    chunks, vectors = synthetic(real, args.chunks)
+    embedder = BundledE5Embedder()
+    with tempfile.TemporaryDirectory() as tmp:
+        index = EmbeddedIndex(Path(tmp) / "index", dimension=embedder.dimension)
+        t0 = time.perf_counter()
+        for start in range(0, len(chunks), CHUNKS_PER_DOC):
+            part = chunks[start : start + CHUNKS_PER_DOC]
+            state = DocumentState(key=part[0].doc_key, doc_id=part[0].doc_id, content_hash=str(start))
+            index.replace_document(state, part, [v.tolist() for v in vectors[start : start + CHUNKS_PER_DOC]])
+        print(f"index: {index.chunk_count()} chunks built in {time.perf_counter() - t0:.1f}s")
+        retriever = Retriever(index, embedder)
+        texts = [q.text for q in questions]
+        retriever.search(texts[0], k=10)  # model load + matrix load, outside the timings
+        embed_ms = []
+        for text in texts:
+            t0 = time.perf_counter()
+            embedder.embed_query(text)
+            embed_ms.append((time.perf_counter() - t0) * 1000)
+        print(
+            f"{len(texts)} queries; query embedding alone p50 {percentile(embed_ms, 50):.1f} ms, "
+            f"p95 {percentile(embed_ms, 95):.1f} ms"
+        )
+        print(f"{'mode':<8} {'p50 ms':>8} {'p95 ms':>8}   (embedding + search, k=10)")
+        for mode in ("lexical", "vector", "hybrid"):
+            times = []
+            for text in texts:
+                t0 = time.perf_counter()
+                retriever.search(text, k=10, mode=mode)  # type: ignore[arg-type]
+                times.append((time.perf_counter() - t0) * 1000)
+            print(f"{mode:<8} {percentile(times, 50):>8.1f} {percentile(times, 95):>8.1f}")
+        index.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
