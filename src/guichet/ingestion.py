@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
+from guichet import metrics
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.loader import parse_document
 from guichet.corpus.model import Document
@@ -132,6 +133,7 @@ class Indexer:
                 batch, self._embedder.embed_passages([c.indexed_text for c in batch]), strict=True
             ):
                 fresh[chunk.text_hash] = vector
+        metrics.EMBEDDED_PASSAGES.inc(len(missing))
         vectors = [reusable.get(c.text_hash) or fresh[c.text_hash] for c in chunks]
         return vectors, len(missing)
 

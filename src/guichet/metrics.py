@@ -5,6 +5,8 @@ Labels never carry user input (questions, situations, keys): only small closed s
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from datetime import datetime
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -32,6 +34,18 @@ HTTP_REQUESTS = Counter(
     "HTTP requests served by the functions, by route and status.",
     ["route", "status"],
 )
+
+
+def track_index_size(count: Callable[[], int]) -> None:
+    """Read at scrape time; an unreachable index shows as NaN rather than failing the scrape."""
+
+    def safe_count() -> float:
+        try:
+            return float(count())
+        except Exception:
+            return math.nan
+
+    INDEX_CHUNKS.set_function(safe_count)
 
 
 def observe_index_lag(event_time: str, now: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+from guichet import metrics
 from guichet.ingestion import ChunkingOptions, Indexer
 from guichet.ports.broker import Broker
 from guichet.ports.embedder import Embedder
@@ -52,7 +53,12 @@ def build_embedder(settings: Settings) -> Embedder:
         from guichet.ports.embedders.openai_compat import OpenAICompatEmbedder
 
         return OpenAICompatEmbedder(
-            settings.embed_url, model=settings.embed_model, api_key=settings.embed_api_key
+            settings.embed_url,
+            model=settings.embed_model,
+            api_key=settings.embed_api_key,
+            query_prefix=settings.embed_query_prefix,
+            passage_prefix=settings.embed_passage_prefix,
+            batch_size=settings.embed_batch_size,
         )
     from guichet.ports.embedders.bundled import BundledE5Embedder
 
@@ -106,10 +112,12 @@ class Stack:
 
 
 def build_stack(settings: Settings) -> Stack:
+    """Every client of the process, created once; /metrics reads the index size at scrape time."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     broker = build_broker(settings)
     broker.declare(settings.index_queue)
     store = build_store(settings, broker)
     embedder = build_embedder(settings)
     index = build_index(settings, embedder.dimension)
+    metrics.track_index_size(index.chunk_count)
     return Stack(settings, broker, store, embedder, index)

@@ -113,3 +113,12 @@ def test_unknown_route_and_openapi(client: TestClient) -> None:
     assert error_of(client.get("/nulle-part"))["code"] == "introuvable"
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/documents", "/v1/documents/{key}", "/v1/search", "/healthz", "/readyz"} <= set(paths)
+
+
+def test_metrics_expose_the_index_size(client: TestClient, stack: Stack) -> None:
+    from guichet import metrics
+
+    metrics.track_index_size(stack.index.chunk_count)
+    stack.indexer.index_object("f.txt", "Le chèque énergie est envoyé chaque année.".encode())
+    body = client.get("/metrics").text
+    assert "guichet_index_chunks 1.0" in body

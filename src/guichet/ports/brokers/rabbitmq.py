@@ -69,13 +69,7 @@ class RabbitMQBroker:
     def declare(self, queue: str) -> None:
         dead = dead_letter_queue(queue)
         quorum = {"x-queue-type": "quorum"}
-        arguments = {
-            **quorum,
-            # RabbitMQ allows limit + 1 deliveries (see module docstring): this makes it max_deliveries.
-            "x-delivery-limit": self.max_deliveries - 1,
-            "x-dead-letter-exchange": self.dead_letter_exchange,
-            "x-dead-letter-routing-key": queue,
-        }
+        arguments = work_queue_arguments(queue, self.max_deliveries, self.dead_letter_exchange)
 
         def declare_all(channel: Any) -> None:
             channel.exchange_declare(self.dead_letter_exchange, "direct", durable=True)
@@ -262,3 +256,14 @@ def _close_quietly(connection: Any) -> None:
         connection.close()
     except px.AMQPError as exc:  # already dying: nothing left to release
         log.debug("fermeture RabbitMQ : %r", exc)
+
+
+def work_queue_arguments(queue: str, max_deliveries: int, dead_letter_exchange: str) -> dict[str, Any]:
+    """The arguments of a work queue; infra/rabbitmq/definitions.json must declare the same ones."""
+    return {
+        "x-queue-type": "quorum",
+        # RabbitMQ allows limit + 1 deliveries (see module docstring): this makes it max_deliveries.
+        "x-delivery-limit": max_deliveries - 1,
+        "x-dead-letter-exchange": dead_letter_exchange,
+        "x-dead-letter-routing-key": queue,
+    }
