@@ -1,0 +1,65 @@
+"""The three search modes as Weaviate queries on the chunk collection, answered as SearchHits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weaviate.classes.query import Filter, FilterReturn, HybridFusion, MetadataQuery
+from weaviate.collections import Collection
+
+from guichet.ports.indexes._weaviate_records import chunk_from_object
+from guichet.ports.indexes._weaviate_schema import VECTOR_NAME
+from guichet.records import SearchFilters, SearchHit, Vector
+
+HYBRID_ALPHA = 0.5
+
+
+def where_clause(filters: SearchFilters | None) -> FilterReturn | None:
+    parts: list[FilterReturn] = []
+    if filters and filters.audience is not None:
+        parts.append(Filter.by_property("audience").contains_any([filters.audience]))
+    if filters and filters.doc_ids:
+        parts.append(Filter.by_property("doc_id").contains_any(list(filters.doc_ids)))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else Filter.all_of(parts)
+
+
+def vector_search(
+    chunks: Collection[Any, Any], vector: Vector, k: int, where: FilterReturn | None
+) -> list[SearchHit]:
+    response = chunks.query.near_vector(
+        near_vector=list(vector), target_vector=VECTOR_NAME, limit=k, filters=where,
+        return_metadata=MetadataQuery(distance=True),
+    )  # fmt: skip
+    # Cosine distance is 1 - cosine similarity: report the similarity, like the embedded index.
+    return [
+        SearchHit(chunk_from_object(o), 1.0 - float(o.metadata.distance or 0.0), vector_rank=rank)
+        for rank, o in enumerate(response.objects, start=1)
+    ]
+
+
+def lexical_search(
+    chunks: Collection[Any, Any], terms: str, k: int, where: FilterReturn | None
+) -> list[SearchHit]:
+    """BM25 over `analyzed`; terms must already be analyzed like it (guichet.text.analyzed_text)."""
+    response = chunks.query.bm25(
+        query=terms, query_properties=["analyzed"], limit=k, filters=where,
+        return_metadata=MetadataQuery(score=True),
+    )  # fmt: skip
+    return [
+        SearchHit(chunk_from_object(o), float(o.metadata.score or 0.0), lexical_rank=rank)
+        for rank, o in enumerate(response.objects, start=1)
+    ]
+
+
+def hybrid_search(
+    chunks: Collection[Any, Any], terms: str, vector: Vector, k: int, where: FilterReturn | None
+) -> list[SearchHit]:
+    # No terms left after analysis: query=None makes the client send alpha=1 (vector only).
+    response = chunks.query.hybrid(
+        query=terms or None, vector=list(vector), target_vector=VECTOR_NAME, alpha=HYBRID_ALPHA,
+        query_properties=["analyzed"], fusion_type=HybridFusion.RELATIVE_SCORE, limit=k,
+        filters=where, return_metadata=MetadataQuery(score=True),
+    )  # fmt: skip
+    return [SearchHit(chunk_from_object(o), float(o.metadata.score or 0.0)) for o in response.objects]
