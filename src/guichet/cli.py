@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
+import click
 import typer
 
 from guichet.corpus.model import Audience
@@ -25,6 +26,11 @@ worker_app = typer.Typer(help="Lance un worker (production).", no_args_is_help=T
 app.add_typer(worker_app, name="worker")
 
 T = TypeVar("T")
+# Recent typer vendors click: its UsageError is not click's own. BadParameter derives from the one in use.
+_USAGE_ERRORS: tuple[type[Exception], ...] = (
+    next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"),
+    click.UsageError,
+)
 
 
 def fail(message: str) -> None:
@@ -34,6 +40,7 @@ def fail(message: str) -> None:
 
 def guarded(action: Callable[[], T]) -> T:
     """Known operational failures become one line on stderr and exit code 1."""
+    from guichet.commands import EmptyIndex
     from guichet.corpus.errors import DocumentError
     from guichet.ports.broker import BrokerError
     from guichet.ports.embedder import EmbedderError
@@ -43,7 +50,15 @@ def guarded(action: Callable[[], T]) -> T:
 
     try:
         return action()
-    except (BrokerError, StoreError, IndexBackendError, EmbedderError, SourceError, DocumentError) as exc:
+    except (
+        BrokerError,
+        StoreError,
+        IndexBackendError,
+        EmbedderError,
+        SourceError,
+        DocumentError,
+        EmptyIndex,
+    ) as exc:
         fail(str(exc))
         raise  # unreachable: fail() exits
 
@@ -171,7 +186,21 @@ def worker_index() -> None:
 
 
 def main() -> None:
+    """Usage errors too end in one line on stderr (exit 2), not in a framed help screen."""
+    command = typer.main.get_command(app)
     try:
-        app()
-    except KeyboardInterrupt:
+        code = command.main(prog_name="guichet", standalone_mode=False)
+    except _USAGE_ERRORS as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help(), err=True)
+        else:
+            where = (
+                f"guichet {ctx.command_path.removeprefix('guichet').strip()}".strip() if ctx else "guichet"
+            )
+            message = exc.format_message().splitlines()[0]  # type: ignore[attr-defined]
+            typer.echo(f"guichet: {message} (voir « {where} --help »)", err=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

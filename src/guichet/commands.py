@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from guichet.corpus.errors import DocumentError
 from guichet.index_worker import IndexEventHandler
+from guichet.ports.store import InvalidKey, check_key
 from guichet.reconcile import ReconcileReport, reconcile
 from guichet.records import SearchMode
 from guichet.retrieval import Passage
@@ -25,6 +26,12 @@ from guichet.wiring import Stack, build_stack
 log = logging.getLogger(__name__)
 
 SAMPLE_PREFIX = "exemples"
+
+
+class EmptyIndex(Exception):
+    """A search before anything was ingested: say what to do rather than print no result."""
+
+
 EXAMPLE_QUESTION = "Comment renouveler une carte d'identité périmée ?"
 
 
@@ -63,13 +70,14 @@ def ingest_into(stack: Stack, paths: list[Path], *, prefix: str = "", progress: 
     for source in tqdm(sources, desc="Indexation", unit="doc", disable=not progress or None):
         try:
             data = source.read(limit)
+            key = check_key(source.key_for(data))
             etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
             # Index first: the event caused by the write then finds the document current.
-            result = indexer.index_object(source.key, data, etag=etag)
-            current = stack.store.head(source.key)
+            result = indexer.index_object(key, data, etag=etag)
+            current = stack.store.head(key)
             if current is None or current.etag != etag:
-                stack.store.put(source.key, data)
-        except (DocumentError, SourceError) as exc:
+                stack.store.put(key, data)
+        except (DocumentError, SourceError, InvalidKey) as exc:
             report.errors[source.key] = str(exc)
             report.outcomes["rejected"] += 1
             continue
@@ -80,7 +88,8 @@ def ingest_into(stack: Stack, paths: list[Path], *, prefix: str = "", progress: 
 
 
 def ingest_paths(settings: Settings, paths: list[Path], *, prefix: str = "") -> IngestReport:
-    stack = build_stack(settings)
+    # Indexed inline: announcing the writes would only queue events that find every document current.
+    stack = build_stack(settings, announce_writes=False)
     try:
         return ingest_into(stack, paths, prefix=prefix)
     finally:
@@ -92,6 +101,8 @@ def search_passages(
 ) -> list[Passage]:
     stack = build_stack(settings)
     try:
+        if stack.index.chunk_count() == 0:
+            raise EmptyIndex("l'index est vide : lancez « guichet ingest CHEMIN… » ou « guichet demo »")
         return stack.retriever.passages(query, audience=audience, k=k, mode=mode)
     finally:
         stack.close()
@@ -100,7 +111,9 @@ def search_passages(
 def reconcile_stack(settings: Settings) -> ReconcileReport:
     stack = build_stack(settings)
     try:
-        return reconcile(stack.store, stack.index, stack.indexer)
+        return reconcile(
+            stack.store, stack.index, stack.indexer, max_document_bytes=settings.max_document_bytes
+        )
     finally:
         stack.close()
 

@@ -55,16 +55,23 @@ class IndexEventHandler:
             metrics.INDEX_EVENTS.labels(outcome="rejected").inc()
             raise Reject(f"clé refusée : {exc}") from exc
         if event.action == "removed":
-            return self._indexer.remove_object(event.key, sequencer=event.sequencer)
+            return self._remove(event)
         return self._index_created(event)
+
+    def _remove(self, event: ObjectEvent) -> IndexResult:
+        if self._store.head(event.key) is not None:
+            # Written again since this removal (or only an old version was removed): keep what is indexed.
+            return IndexResult(event.key, "stale")
+        return self._indexer.remove_object(event.key, sequencer=event.sequencer)
 
     def _index_created(self, event: ObjectEvent) -> IndexResult | None:
         if not is_supported(event.key):
             self._reject(f"format non pris en charge : {event.key}")
         if self._indexer.is_stale(event.key, event.sequencer):
             return IndexResult(event.key, "stale")
-        if self._indexer.is_current(event.key, event.etag):
-            return IndexResult(event.key, "unchanged")
+        current = self._indexer.skip_if_current(event.key, etag=event.etag, sequencer=event.sequencer)
+        if current is not None:
+            return current
         if event.size > self._max_bytes:
             self._reject(f"document trop volumineux ({event.size} octets, limite {self._max_bytes})")
         try:

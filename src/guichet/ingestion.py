@@ -69,6 +69,11 @@ class Indexer:
         self._options = options or ChunkingOptions()
         self._batch_size = batch_size
 
+    @property
+    def embedder_id(self) -> str:
+        """Vectors of two embedders never mix: a document embedded by another one is embedded again."""
+        return self._embedder.name
+
     def is_stale(self, key: str, sequencer: str) -> bool:
         """An event is stale when the index already applied a newer one for this key."""
         state = self._index.document_state(key)
@@ -76,9 +81,18 @@ class Indexer:
             return False
         return not sequencer_is_newer(sequencer, state.sequencer)
 
-    def is_current(self, key: str, etag: str) -> bool:
+    def skip_if_current(self, key: str, *, etag: str, sequencer: str = "") -> IndexResult | None:
+        """The index already holds this version (same etag): record the event's sequencer, skip the rest.
+
+        Recording it matters: a removal older than this event, arriving late, must then be seen as stale.
+        """
         state = self._index.document_state(key)
-        return state is not None and not state.deleted and bool(etag) and state.etag == etag
+        if state is None or state.deleted or not etag or state.etag != etag:
+            return None
+        if state.embedder != self.embedder_id:
+            return None
+        self._record_unchanged(state, etag, sequencer)
+        return IndexResult(key, "unchanged", state.doc_id, state.chunk_count)
 
     def index_object(self, key: str, data: bytes, *, etag: str = "", sequencer: str = "") -> IndexResult:
         """Index one object's bytes; raises corpus.errors.DocumentError when it cannot be parsed."""
@@ -86,14 +100,20 @@ class Indexer:
             return IndexResult(key, "stale")
         digest = content_hash(data)
         previous = self._index.document_state(key)
-        if previous is not None and not previous.deleted and previous.content_hash == digest:
+        same_embedder = previous is not None and previous.embedder == self.embedder_id
+        if (
+            previous is not None
+            and not previous.deleted
+            and previous.content_hash == digest
+            and same_embedder
+        ):
             self._record_unchanged(previous, etag, sequencer)
             return IndexResult(key, "unchanged", previous.doc_id, previous.chunk_count)
         doc = parse_document(key, data, max_bytes=self._options.max_document_bytes)
         chunks = chunk_document(
             doc, key, max_words=self._options.max_words, overlap_words=self._options.overlap_words
         )
-        vectors, embedded = self._vectors_for(key, chunks)
+        vectors, embedded = self._vectors_for(key, chunks, reuse=same_embedder)
         state = DocumentState(
             key=key,
             doc_id=doc.id,
@@ -102,6 +122,7 @@ class Indexer:
             sequencer=self._newest(previous, sequencer),
             chunk_count=len(chunks),
             metadata_json=document_metadata(doc),
+            embedder=self.embedder_id,
         )
         self._index.replace_document(state, chunks, vectors)
         log.debug("indexed %s (%s): %d chunks, %d embedded", key, doc.id, len(chunks), embedded)
@@ -123,8 +144,8 @@ class Indexer:
             return
         self._index.record_state(replace(previous, sequencer=newest, etag=etag or previous.etag))
 
-    def _vectors_for(self, key: str, chunks: Sequence[Chunk]) -> tuple[list[Vector], int]:
-        reusable = self._index.reusable_vectors(key)
+    def _vectors_for(self, key: str, chunks: Sequence[Chunk], *, reuse: bool) -> tuple[list[Vector], int]:
+        reusable = self._index.reusable_vectors(key) if reuse else {}
         missing = [c for c in chunks if c.text_hash not in reusable]
         fresh: dict[str, Vector] = {}
         for start in range(0, len(missing), self._batch_size):

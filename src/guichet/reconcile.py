@@ -25,7 +25,9 @@ class ReconcileReport:
         return {"checked": self.checked, "outcomes": dict(self.outcomes), "errors": self.errors}
 
 
-def reconcile(store: ObjectStore, index: VectorIndex, indexer: Indexer) -> ReconcileReport:
+def reconcile(
+    store: ObjectStore, index: VectorIndex, indexer: Indexer, *, max_document_bytes: int
+) -> ReconcileReport:
     report = ReconcileReport()
     indexed = {s.key: s for s in index.documents() if not s.deleted}
     stored: set[str] = set()
@@ -35,8 +37,14 @@ def reconcile(store: ObjectStore, index: VectorIndex, indexer: Indexer) -> Recon
         stored.add(obj.key)
         report.checked += 1
         state = indexed.get(obj.key)
-        if state is not None and state.etag == obj.etag:
+        if state is not None and state.etag == obj.etag and state.embedder == indexer.embedder_id:
             report.outcomes["in_sync"] += 1
+            continue
+        if obj.size > max_document_bytes:  # never download it: the worker refuses it too
+            report.outcomes["rejected"] += 1
+            report.errors[obj.key] = (
+                f"document trop volumineux ({obj.size} octets, limite {max_document_bytes})"
+            )
             continue
         _reindex(store, indexer, obj.key, obj.etag, report)
     for key in indexed.keys() - stored:

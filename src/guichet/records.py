@@ -59,6 +59,8 @@ class DocumentState:
 
     sequencer: the MinIO/S3 event sequencer (hex) of the last applied event, "" if unknown.
     deleted: a tombstone, so that a late ObjectCreated older than a removal is ignored.
+    embedder: the identity of the embedder that produced the document's vectors, "" if unknown
+    (written before it was recorded): vectors of another embedder must not be reused.
     """
 
     key: str
@@ -69,6 +71,7 @@ class DocumentState:
     deleted: bool = False
     chunk_count: int = 0
     metadata_json: str = "{}"
+    embedder: str = ""
 
 
 @dataclass(frozen=True)

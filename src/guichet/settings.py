@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     index_queue: str = "guichet.index"
     ask_queue: str = "guichet.ask"
     max_deliveries: int = 5
+    retry_backoff: float = 1.0  # seconds before the 1st redelivery of a failed job, doubling up to the max
+    max_retry_backoff: float = 30.0
     max_document_bytes: int = 20 * 1024 * 1024
 
     chunk_max_words: int = 180

@@ -1,12 +1,15 @@
 """Files, folders and vosdroits zip dumps given to `guichet ingest`, as (key, bytes) pairs.
 
-Keys are "<folder or zip name>/<relative path>" so that two corpora with the same file names
-(F1341.xml) do not overwrite each other in the store. Zip members are checked before they are read:
-no absolute or ".." names, no member over the size limit, no suspicious compression ratio.
+Keys: a service-public fiche is keyed by its own ID, "<prefix or service-public>/F1341.xml", whatever
+its file is called, so that next month's dump replaces this month's instead of duplicating every fiche.
+Other documents are keyed "<prefix or folder/zip name>/<relative path>". Zip members are checked
+before they are read: no absolute or ".." names, no member over the size limit, no suspicious
+compression ratio; "./" and empty segments are dropped.
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +18,9 @@ from pathlib import Path
 from guichet.corpus.loader import SUPPORTED_SUFFIXES
 
 MAX_COMPRESSION_RATIO = 100
+FICHE_PREFIX = "service-public"
+# The root element's ID of a vosdroits publication: F1341, N360, R1234 ...
+_PUBLICATION_ID = re.compile(rb"<Publication\b[^>]*?\bID=[\"']([A-Z]{1,3}[0-9]{1,7})[\"']")
 
 
 class SourceError(Exception):
@@ -26,6 +32,14 @@ class SourceFile:
     key: str
     path: Path
     member: str = ""  # set for zip members
+    prefix: str = ""
+
+    def key_for(self, data: bytes) -> str:
+        """The store key: a service-public fiche's own ID when the bytes are one, else the path key."""
+        if not self.key.lower().endswith(".xml"):
+            return self.key
+        found = _PUBLICATION_ID.search(data[:4096])
+        return f"{self.prefix or FICHE_PREFIX}/{found.group(1).decode()}.xml" if found else self.key
 
     def read(self, max_bytes: int) -> bytes:
         if not self.member:
@@ -63,20 +77,25 @@ def iter_sources(paths: list[Path], prefix: str = "") -> Iterator[SourceFile]:
         if path.is_dir():
             base = prefix or path.resolve().name
             for file in sorted(p for p in path.rglob("*") if p.is_file() and _supported(p.name)):
-                yield SourceFile(f"{base}/{file.relative_to(path).as_posix()}", file)
+                yield SourceFile(f"{base}/{file.relative_to(path).as_posix()}", file, prefix=prefix)
         elif path.suffix.lower() == ".zip":
-            yield from _zip_members(path, prefix or path.stem)
+            yield from _zip_members(path, prefix or path.stem, prefix)
         elif _supported(path.name):
-            yield SourceFile(f"{prefix}/{path.name}" if prefix else path.name, path)
+            yield SourceFile(f"{prefix}/{path.name}" if prefix else path.name, path, prefix=prefix)
         else:
             raise SourceError(f"format non pris en charge : {path}")
 
 
-def _zip_members(path: Path, base: str) -> Iterator[SourceFile]:
+def _zip_members(path: Path, base: str, prefix: str) -> Iterator[SourceFile]:
     try:
         with zipfile.ZipFile(path) as archive:
             names = [i.filename for i in archive.infolist() if not i.is_dir() and _supported(i.filename)]
     except zipfile.BadZipFile as exc:
         raise SourceError(f"archive zip illisible : {path}") from exc
     for name in sorted(names):
-        yield SourceFile(f"{base}/{name}", path, member=name)
+        yield SourceFile(f"{base}/{_clean(name)}", path, member=name, prefix=prefix)
+
+
+def _clean(name: str) -> str:
+    """ "./a//b.xml" -> "a/b.xml"; ".." stays, for check_member and check_key to refuse."""
+    return "/".join(part for part in name.split("/") if part not in ("", "."))

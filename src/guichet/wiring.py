@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 from guichet import metrics
@@ -19,14 +20,24 @@ def build_broker(settings: Settings) -> Broker:
     if settings.broker_url.startswith(("amqp://", "amqps://")):
         from guichet.ports.brokers.rabbitmq import RabbitMQBroker
 
-        return RabbitMQBroker(settings.broker_url, max_deliveries=settings.max_deliveries)
+        return RabbitMQBroker(
+            settings.broker_url,
+            max_deliveries=settings.max_deliveries,
+            retry_backoff=settings.retry_backoff,
+            max_retry_backoff=settings.max_retry_backoff,
+        )
     from guichet.ports.brokers.memory import MemoryBroker
 
-    return MemoryBroker(settings.broker_path, max_deliveries=settings.max_deliveries)
+    return MemoryBroker(
+        settings.broker_path,
+        max_deliveries=settings.max_deliveries,
+        retry_backoff=settings.retry_backoff,
+        max_retry_backoff=settings.max_retry_backoff,
+    )
 
 
-def build_store(settings: Settings, broker: Broker | None = None) -> ObjectStore:
-    """In the embedded stack, the local store announces writes on the index queue, as MinIO does."""
+def build_store(settings: Settings, notify: Callable[[bytes], None] | None = None) -> ObjectStore:
+    """notify: for the local store, called with a MinIO-shaped event after each write (S3: MinIO does it)."""
     if settings.store_url.startswith("s3://"):
         from guichet.ports.stores.s3 import S3ObjectStore
 
@@ -36,14 +47,6 @@ def build_store(settings: Settings, broker: Broker | None = None) -> ObjectStore
             region=settings.s3_region,
         )
     from guichet.ports.stores.local import LocalObjectStore
-
-    notify = None
-    if broker is not None:
-        queue = settings.index_queue
-        broker.declare(queue)
-
-        def notify(body: bytes) -> None:
-            broker.publish(queue, body)
 
     return LocalObjectStore(settings.store_path, notify=notify)
 
@@ -81,43 +84,97 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
     return EmbeddedIndex(settings.index_path, dimension=dimension)
 
 
-@dataclass
 class Stack:
-    """Every client a process needs, created once."""
+    """Every client a process needs, each created once, on first use: a search needs no broker.
 
-    settings: Settings
-    broker: Broker
-    store: ObjectStore
-    embedder: Embedder
-    index: VectorIndex
+    Clients may be given (tests, tools); those created here are closed by close().
+    announce_writes: in the embedded stack, writes to the local store publish MinIO-shaped events on
+    the index queue, as MinIO does in production. `guichet ingest` indexes inline and turns it off.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        broker: Broker | None = None,
+        store: ObjectStore | None = None,
+        embedder: Embedder | None = None,
+        index: VectorIndex | None = None,
+        announce_writes: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.announce_writes = announce_writes
+        self._broker, self._store, self._embedder, self._index = broker, store, embedder, index
+        if broker is not None:
+            broker.declare(settings.index_queue)
+        self._owned: list[Callable[[], None]] = []
+        self._lock = threading.RLock()
+
+    @property
+    def broker(self) -> Broker:
+        with self._lock:
+            if self._broker is None:
+                broker = build_broker(self.settings)
+                self._owned.append(broker.close)
+                broker.declare(self.settings.index_queue)
+                self._broker = broker
+            return self._broker
+
+    @property
+    def store(self) -> ObjectStore:
+        with self._lock:
+            if self._store is None:
+                self._store = build_store(self.settings, self._announcer())
+            return self._store
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = build_embedder(self.settings)
+            return self._embedder
+
+    @property
+    def index(self) -> VectorIndex:
+        with self._lock:
+            if self._index is None:
+                index = build_index(self.settings, self.embedder.dimension)
+                self._owned.append(index.close)
+                metrics.track_index_size(index.chunk_count)
+                self._index = index
+            return self._index
+
+    @property
+    def uses_broker(self) -> bool:
+        return self._broker is not None
 
     @property
     def indexer(self) -> Indexer:
-        options = ChunkingOptions(
-            self.settings.chunk_max_words, self.settings.chunk_overlap_words, self.settings.max_document_bytes
-        )
-        return Indexer(self.index, self.embedder, options, batch_size=self.settings.embed_batch_size)
+        s = self.settings
+        options = ChunkingOptions(s.chunk_max_words, s.chunk_overlap_words, s.max_document_bytes)
+        return Indexer(self.index, self.embedder, options, batch_size=s.embed_batch_size)
 
     @property
     def retriever(self) -> Retriever:
         return Retriever(self.index, self.embedder)
 
-    @property
-    def is_embedded(self) -> bool:
-        return not self.settings.broker_url
-
     def close(self) -> None:
-        self.index.close()
-        self.broker.close()
+        with self._lock:
+            for close in reversed(self._owned):
+                close()
+            self._owned.clear()
+
+    def _announcer(self) -> Callable[[bytes], None] | None:
+        if not self.announce_writes or self.settings.store_url.startswith("s3://"):
+            return None
+        queue = self.settings.index_queue
+
+        def announce(body: bytes) -> None:
+            self.broker.publish(queue, body)
+
+        return announce
 
 
-def build_stack(settings: Settings) -> Stack:
-    """Every client of the process, created once; /metrics reads the index size at scrape time."""
+def build_stack(settings: Settings, *, announce_writes: bool = True) -> Stack:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    broker = build_broker(settings)
-    broker.declare(settings.index_queue)
-    store = build_store(settings, broker)
-    embedder = build_embedder(settings)
-    index = build_index(settings, embedder.dimension)
-    metrics.track_index_size(index.chunk_count)
-    return Stack(settings, broker, store, embedder, index)
+    return Stack(settings, announce_writes=announce_writes)

@@ -18,6 +18,8 @@ from guichet.ports.brokers.memory import MemoryBroker
 from guichet.records import Envelope
 
 TIMEOUT = 10.0
+# The brokers under test back off this little before a requeue (1 s by default): the tests stay fast.
+FAST_BACKOFF = 0.02
 MakeBroker = Callable[..., Broker]
 
 
@@ -161,6 +163,56 @@ class BrokerContract:
         assert _get(broker, dead).headers[REASON_HEADER] == "delivery limit reached"
         assert broker.depth(queue) == 0
 
+    def test_retry_backoff_delays_redelivery(
+        self, make_broker: MakeBroker, unique_name: Callable[[str], str]
+    ) -> None:
+        backoff = 0.2
+        broker = make_broker(max_deliveries=3, retry_backoff=backoff)
+        queue = unique_name("backoff")
+        broker.declare(queue)
+        broker.publish(queue, b"en panne")
+        seen: list[tuple[int, float]] = []
+
+        def handler(envelope: Envelope) -> None:
+            seen.append((envelope.delivery_count, time.monotonic()))
+            raise RuntimeError("panne passagère")
+
+        dead = dead_letter_queue(queue)
+        with consuming(broker, queue, handler):
+            wait_for(lambda: broker.depth(dead) == 1)
+        assert [count for count, _ in seen] == [0, 1, 2]
+        (_, first), (_, second), (_, third) = seen
+        assert second - first >= backoff, "redelivered before the backoff"
+        assert third - second >= 2 * backoff, "the backoff does not grow"
+        assert broker.depth(queue) == 0
+
+    def test_stop_during_backoff_requeues_at_once(self, make_broker: MakeBroker, queue: str) -> None:
+        broker = make_broker(retry_backoff=30.0, max_retry_backoff=60.0)
+        broker.declare(queue)
+        broker.publish(queue, b"en attente", message_id="patient")
+        calls: list[Envelope] = []
+
+        def handler(envelope: Envelope) -> None:
+            calls.append(envelope)
+            raise RuntimeError("panne passagère")
+
+        stop = threading.Event()
+        thread = threading.Thread(target=broker.consume, args=(queue, handler), kwargs={"stop": stop})
+        thread.start()
+        wait_for(lambda: len(calls) == 1)
+        time.sleep(0.2)  # now waiting out the 30 s backoff
+        started = time.monotonic()
+        stop.set()
+        thread.join(TIMEOUT)
+        assert not thread.is_alive()
+        assert time.monotonic() - started < 1.5, "stop did not cut the backoff short"
+        assert len(calls) == 1
+        wait_for(lambda: broker.depth(queue) == 1)  # requeued, not lost
+        envelope = _get(broker, queue)
+        assert (envelope.body, envelope.message_id) == (b"en attente", "patient")
+        assert (envelope.redelivered, envelope.delivery_count) == (True, 1)
+        assert broker.depth(dead_letter_queue(queue)) == 0
+
     def test_depth_and_get(self, broker: Broker, queue: str) -> None:
         assert broker.get(queue) is None
         broker.publish(queue, b"a")
@@ -212,8 +264,17 @@ class TestMemoryBroker(BrokerContract):
     def make_broker(self, tmp_path: Path) -> Iterator[MakeBroker]:
         opened: list[MemoryBroker] = []
 
-        def make(max_deliveries: int = 5) -> MemoryBroker:
-            opened.append(MemoryBroker(tmp_path / f"broker-{len(opened)}", max_deliveries=max_deliveries))
+        def make(
+            max_deliveries: int = 5, retry_backoff: float = FAST_BACKOFF, max_retry_backoff: float = 1.0
+        ) -> MemoryBroker:
+            opened.append(
+                MemoryBroker(
+                    tmp_path / f"broker-{len(opened)}",
+                    max_deliveries=max_deliveries,
+                    retry_backoff=retry_backoff,
+                    max_retry_backoff=max_retry_backoff,
+                )
+            )
             return opened[-1]
 
         yield make
@@ -223,7 +284,9 @@ class TestMemoryBroker(BrokerContract):
     def reopen(self, broker: Broker, make_broker: MakeBroker) -> Broker:
         assert isinstance(broker, MemoryBroker)
         broker.close()  # the dead process: its taken message is still "taken" in the file
-        return MemoryBroker(broker_path(broker), max_deliveries=broker.max_deliveries)
+        return MemoryBroker(
+            broker_path(broker), max_deliveries=broker.max_deliveries, retry_backoff=broker.retry_backoff
+        )
 
     def test_in_memory_broker_works_without_a_path(self, queue: str) -> None:
         broker = MemoryBroker(None)
@@ -282,8 +345,17 @@ class TestRabbitMQBroker(BrokerContract):
 
         opened: list[RabbitMQBroker] = []
 
-        def make(max_deliveries: int = 5) -> RabbitMQBroker:
-            opened.append(RabbitMQBroker(amqp_url, max_deliveries=max_deliveries))
+        def make(
+            max_deliveries: int = 5, retry_backoff: float = FAST_BACKOFF, max_retry_backoff: float = 1.0
+        ) -> RabbitMQBroker:
+            opened.append(
+                RabbitMQBroker(
+                    amqp_url,
+                    max_deliveries=max_deliveries,
+                    retry_backoff=retry_backoff,
+                    max_retry_backoff=max_retry_backoff,
+                )
+            )
             return opened[-1]
 
         yield make

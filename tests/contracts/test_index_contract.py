@@ -7,6 +7,7 @@ when it persists locally). Vectors come from HashingEmbedder: similar words, sim
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -16,7 +17,8 @@ import pytest
 
 from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.index import VectorIndex
-from guichet.ports.indexes.embedded import EmbeddedIndex
+from guichet.ports.indexes._sqlite_schema import SCHEMA
+from guichet.ports.indexes.embedded import DB_NAME, EmbeddedIndex
 from guichet.records import Chunk, DocumentState, SearchFilters, chunk_uuid
 
 DIM = 64
@@ -116,7 +118,14 @@ class IndexContract:
     def test_delete_unknown_key_still_records_tombstone(self, index: VectorIndex) -> None:
         assert index.delete_document("fiches/absent.xml", sequencer="01") == 0
         state = index.document_state("fiches/absent.xml")
-        assert state is not None and state.deleted and state.sequencer == "01"
+        assert state is not None and state.deleted and state.sequencer == "01" and state.embedder == ""
+
+    def test_tombstone_keeps_metadata_and_embedder(self, index: VectorIndex) -> None:
+        put(index, "fiches/F4.xml", "F4", [CNI], metadata_json='{"n": 4}', embedder="hashing:64")
+        index.delete_document("fiches/F4.xml", sequencer="0C")
+        state = index.document_state("fiches/F4.xml")
+        assert state is not None and state.deleted
+        assert (state.doc_id, state.metadata_json, state.embedder) == ("F4", '{"n": 4}', "hashing:64")
 
     def test_document_state_round_trip(self, index: VectorIndex) -> None:
         assert index.document_state("fiches/F1.xml") is None
@@ -128,6 +137,7 @@ class IndexContract:
             etag="abc",
             sequencer="0A",
             metadata_json='{"title": "Carte d\'identité", "n": 1}',
+            embedder="hashing:64",
         )
         assert index.document_state("fiches/F1.xml") == DocumentState(
             key="fiches/F1.xml",
@@ -138,15 +148,16 @@ class IndexContract:
             deleted=False,
             chunk_count=1,
             metadata_json='{"title": "Carte d\'identité", "n": 1}',
+            embedder="hashing:64",
         )
 
     def test_record_state_keeps_chunks(self, index: VectorIndex) -> None:
-        chunks = put(index, "fiches/F3.xml", "F3", [CNI, APL], etag="e1", sequencer="0A")
+        chunks = put(index, "fiches/F3.xml", "F3", [CNI, APL], etag="e1", sequencer="0A", embedder="old:64")
         before = index.document_state("fiches/F3.xml")
-        assert before is not None
-        index.record_state(replace(before, etag="e2", sequencer="0B"))
+        assert before is not None and before.embedder == "old:64"
+        index.record_state(replace(before, etag="e2", sequencer="0B", embedder="new:64"))
         after = index.document_state("fiches/F3.xml")
-        assert after == replace(before, etag="e2", sequencer="0B")
+        assert after == replace(before, etag="e2", sequencer="0B", embedder="new:64")
         assert set(index.reusable_vectors("fiches/F3.xml")) == {c.text_hash for c in chunks}
 
     def test_reusable_vectors_map_text_hash_to_vector(self, index: VectorIndex) -> None:
@@ -225,6 +236,28 @@ class TestEmbeddedIndex(IndexContract):
             writer.close()
         assert search(corpus, "passeport biométrique", mode="vector")[0] == "F9"
         assert "F12006" not in search(corpus, "aide personnalisée au logement", mode="vector")
+
+    def test_opens_an_index_created_without_the_embedder_column(self, tmp_path: Path) -> None:
+        folder = tmp_path / "legacy"
+        folder.mkdir()
+        legacy = sqlite3.connect(folder / DB_NAME)
+        legacy.executescript(
+            SCHEMA.replace(", embedder TEXT NOT NULL DEFAULT ''", "")
+            + "INSERT INTO documents VALUES ('fiches/F1.xml', 'F1', 'h', 'e', '0A', 0, 1, '{}');"
+        )
+        legacy.commit()
+        legacy.close()
+        index = EmbeddedIndex(folder, dimension=DIM)
+        try:
+            assert index.document_state("fiches/F1.xml") == DocumentState(
+                key="fiches/F1.xml", doc_id="F1", content_hash="h", etag="e", sequencer="0A", chunk_count=1
+            )
+            put(index, "fiches/F2.xml", "F2", [APL], embedder="hashing:64")
+            state = index.document_state("fiches/F2.xml")
+            assert state is not None and state.embedder == "hashing:64"
+        finally:
+            index.close()
+        EmbeddedIndex(folder, dimension=DIM).close()  # already migrated: opening again is a no-op
 
     def test_rejects_another_dimension(self, corpus: VectorIndex, tmp_path: Path) -> None:
         from guichet.ports.index import IndexBackendError

@@ -155,26 +155,25 @@ def test_malformed_notification_is_dead_lettered(pipeline: Pipeline) -> None:
 
 
 def test_stale_and_tag_events_do_not_reindex(pipeline: Pipeline) -> None:
-    fiche = sorted(SAMPLES.glob("*.xml"))[0]
+    fiches = sorted(SAMPLES.glob("*.xml"))
     key = "ordre.xml"
-    pipeline.upload(key, fiche.read_bytes())
+    pipeline.upload(key, fiches[0].read_bytes())
     wait_for(lambda: pipeline.index.document_state(key) is not None)
     state = pipeline.index.document_state(key)
     assert state is not None
+
+    changed = pipeline.store.put(key, fiches[1].read_bytes())  # new content, but only a tagging event
+    tagging = build_bucket_notification(
+        "s3:ObjectCreated:PutTagging", pipeline.bucket, key, etag=changed.etag, sequencer=pipeline.sequence()
+    )
+    pipeline.broker.publish(pipeline.queue, tagging)
     older = f"{int(state.sequencer, 16) - 5:016X}"
-    pipeline.store.delete(key)
-    pipeline.broker.publish(
-        pipeline.queue,
-        build_bucket_notification("s3:ObjectRemoved:Delete", pipeline.bucket, key, sequencer=older),
-    )
-    pipeline.broker.publish(
-        pipeline.queue,
-        build_bucket_notification(
-            "s3:ObjectCreated:PutTagging", pipeline.bucket, key, sequencer=pipeline.sequence()
-        ),
-    )
+    removal = build_bucket_notification("s3:ObjectRemoved:Delete", pipeline.bucket, key, sequencer=older)
+    pipeline.broker.publish(pipeline.queue, removal)  # stale: the object is still there, and it is older
+
     marker = "marqueur.txt"
     pipeline.upload(marker, b"fin de la file")
     wait_for(lambda: pipeline.index.document_state(marker) is not None)
     after = pipeline.index.document_state(key)
-    assert after is not None and not after.deleted and after.sequencer == state.sequencer
+    assert after is not None and not after.deleted
+    assert after.content_hash == state.content_hash and after.sequencer == state.sequencer

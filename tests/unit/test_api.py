@@ -13,7 +13,7 @@ from guichet.ports.brokers.memory import MemoryBroker
 from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.settings import Settings
-from guichet.wiring import Stack, build_store
+from guichet.wiring import Stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples" / "fiches"
 
@@ -24,9 +24,11 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     broker = MemoryBroker(settings.broker_path)
     embedder = HashingEmbedder()
     index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
-    stack = Stack(settings, broker, build_store(settings, broker), embedder, index)
+    stack = Stack(settings, broker=broker, embedder=embedder, index=index)
     yield stack
     stack.close()
+    index.close()
+    broker.close()
 
 
 @pytest.fixture
@@ -122,3 +124,14 @@ def test_metrics_expose_the_index_size(client: TestClient, stack: Stack) -> None
     stack.indexer.index_object("f.txt", "Le chèque énergie est envoyé chaque année.".encode())
     body = client.get("/metrics").text
     assert "guichet_index_chunks 1.0" in body
+
+
+def test_upload_key_conflicts_are_client_errors(client: TestClient) -> None:
+    first = client.post("/v1/documents", files={"file": ("a.txt", b"Du texte.")}, data={"key": "conf.txt"})
+    assert first.status_code == 201
+    clash = client.post("/v1/documents", files={"file": ("b.txt", b"Autre.")}, data={"key": "conf.txt/b.txt"})
+    assert clash.status_code == 409 and error_of(clash)["code"] == "conflit_de_cle"
+    reserved = client.post(
+        "/v1/documents", files={"file": ("c.txt", b"x")}, data={"key": ".guichet-tmp-x.txt"}
+    )
+    assert reserved.status_code == 422 and error_of(reserved)["code"] == "cle_invalide"

@@ -75,3 +75,15 @@ def test_unparsable_document_is_reported_and_exit_1(tmp_path: Path) -> None:
     result = guichet(tmp_path / "data", "ingest", str(bad))
     assert result.returncode == 1
     assert "cassé.xml" in result.stderr
+
+
+def test_search_on_an_empty_index_says_what_to_do(tmp_path: Path) -> None:
+    result = guichet(tmp_path, "search", "carte grise")
+    assert result.returncode == 1
+    assert "guichet ingest" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_usage_error_is_one_line(tmp_path: Path) -> None:
+    result = guichet(tmp_path, "search", "x", "-k", "abc")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("guichet: ")

@@ -17,7 +17,7 @@ from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.reconcile import reconcile
 from guichet.runner import consume_in_thread
 from guichet.settings import Settings
-from guichet.wiring import Stack, build_store
+from guichet.wiring import Stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples" / "fiches"
 
@@ -27,15 +27,12 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     settings = Settings(data_dir=tmp_path)
     broker = MemoryBroker(settings.broker_path)
     embedder = HashingEmbedder()
-    stack = Stack(
-        settings,
-        broker,
-        build_store(settings, broker),
-        embedder,
-        EmbeddedIndex(settings.index_path, dimension=embedder.dimension),
-    )
+    index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
+    stack = Stack(settings, broker=broker, embedder=embedder, index=index)
     yield stack
     stack.close()
+    index.close()
+    broker.close()
 
 
 @pytest.fixture
@@ -86,23 +83,39 @@ def test_reconcile_repairs_lost_events(stack: Stack) -> None:
     for path in files:
         stack.store.put(f"perdus/{path.name}", path.read_bytes())  # nobody consumes: events "lost"
     stack.index.delete_document("fantome.xml")
-    report = reconcile(stack.store, stack.index, stack.indexer)
+    limit = stack.settings.max_document_bytes
+    report = reconcile(stack.store, stack.index, stack.indexer, max_document_bytes=limit)
     assert report.outcomes["indexed"] == 3
     assert all(stack.index.document_state(f"perdus/{p.name}") is not None for p in files)
     stack.store.delete(f"perdus/{files[0].name}")
-    second = reconcile(stack.store, stack.index, stack.indexer)
+    stack.store.put("perdus/énorme.txt", b"mot " * 1000)
+    second = reconcile(stack.store, stack.index, stack.indexer, max_document_bytes=3000)
     assert second.outcomes["removed"] == 1 and second.outcomes["in_sync"] == 2
+    assert second.outcomes["rejected"] == 1 and "trop volumineux" in second.errors["perdus/énorme.txt"]
 
 
 def test_ingest_zip_dump_and_rejects_unsafe_members(stack: Stack, tmp_path: Path) -> None:
     dump = tmp_path / "vosdroits-latest.zip"
     files = sorted(SAMPLES.glob("*.xml"))[:2]
     with zipfile.ZipFile(dump, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in files:
-            archive.write(path, path.name)
+        archive.write(files[0], files[0].name)
+        archive.write(files[1], f"./sous//{files[1].name}")  # as some zip tools write names
         archive.writestr("../evil.xml", "<Publication/>")
         archive.writestr("bombe.xml", "<a>" + " " * 5_000_000 + "</a>")
     report = ingest_into(stack, [dump], progress=False)
     assert report.outcomes["indexed"] == 2
     assert set(report.errors) == {"vosdroits-latest/../evil.xml", "vosdroits-latest/bombe.xml"}
-    assert stack.index.document_state(f"vosdroits-latest/{files[0].name}") is not None
+    for path in files:  # fiches are keyed by their own ID, not by the archive's layout
+        assert stack.index.document_state(f"service-public/{path.stem}.xml") is not None
+        assert stack.store.head(f"service-public/{path.stem}.xml") is not None
+
+
+def test_next_months_dump_replaces_instead_of_duplicating(stack: Stack, tmp_path: Path) -> None:
+    fiche = sorted(SAMPLES.glob("*.xml"))[0]
+    for month, member in (("2025-01", fiche.name), ("2025-02", "fiches/autre-nom.xml")):
+        with zipfile.ZipFile(tmp_path / f"vosdroits-{month}.zip", "w") as archive:
+            archive.write(fiche, member)
+    ingest_into(stack, [tmp_path / "vosdroits-2025-01.zip"], progress=False)
+    again = ingest_into(stack, [tmp_path / "vosdroits-2025-02.zip", SAMPLES / fiche.name], progress=False)
+    assert again.outcomes == {"unchanged": 2}
+    assert [s.key for s in stack.index.documents()] == [f"service-public/{fiche.stem}.xml"]

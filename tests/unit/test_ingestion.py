@@ -108,3 +108,21 @@ def test_metadata_keeps_links_and_questions(indexer: Indexer, index: EmbeddedInd
     assert state is not None
     assert '"services"' in state.metadata_json and '"questions"' in state.metadata_json
     assert '"blocks"' not in state.metadata_json
+
+
+class OtherEmbedder(CountingEmbedder):
+    @property
+    def name(self) -> str:
+        return "autre-modele"
+
+
+def test_changing_the_embedder_embeds_everything_again(index: EmbeddedIndex, indexer: Indexer) -> None:
+    first = indexer.index_object("a.xml", fiche(), etag="e1")
+    other = OtherEmbedder()
+    switched = Indexer(index, other)
+    assert switched.skip_if_current("a.xml", etag="e1") is None
+    again = switched.index_object("a.xml", fiche(), etag="e1")
+    assert again.outcome == "indexed" and again.embedded == first.chunks == len(other.embedded)
+    state = index.document_state("a.xml")
+    assert state is not None and state.embedder == "autre-modele"
+    assert switched.index_object("a.xml", fiche(), etag="e1").outcome == "unchanged"

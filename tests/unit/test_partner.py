@@ -140,3 +140,29 @@ def test_loader_refuses_oversize() -> None:
     with pytest.raises(DocumentError, match="trop volumineux"):
         parse_document("a.txt", b"x" * 101, max_bytes=100)
     assert parse_document("a.txt", b"x" * 100, max_bytes=100).title == "x" * 100
+
+
+# --- refusals at the loader boundary (what the index worker dead-letters) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "data", "reason"),
+    [
+        ("vide.txt", b"", "aucun texte"),
+        ("blancs.txt", b"  \n\n \t ", "aucun texte"),
+        ("vide.md", b"", "aucun texte"),
+        ("vide.html", b"<html></html>", "aucun texte"),
+        ("binaire.txt", bytes(range(256)) * 40, "illisible"),
+        (
+            "profond.xml",
+            b"<Publication ID='F1'>" + b"<Chapitre>" * 3000 + b"</Chapitre>" * 3000 + b"</Publication>",
+            "",
+        ),
+        ("profond.html", b"<div>" * 5000 + b"x" + b"</div>" * 5000, ""),
+    ],
+)
+def test_loader_refuses_documents_without_usable_text(key: str, data: bytes, reason: str) -> None:
+    from guichet.corpus.loader import parse_document
+
+    with pytest.raises(DocumentError, match=reason):
+        parse_document(key, data, max_bytes=10_000_000)

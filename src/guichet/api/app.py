@@ -48,8 +48,10 @@ def create_app(stack: Stack) -> FastAPI:
 
 
 def readiness(stack: Stack) -> dict[str, bool]:
+    """Only the dependencies this process uses: the production functions of today need no broker."""
     checks = {"store": _safe(stack.store.ping), "index": _safe(stack.index.ping)}
-    checks["broker"] = _safe(lambda: stack.broker.depth(stack.settings.index_queue) >= 0)
+    if stack.uses_broker:
+        checks["broker"] = _safe(lambda: stack.broker.depth(stack.settings.index_queue) >= 0)
     return checks
 
 

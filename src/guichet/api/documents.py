@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from guichet.api.errors import ApiError
 from guichet.index_worker import is_supported
-from guichet.ports.store import InvalidKey, StoreError, check_key
+from guichet.ports.store import InvalidKey, KeyConflict, StoreError, check_key
 from guichet.wiring import Stack
 
 router = APIRouter(tags=["documents"])
@@ -43,6 +43,12 @@ async def upload_document(
         raise ApiError(422, "document_vide", "Le document est vide.")
     try:
         stored = stack.store.put(key, data, file.content_type or "application/octet-stream")
+    except InvalidKey as exc:
+        raise ApiError(422, "cle_invalide", f"Clé de document invalide : {key!r}.") from exc
+    except KeyConflict as exc:
+        raise ApiError(
+            409, "conflit_de_cle", f"La clé {key!r} entre en conflit avec un document existant."
+        ) from exc
     except StoreError as exc:
         raise ApiError(503, "stockage_indisponible", "Le stockage des documents est injoignable.") from exc
     return {"key": stored.key, "etag": stored.etag, "size": stored.size, "indexing": "pending"}

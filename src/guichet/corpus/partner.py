@@ -228,5 +228,8 @@ def _text(key: str, source: str) -> Document:
     paragraphs = [normalise(p) for p in _BLANK_LINES.split(source.replace("\r\n", "\n"))]
     paragraphs = [p for p in paragraphs if p]
     title = paragraphs[0] if paragraphs and len(paragraphs[0].split()) <= 15 else ""
-    blocks = [Block("section", p) for p in paragraphs[1 if title else 0 :]]
+    # A one-paragraph note is its own title and its own text.
+    blocks = [Block("section", p) for p in paragraphs[1 if title else 0 :]] or [
+        Block("section", p) for p in paragraphs
+    ]
     return _document(key, title, blocks)

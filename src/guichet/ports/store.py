@@ -28,6 +28,10 @@ class InvalidKey(StoreError, ValueError):
     pass
 
 
+class KeyConflict(StoreError):
+    """The key cannot be stored beside an existing one (local folders: "a" is a file, "a/b" wanted)."""
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str

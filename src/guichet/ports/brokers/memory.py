@@ -12,7 +12,10 @@ one at a time, outside the lock. Several processes may share a file (`guichet se
 message still free, and recovery only requeues messages whose consumer process is gone.
 
 delivery_count is the number of earlier deliveries (0 the first time), like RabbitMQ's
-x-delivery-count; a message whose delivery number max_deliveries fails is dead-lettered.
+x-delivery-count; a message whose delivery number max_deliveries fails is dead-lettered. Before a failed
+message is requeued the consuming thread waits min(retry_backoff * 2**delivery_count, max_retry_backoff)
+seconds, the message still taken (join() counts it, a crash meanwhile requeues it at the next open);
+stop or close() ends the wait early.
 """
 
 from __future__ import annotations
@@ -30,11 +33,15 @@ from pathlib import Path
 
 from guichet.ports.broker import (
     DEFAULT_MAX_DELIVERIES,
+    DEFAULT_MAX_RETRY_BACKOFF,
+    DEFAULT_RETRY_BACKOFF,
     REASON_HEADER,
     BrokerError,
     Handler,
     Reject,
+    check_retry_backoff,
     dead_letter_queue,
+    retry_delay,
 )
 from guichet.records import Envelope
 
@@ -63,11 +70,21 @@ _Row = tuple[int, bytes, str, str, int]  # seq, body, message_id, headers json, 
 
 
 class MemoryBroker:
-    def __init__(self, path: Path | None, *, max_deliveries: int = DEFAULT_MAX_DELIVERIES) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+        max_retry_backoff: float = DEFAULT_MAX_RETRY_BACKOFF,
+    ) -> None:
         if max_deliveries < 1:
             raise ValueError("max_deliveries doit être au moins 1")
+        check_retry_backoff(retry_backoff, max_retry_backoff)
         self.path = path
         self.max_deliveries = max_deliveries
+        self.retry_backoff = retry_backoff
+        self.max_retry_backoff = max_retry_backoff
         self._cond = threading.Condition(threading.Lock())
         self._closed = False
         self._db = _open(path)
@@ -97,7 +114,7 @@ class MemoryBroker:
             row = self._take(queue, stop)
             if row is None:
                 return  # stopped or closed
-            self._handle(queue, row, handler)
+            self._handle(queue, row, handler, stop)
 
     def get(self, queue: str) -> Envelope | None:
         with self._transaction():
@@ -187,7 +204,7 @@ class MemoryBroker:
                 self._cond.wait(_STOP_CHECK_S)
         return None
 
-    def _handle(self, queue: str, row: _Row, handler: Handler) -> None:
+    def _handle(self, queue: str, row: _Row, handler: Handler, stop: threading.Event) -> None:
         try:
             handler(_envelope(row))
         except Reject as exc:
@@ -199,12 +216,26 @@ class MemoryBroker:
                 log.exception("message %s : échec à la livraison %d, mis de côté", row[2], attempts)
                 self._finish(queue, row, dead_reason=LIMIT_REASON)
             else:
+                delay = retry_delay(row[4], self.retry_backoff, self.max_retry_backoff)
                 log.warning(
-                    "message %s : échec à la livraison %d, remis en file", row[2], attempts, exc_info=True
+                    "message %s : échec à la livraison %d, remis en file dans %.1f s",
+                    row[2],
+                    attempts,
+                    delay,
+                    exc_info=True,
                 )
+                self._back_off(delay, stop)
                 self._finish(queue, row, requeue=True)
         else:
             self._finish(queue, row)
+
+    def _back_off(self, delay: float, stop: threading.Event) -> None:
+        """Wait delay seconds before a requeue; stop (or close()) ends the wait at once (or nearly)."""
+        deadline = time.monotonic() + delay
+        while not self._closed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or stop.wait(min(remaining, _STOP_CHECK_S)):
+                return
 
     def _finish(
         self, queue: str, row: _Row, *, requeue: bool = False, dead_reason: str | None = None

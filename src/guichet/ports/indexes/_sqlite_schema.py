@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,13 +30,29 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (terms, tokenize = 'uni
 CREATE TABLE IF NOT EXISTS documents (
     key TEXT PRIMARY KEY, doc_id TEXT NOT NULL, content_hash TEXT NOT NULL, etag TEXT NOT NULL,
     sequencer TEXT NOT NULL, deleted INTEGER NOT NULL, chunk_count INTEGER NOT NULL,
-    metadata_json TEXT NOT NULL
+    metadata_json TEXT NOT NULL, embedder TEXT NOT NULL DEFAULT ''
 );
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0');
 """
 
 CHUNK_COLUMNS = "id, doc_key, doc_id, ordinal, title, url, audience, section, branch, kind, text, context"
-STATE_COLUMNS = "key, doc_id, content_hash, etag, sequencer, deleted, chunk_count, metadata_json"
+STATE_COLUMNS = "key, doc_id, content_hash, etag, sequencer, deleted, chunk_count, metadata_json, embedder"
+STATE_COLUMN_COUNT = len(STATE_COLUMNS.split(","))
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database created by an earlier version up to SCHEMA (which only creates what is missing)."""
+    # Under the write lock: the API and the index worker open the same database at the same time.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
+        if "embedder" not in columns:
+            # Existing states get "" (embedder unknown): their vectors are not reused by a new embedder.
+            conn.execute("ALTER TABLE documents ADD COLUMN embedder TEXT NOT NULL DEFAULT ''")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def placeholders(count: int) -> str:
@@ -91,6 +108,7 @@ def state_from_row(row: Sequence[Any]) -> DocumentState:
         deleted=bool(row[5]),
         chunk_count=row[6],
         metadata_json=row[7],
+        embedder=row[8],
     )
 
 
@@ -105,4 +123,5 @@ def state_values(s: DocumentState) -> tuple[Any, ...]:
         int(s.deleted),
         s.chunk_count,
         s.metadata_json,
+        s.embedder,
     )

@@ -6,6 +6,7 @@ import sqlite3
 
 from guichet.ports.indexes._sqlite_schema import (
     CHUNK_COLUMNS,
+    STATE_COLUMN_COUNT,
     STATE_COLUMNS,
     chunk_values,
     placeholders,
@@ -55,15 +56,17 @@ def insert_chunk(conn: sqlite3.Connection, chunk: Chunk, blob: bytes) -> None:
 
 def upsert_state(conn: sqlite3.Connection, state: DocumentState) -> None:
     conn.execute(
-        f"INSERT OR REPLACE INTO documents ({STATE_COLUMNS}) VALUES ({placeholders(8)})",
+        f"INSERT OR REPLACE INTO documents ({STATE_COLUMNS}) VALUES ({placeholders(STATE_COLUMN_COUNT)})",
         state_values(state),
     )
 
 
 def tombstone(conn: sqlite3.Connection, key: str, sequencer: str) -> DocumentState:
-    """A deleted state for key, keeping the doc_id and metadata of the state it replaces."""
-    row = conn.execute("SELECT doc_id, metadata_json FROM documents WHERE key = ?", (key,)).fetchone()
-    doc_id, metadata = (row[0], row[1]) if row else ("", "{}")
+    """A deleted state for key, keeping the doc_id, metadata and embedder of the state it replaces."""
+    row = conn.execute(
+        "SELECT doc_id, metadata_json, embedder FROM documents WHERE key = ?", (key,)
+    ).fetchone()
+    doc_id, metadata, embedder = (row[0], row[1], row[2]) if row else ("", "{}", "")
     return DocumentState(
         key=key,
         doc_id=doc_id,
@@ -71,4 +74,5 @@ def tombstone(conn: sqlite3.Connection, key: str, sequencer: str) -> DocumentSta
         sequencer=sequencer,
         deleted=True,
         metadata_json=metadata,
+        embedder=embedder,
     )

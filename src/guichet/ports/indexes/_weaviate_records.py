@@ -39,7 +39,7 @@ def state_to_properties(state: DocumentState) -> dict[str, Any]:
     return {
         "key": state.key, "doc_id": state.doc_id, "content_hash": state.content_hash, "etag": state.etag,
         "sequencer": state.sequencer, "deleted": state.deleted, "chunk_count": state.chunk_count,
-        "metadata_json": state.metadata_json,
+        "metadata_json": state.metadata_json, "embedder": state.embedder,
     }  # fmt: skip
 
 
@@ -48,12 +48,14 @@ def state_from_properties(p: Mapping[str, Any]) -> DocumentState:
         key=_text(p, "key"), doc_id=_text(p, "doc_id"), content_hash=_text(p, "content_hash"),
         etag=_text(p, "etag"), sequencer=_text(p, "sequencer"), deleted=bool(p.get("deleted")),
         chunk_count=int(p.get("chunk_count") or 0), metadata_json=p.get("metadata_json") or "{}",
+        embedder=_text(p, "embedder"),
     )  # fmt: skip
 
 
 def _text(p: Mapping[str, Any], name: str) -> str:
     # The client decodes a null property as None and leaves out one the server did not send; our
-    # empty strings ("" branch, tombstone content_hash) must come back as "" in both cases.
+    # empty strings ("" branch, tombstone content_hash, unknown embedder) must come back as "" in both
+    # cases (a state written before `embedder` existed has no such property).
     return str(p.get(name) or "")
 
 

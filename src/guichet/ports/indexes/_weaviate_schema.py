@@ -19,7 +19,7 @@ VECTOR_NAME = "default"
 
 _FIELD_TEXT = ("doc_key", "doc_id", "url", "kind", "text_hash")
 _PLAIN_TEXT = ("title", "section", "branch", "text", "context")
-_STATE_TEXT = ("key", "doc_id", "content_hash", "etag", "sequencer")
+_STATE_TEXT = ("key", "doc_id", "content_hash", "etag", "sequencer", "embedder")
 
 
 def vector_config() -> Any:

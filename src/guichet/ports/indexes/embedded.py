@@ -21,7 +21,7 @@ from guichet.ports.index import IndexBackendError
 from guichet.ports.indexes import _sqlite_reads as reads
 from guichet.ports.indexes import _sqlite_writes as writes
 from guichet.ports.indexes._matrix import VectorMatrix
-from guichet.ports.indexes._sqlite_schema import SCHEMA, STATE_COLUMNS, state_from_row
+from guichet.ports.indexes._sqlite_schema import SCHEMA, STATE_COLUMNS, migrate, state_from_row
 from guichet.ports.indexes.fusion import candidate_depth, reciprocal_rank_fusion
 from guichet.records import Chunk, DocumentState, SearchFilters, SearchHit, SearchMode, Vector
 
@@ -42,8 +42,12 @@ class EmbeddedIndex:
             self.path / DB_NAME, check_same_thread=False, isolation_level=None, timeout=30
         )
         self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL, much faster commits
+        # FULL, not NORMAL: in WAL mode NORMAL does not fsync at commit, so a power cut can lose a
+        # write that already returned. The broker acknowledges a job right after the index write
+        # returns, so such a loss would drop the job for good; FULL syncs the WAL on every commit.
+        self._conn.execute("PRAGMA synchronous = FULL")
         self._conn.executescript(SCHEMA)
+        migrate(self._conn)
         self._check_dimension()
         self._matrix = VectorMatrix(dimension)
         self._generation = -1

@@ -144,6 +144,7 @@ class WeaviateIndex:
                     sequencer=sequencer,
                     deleted=True,
                     metadata_json=previous.metadata_json if previous else "{}",
+                    embedder=previous.embedder if previous else "",
                 )
             )
         return removed

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from guichet.events import build_bucket_notification
-from guichet.ports.store import InvalidKey, ObjectNotFound, StoredObject, StoreError, check_key
+from guichet.ports.store import InvalidKey, KeyConflict, ObjectNotFound, StoredObject, StoreError, check_key
 
 _TMP_PREFIX = ".guichet-tmp-"
 
@@ -46,6 +46,8 @@ class LocalObjectStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write(path, data)
+        except (NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
+            raise KeyConflict(f"la clé {key!r} entre en conflit avec un document existant") from exc
         except OSError as exc:
             raise StoreError(f"écriture impossible de {key!r} : {exc}") from exc
         stored = StoredObject(key, len(data), hashlib.md5(data).hexdigest(), _mtime_iso(path))

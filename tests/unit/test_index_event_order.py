@@ -1,0 +1,103 @@
+"""The index worker's handler against reordered, duplicated and non-content events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from guichet.events import build_bucket_notification
+from guichet.index_worker import IndexEventHandler
+from guichet.ingestion import Indexer
+from guichet.ports.embedders.fake import HashingEmbedder
+from guichet.ports.indexes.embedded import EmbeddedIndex
+from guichet.ports.stores.local import LocalObjectStore
+from guichet.records import Envelope, Vector
+
+SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples" / "fiches"
+KEY = "fiches/une fiche.xml"
+
+
+class CountingEmbedder(HashingEmbedder):
+    calls = 0
+
+    def embed_passages(self, texts: Sequence[str]) -> list[Vector]:
+        self.calls += len(texts)
+        return super().embed_passages(texts)
+
+
+class Setup:
+    def __init__(self, root: Path) -> None:
+        self.store = LocalObjectStore(root / "store")
+        self.embedder = CountingEmbedder()
+        self.index = EmbeddedIndex(root / "index", dimension=self.embedder.dimension)
+        self.handler = IndexEventHandler(
+            self.store, Indexer(self.index, self.embedder), max_document_bytes=10**6
+        )
+
+    def event(self, name: str, sequencer: int, key: str = KEY) -> None:
+        head = self.store.head(key)
+        body = build_bucket_notification(
+            name,
+            "guichet",
+            key,
+            size=head.size if head else 0,
+            etag=head.etag if head and "Created" in name else "",
+            sequencer=f"{sequencer:016X}",
+        )
+        self.handler(Envelope(body=body, message_id=str(sequencer)))
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Setup:
+    return Setup(tmp_path)
+
+
+def fiche(n: int = 0) -> bytes:
+    return sorted(SAMPLES.glob("*.xml"))[n].read_bytes()
+
+
+def test_late_removal_after_recreation_keeps_the_document(setup: Setup) -> None:
+    setup.store.put(KEY, fiche())
+    setup.event("s3:ObjectCreated:Put", 1)
+    setup.store.delete(KEY)  # removal S2 ...
+    setup.store.put(KEY, fiche())  # ... then the same bytes again, S3
+    setup.event("s3:ObjectCreated:Put", 3)  # S3 arrives before S2
+    setup.event("s3:ObjectRemoved:Delete", 2)
+    state = setup.index.document_state(KEY)
+    assert state is not None and not state.deleted
+    assert state.sequencer == f"{3:016X}"
+
+
+def test_late_removal_is_stale_even_when_the_object_is_gone_again(setup: Setup) -> None:
+    setup.store.put(KEY, fiche())
+    setup.event("s3:ObjectCreated:Put", 5)
+    setup.store.delete(KEY)
+    setup.event("s3:ObjectRemoved:Delete", 4)  # older than what the index applied
+    state = setup.index.document_state(KEY)
+    assert state is not None and not state.deleted
+
+
+def test_duplicate_created_event_costs_nothing(setup: Setup) -> None:
+    setup.store.put(KEY, fiche())
+    setup.event("s3:ObjectCreated:Put", 1)
+    calls = setup.embedder.calls
+    assert calls > 0
+    setup.event("s3:ObjectCreated:Put", 1)
+    setup.event("s3:ObjectCreated:CompleteMultipartUpload", 2)
+    assert setup.embedder.calls == calls
+
+
+def test_tagging_event_on_a_changed_object_does_not_reindex(setup: Setup) -> None:
+    setup.store.put(KEY, fiche(0))
+    setup.event("s3:ObjectCreated:Put", 1)
+    before = setup.index.document_state(KEY)
+    setup.store.put(KEY, fiche(1))  # content changed, but only a tagging event is delivered
+    calls = setup.embedder.calls
+    setup.event("s3:ObjectCreated:PutTagging", 2)
+    setup.event("s3:ObjectCreated:PutRetention", 3)
+    assert setup.embedder.calls == calls
+    assert setup.index.document_state(KEY) == before
+    setup.event("s3:ObjectCreated:Put", 4)  # the real write event does reindex
+    assert setup.embedder.calls > calls
