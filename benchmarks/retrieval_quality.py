@@ -55,7 +55,7 @@ def main() -> int:
         target = staging / path.name
         if not target.exists():
             target.write_bytes(path.read_bytes())
-    stack = build_stack(Settings(data_dir=args.data_dir))
+    stack = build_stack(Settings(data_dir=args.data_dir), announce_writes=False)
     started = time.perf_counter()
     report = ingest_into(stack, [staging], prefix="xml")
     print(f"indexed {len(fiches)} fiches: {report.summary()} in {time.perf_counter() - started:.1f}s")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from guichet.corpus.chunking import chunk_document, document_content_hash, split_text
+from guichet.corpus.chunking import chunk_document, split_text
 from guichet.corpus.fiche import parse_fiche
 from guichet.corpus.model import Block, Document
 from guichet.records import chunk_uuid
@@ -124,13 +123,6 @@ def test_ids_depend_on_key_and_order() -> None:
     assert [c.id for c in first] == [c.id for c in chunk_document(doc, "a.md")]
     assert {c.id for c in first}.isdisjoint(c.id for c in chunk_document(doc, "b.md"))
     assert len({c.id for c in first}) == len(first)
-
-
-def test_content_hash_tracks_content() -> None:
-    doc = _doc(Block("section", "Texte."))
-    assert document_content_hash(doc) == document_content_hash(_doc(Block("section", "Texte.")))
-    assert document_content_hash(doc) != document_content_hash(replace(doc, title="Autre titre"))
-    assert len(document_content_hash(doc)) == 64
 
 
 def test_bad_parameters_are_refused() -> None:

@@ -8,8 +8,6 @@ that a sentence cut from its antecedent still reads.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 
@@ -47,12 +45,6 @@ def chunk_document(doc: Document, key: str, *, max_words: int = 180, overlap_wor
         for text in split_text(piece.text, max_words, overlap_words):
             chunks.append(_chunk(doc, key, len(chunks), piece, text))
     return chunks
-
-
-def document_content_hash(doc: Document) -> str:
-    """sha256 of a canonical JSON form of doc: equal for equal parsed content."""
-    canonical = json.dumps(doc.to_json(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _piece(block: Block) -> _Piece:
