@@ -7,10 +7,12 @@ refresh be incremental: drop the rowids that disappeared, append the rows above 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 FloatMatrix = npt.NDArray[np.float32]
 Row = tuple[int, str, str, bytes]  # rowid, doc_id, delimited audience, float32 vector blob
@@ -81,6 +83,7 @@ class VectorMatrix:
         """The n best (rowid, cosine) pairs, best first, among rows passing the filters."""
         if not len(self.rowids) or n <= 0:
             return []
+        single_threaded_blas()
         scores = self.vectors @ normalise(query)
         mask = self._mask(audience, doc_ids)
         if mask is not None:
@@ -91,3 +94,14 @@ class VectorMatrix:
         part = np.argpartition(-scores, n - 1)[:n] if len(scores) > n else np.arange(len(scores))
         order = part[np.argsort(-scores[part], kind="stable")]
         return [(int(self.rowids[candidates[i]]), float(scores[i])) for i in order]
+
+
+@functools.cache
+def single_threaded_blas() -> None:
+    """One BLAS thread for the whole process, set once.
+
+    A 50,000 × 384 matrix-vector product is memory-bound: one thread does it in ~4 ms. With OpenBLAS's
+    own pool, it fought the bundled embedder's OpenMP threads for the 2 cores of a small machine, and
+    query-embedding + vector search went from p95 26 ms to 119 ms (benchmarks/retrieval_latency.py).
+    """
+    threadpool_limits(limits=1, user_api="blas")
