@@ -6,6 +6,8 @@ import hashlib
 import logging
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -61,13 +63,22 @@ class IngestReport:
         }
 
 
-def ingest_into(stack: Stack, paths: list[Path], *, prefix: str = "", progress: bool = True) -> IngestReport:
+def ingest_into(
+    stack: Stack,
+    paths: list[Path],
+    *,
+    prefix: str = "",
+    progress: bool = True,
+    stop: threading.Event | None = None,
+) -> IngestReport:
     """Index each document now and store it (unless unchanged): the store stays the source of truth."""
     report = IngestReport()
     indexer = stack.indexer
     limit = stack.settings.max_document_bytes
     sources = list(iter_sources(paths, prefix))
     for source in tqdm(sources, desc="Indexation", unit="doc", disable=not progress or None):
+        if stop is not None and stop.is_set():
+            break
         try:
             data = source.read(limit)
             key = check_key(source.key_for(data))
@@ -135,7 +146,8 @@ def run_index_worker(settings: Settings) -> None:
 def serve_functions(settings: Settings, host: str, port: int) -> None:
     stack = build_stack(settings)
     try:
-        _run_http(stack, host, port)
+        with stop_on_signals() as stop:
+            _run_http(stack, host, port, stop)
     finally:
         stack.close()
 
@@ -143,19 +155,18 @@ def serve_functions(settings: Settings, host: str, port: int) -> None:
 def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
     """Functions and the index worker in one process: the embedded default for one machine."""
     stack = build_stack(settings)
-    stop = threading.Event()
     try:
-        if demo or stack.index.chunk_count() == 0:
-            report = ingest_into(stack, [sample_corpus_dir()], prefix=SAMPLE_PREFIX)
-            print(f"Corpus d'exemple : {report.summary()}", flush=True)
-        worker = consume_in_thread(stack.broker, settings.index_queue, index_handler(stack), stop)
-        if demo:
-            _print_demo(stack, host, port)
-        _run_http(stack, host, port)
-        stop.set()
-        worker.join(timeout=30)
+        with stop_on_signals() as stop:
+            if demo or stack.index.chunk_count() == 0:
+                report = ingest_into(stack, [sample_corpus_dir()], prefix=SAMPLE_PREFIX, stop=stop)
+                print(f"Corpus d'exemple : {report.summary()}", flush=True)
+            worker = consume_in_thread(stack.broker, settings.index_queue, index_handler(stack), stop)
+            if demo:
+                _print_demo(stack, host, port)
+            _run_http(stack, host, port, stop)
+            stop.set()
+            worker.join(timeout=60)  # the job in hand finishes and is acknowledged, or is requeued
     finally:
-        stop.set()
         stack.close()
 
 
@@ -174,10 +185,24 @@ def _print_demo(stack: Stack, host: str, port: int) -> None:
         )
 
 
-def _run_http(stack: Stack, host: str, port: int) -> None:
+def _run_http(stack: Stack, host: str, port: int, stop: threading.Event) -> None:
+    """Serve until stop is set (by SIGTERM/SIGINT), then drain requests and return."""
     import uvicorn
 
     from guichet.api.app import create_app
 
-    config = uvicorn.Config(create_app(stack), host=host, port=port, log_level="info")
-    uvicorn.Server(config).run()
+    class Server(uvicorn.Server):
+        # uvicorn re-raises the signal after its shutdown, killing the process before the workers
+        # stop and the clients close; signals are ours (stop_on_signals), uvicorn just follows stop.
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    server = Server(uvicorn.Config(create_app(stack), host=host, port=port, log_level="info"))
+
+    def follow_stop() -> None:
+        stop.wait()
+        server.should_exit = True
+
+    threading.Thread(target=follow_stop, name="http-stop", daemon=True).start()
+    server.run()
