@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from guichet.corpus.errors import DocumentError
+from guichet.corpus.errors import DocumentError, IgnoredDocument
 from guichet.index_worker import IndexEventHandler
 from guichet.ports.store import InvalidKey, check_key
 from guichet.reconcile import ReconcileReport, reconcile
@@ -88,6 +88,9 @@ def ingest_into(
             current = stack.store.head(key)
             if current is None or current.etag != etag:
                 stack.store.put(key, data)
+        except IgnoredDocument:
+            report.outcomes["ignored"] += 1
+            continue
         except (DocumentError, SourceError, InvalidKey) as exc:
             report.errors[source.key] = str(exc)
             report.outcomes["rejected"] += 1

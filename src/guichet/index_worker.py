@@ -12,7 +12,7 @@ import time
 from typing import NoReturn
 
 from guichet import metrics
-from guichet.corpus.errors import DocumentError
+from guichet.corpus.errors import DocumentError, IgnoredDocument
 from guichet.corpus.loader import SUPPORTED_SUFFIXES
 from guichet.events import MalformedEvent, ObjectEvent, parse_bucket_notification
 from guichet.ingestion import Indexer, IndexResult
@@ -84,6 +84,9 @@ class IndexEventHandler:
             self._reject(f"document trop volumineux ({len(data)} octets, limite {self._max_bytes})")
         try:
             return self._indexer.index_object(event.key, data, etag=event.etag, sequencer=event.sequencer)
+        except IgnoredDocument as exc:
+            log.info("%s ignored: %s", event.key, exc)
+            return IndexResult(event.key, "ignored")
         except DocumentError as exc:
             self._reject(f"{event.key} : {exc}")
 

@@ -25,7 +25,7 @@ from guichet.records import Chunk, DocumentState, Vector
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["indexed", "unchanged", "stale", "removed", "absent"]
+Outcome = Literal["indexed", "unchanged", "stale", "removed", "absent", "ignored"]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from guichet.corpus.errors import DocumentError
+from guichet.corpus.errors import DocumentError, IgnoredDocument
 from guichet.index_worker import is_supported
 from guichet.ingestion import Indexer
 from guichet.ports.index import VectorIndex
@@ -57,6 +57,8 @@ def _reindex(store: ObjectStore, indexer: Indexer, key: str, etag: str, report: 
         result = indexer.index_object(key, store.get(key), etag=etag)
     except ObjectNotFound:
         report.outcomes["absent"] += 1
+    except IgnoredDocument:
+        report.outcomes["ignored"] += 1
     except DocumentError as exc:
         report.outcomes["rejected"] += 1
         report.errors[key] = str(exc)

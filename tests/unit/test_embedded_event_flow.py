@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from guichet.commands import index_handler, ingest_into
+from guichet.events import build_bucket_notification, parse_bucket_notification
 from guichet.ports.broker import REASON_HEADER, dead_letter_queue
 from guichet.ports.brokers.memory import MemoryBroker
 from guichet.ports.embedders.fake import HashingEmbedder
@@ -119,3 +120,27 @@ def test_next_months_dump_replaces_instead_of_duplicating(stack: Stack, tmp_path
     again = ingest_into(stack, [tmp_path / "vosdroits-2025-02.zip", SAMPLES / fiche.name], progress=False)
     assert again.outcomes == {"unchanged": 2}
     assert [s.key for s in stack.index.documents()] == [f"service-public/{fiche.stem}.xml"]
+
+
+def test_dila_service_records_are_ignored_not_rejected(stack: Stack, tmp_path: Path) -> None:
+    record = tmp_path / "R54755.xml"
+    record.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<ServiceComplementaire ID="R54755" type="Téléservice">'
+        "<dc:title xmlns:dc='http://purl.org/dc/elements/1.1/'>Simulateur</dc:title></ServiceComplementaire>",
+        encoding="utf-8",
+    )
+    report = ingest_into(stack, [record], progress=False)
+    assert report.outcomes == {"ignored": 1} and report.errors == {}
+    stack.store.put("dump/R54755.xml", record.read_bytes())
+    result = index_handler(stack).apply(
+        next(iter(parse_bucket_notification(minio_created("dump/R54755.xml", stack))))
+    )
+    assert result is not None and result.outcome == "ignored"
+
+
+def minio_created(key: str, stack: Stack) -> bytes:
+    head = stack.store.head(key)
+    assert head is not None
+    return build_bucket_notification(
+        "s3:ObjectCreated:Put", "guichet", key, size=head.size, etag=head.etag, sequencer="00000000000000FF"
+    )

@@ -12,3 +12,8 @@ class DocumentError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class IgnoredDocument(DocumentError):
+    """A well-formed file that is not meant to be indexed (DILA's ServiceComplementaire records, which
+    describe online services already carried by the fiches that cite them). Skipped, not dead-lettered."""
