@@ -6,9 +6,14 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import pytest
+
+if TYPE_CHECKING:
+    from guichet.wiring import Stack
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -108,3 +113,29 @@ def _redact(url: str) -> str:
     if parsed.password:
         return url.replace(f":{parsed.password}@", ":***@")
     return url
+
+
+@pytest.fixture
+def embedded_stack(tmp_path: Path) -> Iterator[Stack]:
+    """The embedded stack in tmp_path, with a fast hashing embedder instead of the bundled model.
+
+    Documents over 100 kB are refused, so that size limits are cheap to test.
+    """
+    from guichet.ports.brokers.memory import MemoryBroker
+    from guichet.ports.embedders.fake import HashingEmbedder
+    from guichet.ports.indexes.embedded import EmbeddedIndex
+    from guichet.settings import Settings
+    from guichet.wiring import Stack
+
+    settings = Settings(data_dir=tmp_path, max_document_bytes=_MAX_TEST_DOCUMENT_BYTES)
+    broker = MemoryBroker(settings.broker_path, retry_backoff=0.01)
+    embedder = HashingEmbedder()
+    index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
+    stack = Stack(settings, broker=broker, embedder=embedder, index=index)
+    yield stack
+    stack.close()
+    index.close()
+    broker.close()
+
+
+_MAX_TEST_DOCUMENT_BYTES = 100_000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,25 +9,14 @@ from fastapi.testclient import TestClient
 
 from guichet.api.app import create_app
 from guichet.ports.brokers.memory import MemoryBroker
-from guichet.ports.embedders.fake import HashingEmbedder
-from guichet.ports.indexes.embedded import EmbeddedIndex
-from guichet.settings import Settings
 from guichet.wiring import Stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples" / "fiches"
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    settings = Settings(data_dir=tmp_path, max_document_bytes=100_000)
-    broker = MemoryBroker(settings.broker_path)
-    embedder = HashingEmbedder()
-    index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
-    stack = Stack(settings, broker=broker, embedder=embedder, index=index)
-    yield stack
-    stack.close()
-    index.close()
-    broker.close()
+def stack(embedded_stack: Stack) -> Stack:
+    return embedded_stack
 
 
 @pytest.fixture

@@ -13,27 +13,16 @@ from guichet.commands import index_handler, ingest_into
 from guichet.events import build_bucket_notification, parse_bucket_notification
 from guichet.ports.broker import REASON_HEADER, dead_letter_queue
 from guichet.ports.brokers.memory import MemoryBroker
-from guichet.ports.embedders.fake import HashingEmbedder
-from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.reconcile import reconcile
 from guichet.runner import consume_in_thread
-from guichet.settings import Settings
 from guichet.wiring import Stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples" / "fiches"
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
-    settings = Settings(data_dir=tmp_path)
-    broker = MemoryBroker(settings.broker_path)
-    embedder = HashingEmbedder()
-    index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
-    stack = Stack(settings, broker=broker, embedder=embedder, index=index)
-    yield stack
-    stack.close()
-    index.close()
-    broker.close()
+def stack(embedded_stack: Stack) -> Stack:
+    return embedded_stack
 
 
 @pytest.fixture
