@@ -137,43 +137,38 @@ def reconcile(as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON"
         raise typer.Exit(1)
 
 
+HostOption = Annotated[str | None, typer.Option(help="Adresse d'écoute (GUICHET_HOST)")]
+PortOption = Annotated[int | None, typer.Option(help="Port (GUICHET_PORT)")]
+
+
+def _listen(run: Callable[[Settings, str, int], None], host: str | None, port: int | None) -> None:
+    _logging(logging.INFO)
+    settings = _settings()
+    guarded(lambda: run(settings, host or settings.host, port or settings.port))
+
+
 @app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Adresse d'écoute")] = None,
-    port: Annotated[int | None, typer.Option(help="Port")] = None,
-) -> None:
+def serve(host: HostOption = None, port: PortOption = None) -> None:
     """Tout-en-un : fonctions HTTP et workers dans un seul processus."""
     from guichet.commands import serve_all
 
-    _logging(logging.INFO)
-    settings = _settings()
-    guarded(lambda: serve_all(settings, host or settings.host, port or settings.port, demo=False))
+    _listen(lambda s, h, p: serve_all(s, h, p, demo=False), host, port)
 
 
 @app.command()
-def demo(
-    host: Annotated[str | None, typer.Option(help="Adresse d'écoute")] = None,
-    port: Annotated[int | None, typer.Option(help="Port")] = None,
-) -> None:
+def demo(host: HostOption = None, port: PortOption = None) -> None:
     """Premier lancement : pile embarquée, corpus d'exemple indexé, API sur http://127.0.0.1:8000."""
     from guichet.commands import serve_all
 
-    _logging(logging.INFO)
-    settings = _settings()
-    guarded(lambda: serve_all(settings, host or settings.host, port or settings.port, demo=True))
+    _listen(lambda s, h, p: serve_all(s, h, p, demo=True), host, port)
 
 
 @app.command()
-def function(
-    host: Annotated[str | None, typer.Option(help="Adresse d'écoute")] = None,
-    port: Annotated[int | None, typer.Option(help="Port")] = None,
-) -> None:
+def function(host: HostOption = None, port: PortOption = None) -> None:
     """Les fonctions HTTP sans état, seules (production)."""
     from guichet.commands import serve_functions
 
-    _logging(logging.INFO)
-    settings = _settings()
-    guarded(lambda: serve_functions(settings, host or settings.host, port or settings.port))
+    _listen(serve_functions, host, port)
 
 
 @worker_app.command("index")
