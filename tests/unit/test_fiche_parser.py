@@ -301,3 +301,85 @@ def test_oversize_is_refused_before_parsing() -> None:
     assert parse_fiche(payload, max_bytes=len(payload)).id == "F99999"
     with pytest.raises(DocumentError, match="trop volumineux"):
         parse_fiche(payload, max_bytes=len(payload) - 1)
+
+
+# -- publication kinds without Texte: guided search, theme, commented external links -----------
+_HEAD = (
+    '<Publication xmlns:dc="http://purl.org/dc/elements/1.1/" ID="{id}" type="{type}"'
+    ' spUrl="https://www.service-public.fr/particuliers/vosdroits/{id}">'
+    "<dc:title>{title}</dc:title><Audience>Particuliers</Audience>"
+)
+GUIDED = (
+    _HEAD.format(id="F34487", type="Recherche guidée", title="Carte d'identité")
+    + "<Problematiques><Problematique><Titre><Paragraphe>Demande en France</Paragraphe></Titre>"
+    '<SiSelectionne><affecteVrai var="T10576"/></SiSelectionne>'
+    "<Branche><Titre><Paragraphe>Pour une personne majeure</Paragraphe></Titre>"
+    "<Branche><Titre><Paragraphe>Vous avez un passeport valide</Paragraphe></Titre>"
+    "<Aide><Paragraphe>Il doit s'agir d'un passeport français</Paragraphe></Aide>"
+    '<SiSelectionne><affecteVrai var="T10685"/></SiSelectionne>'
+    '<LienInterne LienPublication="F1341" type="Fiche d\'information conditionnée" audience="Particuliers"/>'
+    "</Branche></Branche></Problematique>"
+    "<Problematique><Titre><Paragraphe>Trottinette sans moteur</Paragraphe></Titre>"
+    '<LienInterne LienPublication="F308" audience="Particuliers"/></Problematique>'
+    "</Problematiques></Publication>"
+)
+THEME = (
+    _HEAD.format(id="N19812", type="Theme", title="Transports")
+    + '<Dossier ID="N367"><Titre>Carte grise</Titre></Dossier>'
+    + '<Dossier ID="N530"><Titre>Permis de conduire</Titre>'
+    + '<Fiche ID="F2828">Permis probatoire</Fiche><Fiche ID="F2830">Permis à points</Fiche></Dossier>'
+    + '<VoirAussi important="non"><Dossier ID="N32" audience="Particuliers"><Titre>Assurance véhicule</Titre>'
+    + "</Dossier></VoirAussi></Publication>"
+)
+AMF = "https://www.amf-france.org/investir"
+COMMENTED_LINKS = (
+    _HEAD.format(id="F2369", type="Fiche avec liens externes", title="Placements en bourse")
+    + "<LienExterneCommente><Commentaire><Paragraphe>Avant d'investir, il faut connaître"
+    " ses droits.</Paragraphe></Commentaire>"
+    f"<LienExterne URL=\"{AMF}\">Ce qu'il faut savoir avant d'investir</LienExterne>"
+    '<Source ID="R30630">Autorité des marchés financiers (AMF)</Source></LienExterneCommente>'
+    '<LienExterneCommente><LienExterne URL="https://www.lafinancepourtous.com/">'
+    "Vos investissements</LienExterne>"
+    '<Source ID="R50260">La finance pour tous</Source></LienExterneCommente></Publication>'
+)
+
+
+def test_guided_search_problematiques_become_sections_of_their_branches() -> None:
+    doc = parse_fiche(GUIDED.encode())
+    first, leaf = doc.blocks
+    assert (first.kind, first.title_path) == ("section", ("Demande en France",))
+    assert first.text == (
+        "- Pour une personne majeure\n"
+        "  - Vous avez un passeport valide (fiche F1341)\n"
+        "    Il doit s'agir d'un passeport français"
+    )
+    assert leaf.title_path == ("Trottinette sans moteur",)
+    assert leaf.text == "- Trottinette sans moteur (fiche F308)"
+    assert [(link.title, link.target_id) for link in doc.links] == [
+        ("Vous avez un passeport valide", "F1341"),
+        ("Trottinette sans moteur", "F308"),
+    ]
+    assert doc.links[0].url == "https://www.service-public.fr/particuliers/vosdroits/F1341"
+
+
+def test_theme_dossiers_are_listed_with_their_fiches() -> None:
+    blocks = parse_fiche(THEME.encode()).blocks
+    assert [(b.title_path, b.text) for b in blocks] == [
+        ((), "- Carte grise"),
+        (("Permis de conduire",), "- Permis probatoire\n- Permis à points"),
+    ]
+
+
+def test_commented_external_links_become_sections() -> None:
+    doc = parse_fiche(COMMENTED_LINKS.encode())
+    first, second = doc.blocks
+    assert first.kind == "section" and first.title_path == ("Ce qu'il faut savoir avant d'investir",)
+    assert first.text == (
+        "Avant d'investir, il faut connaître ses droits.\n"
+        f"Lien : Ce qu'il faut savoir avant d'investir ({AMF})\n"
+        "Source : Autorité des marchés financiers (AMF)"
+    )
+    assert second.text == (
+        "Lien : Vos investissements (https://www.lafinancepourtous.com/)\nSource : La finance pour tous"
+    )
+    assert [link.url for link in doc.links] == [AMF, "https://www.lafinancepourtous.com/"]

@@ -10,14 +10,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
+from guichet.corpus.fiche_guided import SECTION_TAGS, sections
 from guichet.corpus.fiche_text import TextRenderer
 from guichet.corpus.model import Block
 
 # Containers whose children belong to the enclosing flow (no title, no branch of their own).
 _TRANSPARENT = frozenset({"Texte", "FragmentConditionne", "Introduction", "ContenuIllustre", "Contenu"})
 _NOTE_LABELS = {"ANoter": "À noter", "Attention": "Attention", "ASavoir": "À savoir", "Rappel": "Rappel"}
+_STRUCTURE = frozenset({"Chapitre", "SousChapitre", "ListeSituations", "BlocCas", "SousDossier", "SousTheme"})
 # Top-level Publication children that carry text; the rest is metadata read elsewhere.
-_TOP_TEXT = frozenset({"Texte", "ListeSituations", "SousDossier", "SousTheme", "Fiche"})
+_TOP_TEXT = frozenset({"Texte", "ListeSituations", "SousDossier", "SousTheme", "Fiche", "Dossier"})
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,9 @@ class BlockBuilder:
                 self._emit("note", _prefixed("Avertissement", lines), _Path())
             elif child.tag in _TOP_TEXT:
                 self._walk_items(_expand(child), _Path())
+            elif child.tag in SECTION_TAGS:
+                for title, lines in sections(child, self.text):
+                    self._emit("section", lines, _Path().with_title(title))
         return self.blocks
 
     def _walk(self, elem: Element, path: _Path) -> None:
@@ -63,7 +68,7 @@ class BlockBuilder:
     def _walk_items(self, items: Iterator[Element], path: _Path) -> None:
         lines: list[str] = []
         for child in items:
-            if _is_structure(child.tag):
+            if _is_structure(child):
                 self._emit_flow(lines, path)
                 lines = []
                 self._structure(child, path)
@@ -79,7 +84,7 @@ class BlockBuilder:
 
     def _structure(self, elem: Element, path: _Path) -> None:
         tag = elem.tag
-        if tag in ("Chapitre", "SousChapitre", "SousDossier", "SousTheme"):
+        if tag in ("Chapitre", "SousChapitre", "SousDossier", "SousTheme", "Dossier"):
             self._walk(elem, path.with_title(self.text.title(elem)))
         elif tag == "ListeSituations":
             for situation in elem.findall("Situation"):
@@ -137,10 +142,11 @@ def _expand(elem: Element) -> Iterator[Element]:
         yield elem
 
 
-def _is_structure(tag: str) -> bool:
-    return tag in ("Chapitre", "SousChapitre", "ListeSituations", "BlocCas", "SousDossier", "SousTheme") or (
-        tag in _NOTE_LABELS
-    )
+def _is_structure(elem: Element) -> bool:
+    """Titled containers and notes; a Dossier only when it lists its fiches (a theme's Dossier)."""
+    if elem.tag == "Dossier":
+        return elem.find("Fiche") is not None
+    return elem.tag in _STRUCTURE or elem.tag in _NOTE_LABELS
 
 
 def _prefixed(label: str, lines: list[str]) -> list[str]:

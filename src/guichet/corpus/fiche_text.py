@@ -102,11 +102,26 @@ class TextRenderer:
         self.links.append(Link(title=text, url=url))
         return f"{text} ({url})" if text else url
 
-    def _internal(self, child: Element, text: str) -> None:
+    def _internal(self, child: Element, text: str) -> str:
         target = (child.get("LienPublication") or "").strip()
         if target:
             url = fiche_url(self.host, target, child.get("audience") or self.audience)
             self.links.append(Link(title=text, url=url, target_id=target))
+        return target
+
+    def external_link(self, link: Element) -> str:
+        """A LienExterne element itself as "title (url)", collected like an inline one."""
+        return self._external(link, self.inline(link))
+
+    def target(self, link: Element, title: str) -> str:
+        """Where a bare LienInterne ("fiche F1636") or LienExterne (its URL) leads; collected under title."""
+        if link.tag == "LienInterne":
+            target = self._internal(link, title)
+            return f"fiche {target}" if target else ""
+        url = (link.get("URL") or "").strip() if link.tag == "LienExterne" else ""
+        if url:
+            self.links.append(Link(title=title, url=url))
+        return url
 
     def title(self, elem: Element) -> str:
         """The Titre child of elem (which may hold Paragraphe elements), or ""."""
