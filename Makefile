@@ -47,6 +47,7 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/retrieval_quality.py
 	$(BIN)/python benchmarks/ingestion_throughput.py
 	$(BIN)/python benchmarks/retrieval_latency.py
+	$(BIN)/python benchmarks/corpus_at_scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache artifacts
