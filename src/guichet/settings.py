@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     embed_url: str = ""  # OpenAI-compatible base URL ending in /v1 ; "" = bundled e5-small
     embed_model: str = "intfloat/multilingual-e5-small"
     embed_api_key: str = ""
+    embed_dimension: int | None = None  # known in advance: no probe request to the service at start-up
     # E5 models need these prefixes; set both to "" for bge-m3, or for a server that adds them itself.
     embed_query_prefix: str = "query: "
     embed_passage_prefix: str = "passage: "

@@ -62,6 +62,7 @@ def build_embedder(settings: Settings) -> Embedder:
             query_prefix=settings.embed_query_prefix,
             passage_prefix=settings.embed_passage_prefix,
             batch_size=settings.embed_batch_size,
+            dimension=settings.embed_dimension,
         )
     from guichet.ports.embedders.bundled import BundledE5Embedder
 
