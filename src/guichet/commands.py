@@ -161,7 +161,9 @@ def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
     try:
         with stop_on_signals() as stop:
             if demo or stack.index.chunk_count() == 0:
-                report = ingest_into(stack, [sample_corpus_dir()], prefix=SAMPLE_PREFIX, stop=stop)
+                # Indexed inline, through a store that does not announce: no event backlog to replay.
+                quiet = Stack(settings, embedder=stack.embedder, index=stack.index, announce_writes=False)
+                report = ingest_into(quiet, [sample_corpus_dir()], prefix=SAMPLE_PREFIX, stop=stop)
                 print(f"Corpus d'exemple : {report.summary()}", flush=True)
             worker = consume_in_thread(stack.broker, settings.index_queue, index_handler(stack), stop)
             if demo:
