@@ -15,14 +15,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from guichet.corpus.errors import DocumentError, IgnoredDocument
-from guichet.index_worker import IndexEventHandler
-from guichet.ports.store import InvalidKey, check_key
+from guichet.index_worker import CONCURRENT_ATTEMPTS, IndexEventHandler
+from guichet.ingestion import ConcurrentUpdate, IndexResult
+from guichet.ports.store import InvalidKey, KeyConflict, check_key
 from guichet.reconcile import ReconcileReport, reconcile
 from guichet.records import SearchMode
 from guichet.retrieval import Passage
 from guichet.runner import consume_in_thread, stop_on_signals
 from guichet.settings import Settings
-from guichet.sources import SourceError, iter_sources
+from guichet.sources import SourceError, SourceFile, iter_sources
 from guichet.wiring import Stack, build_stack
 
 log = logging.getLogger(__name__)
@@ -71,27 +72,19 @@ def ingest_into(
     progress: bool = True,
     stop: threading.Event | None = None,
 ) -> IngestReport:
-    """Index each document now and store it (unless unchanged): the store stays the source of truth."""
+    """Store each changed document and index it inline; one bad file never stops the run."""
     report = IngestReport()
-    indexer = stack.indexer
     limit = stack.settings.max_document_bytes
     sources = list(iter_sources(paths, prefix))
     for source in tqdm(sources, desc="Indexation", unit="doc", disable=not progress or None):
         if stop is not None and stop.is_set():
             break
         try:
-            data = source.read(limit)
-            key = check_key(source.key_for(data))
-            etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
-            # Index first: the event caused by the write then finds the document current.
-            result = indexer.index_object(key, data, etag=etag)
-            current = stack.store.head(key)
-            if current is None or current.etag != etag:
-                stack.store.put(key, data)
+            result = _ingest_one(stack, source, limit)
         except IgnoredDocument:
             report.outcomes["ignored"] += 1
             continue
-        except (DocumentError, SourceError, InvalidKey) as exc:
+        except (DocumentError, SourceError, InvalidKey, KeyConflict, ConcurrentUpdate) as exc:
             report.errors[source.key] = str(exc)
             report.outcomes["rejected"] += 1
             continue
@@ -99,6 +92,22 @@ def ingest_into(
         report.chunks += result.chunks
         report.embedded += result.embedded
     return report
+
+
+def _ingest_one(stack: Stack, source: SourceFile, limit: int) -> IndexResult:
+    """Store first (the truth), then index inline: a crash in between leaves work for reconcile."""
+    data = source.read(limit)
+    key = check_key(source.key_for(data))
+    etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    current = stack.store.head(key)
+    if current is None or current.etag != etag:
+        stack.store.put(key, data)
+    for _ in range(CONCURRENT_ATTEMPTS - 1):
+        try:
+            return stack.indexer.index_object(key, data, etag=etag)
+        except ConcurrentUpdate:
+            continue
+    return stack.indexer.index_object(key, data, etag=etag)
 
 
 def ingest_paths(settings: Settings, paths: list[Path], *, prefix: str = "") -> IngestReport:

@@ -15,12 +15,15 @@ from guichet import metrics
 from guichet.corpus.errors import DocumentError, IgnoredDocument
 from guichet.corpus.loader import SUPPORTED_SUFFIXES
 from guichet.events import MalformedEvent, ObjectEvent, parse_bucket_notification
-from guichet.ingestion import Indexer, IndexResult
+from guichet.ingestion import ConcurrentUpdate, Indexer, IndexResult
 from guichet.ports.broker import Reject
 from guichet.ports.store import InvalidKey, ObjectNotFound, ObjectStore, check_key
 from guichet.records import Envelope
 
 log = logging.getLogger(__name__)
+
+# Writers of one key racing each other is rare; three tries, then the broker's backoff takes over.
+CONCURRENT_ATTEMPTS = 3
 
 
 def is_supported(key: str) -> bool:
@@ -74,16 +77,28 @@ class IndexEventHandler:
             return current
         if event.size > self._max_bytes:
             self._reject(f"document trop volumineux ({event.size} octets, limite {self._max_bytes})")
+        for _ in range(CONCURRENT_ATTEMPTS - 1):
+            try:
+                return self._index_stored(event)
+            except ConcurrentUpdate:
+                log.info("%s changed while indexing it: starting over from the store", event.key)
+        return self._index_stored(event)  # a ConcurrentUpdate now requeues the event (with backoff)
+
+    def _index_stored(self, event: ObjectEvent) -> IndexResult:
+        """Index what the store holds now (the truth), labelled with the store's own etag."""
+        stored = self._store.head(event.key)
         try:
             data = self._store.get(event.key)
         except ObjectNotFound:
+            stored = None
+        if stored is None:
             # Removed since the event was sent: the removal event will follow (or already came).
             log.info("object %s is gone, nothing to index", event.key)
             return IndexResult(event.key, "absent")
         if len(data) > self._max_bytes:
             self._reject(f"document trop volumineux ({len(data)} octets, limite {self._max_bytes})")
         try:
-            return self._indexer.index_object(event.key, data, etag=event.etag, sequencer=event.sequencer)
+            return self._indexer.index_object(event.key, data, etag=stored.etag, sequencer=event.sequencer)
         except IgnoredDocument as exc:
             log.info("%s ignored: %s", event.key, exc)
             return IndexResult(event.key, "ignored")

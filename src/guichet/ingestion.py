@@ -28,6 +28,14 @@ log = logging.getLogger(__name__)
 Outcome = Literal["indexed", "unchanged", "stale", "removed", "absent", "ignored"]
 
 
+class ConcurrentUpdate(Exception):
+    """The key's state changed between reading it and writing the new version: start over."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"mise à jour concurrente de {key!r}")
+        self.key = key
+
+
 @dataclass(frozen=True)
 class IndexResult:
     key: str
@@ -124,6 +132,10 @@ class Indexer:
             metadata_json=document_metadata(doc),
             embedder=self.embedder_id,
         )
+        if self._index.document_state(key) != previous:
+            # Another writer (the worker, an ingest, a reconcile) changed this key while we embedded:
+            # our bytes may be older than theirs. The caller starts over from the store.
+            raise ConcurrentUpdate(key)
         self._index.replace_document(state, chunks, vectors)
         log.debug("indexed %s (%s): %d chunks, %d embedded", key, doc.id, len(chunks), embedded)
         return IndexResult(key, "indexed", doc.id, len(chunks), embedded)

@@ -14,7 +14,7 @@ from prometheus_client import Counter, Gauge, Histogram
 INDEX_EVENTS = Counter(
     "guichet_index_events_total",
     "Object-store events handled by the index worker, by outcome.",
-    ["outcome"],  # indexed, unchanged, stale, removed, absent, rejected
+    ["outcome"],  # indexed, unchanged, stale, removed, absent, ignored, rejected
 )
 INDEX_LAG = Histogram(
     "guichet_index_lag_seconds",

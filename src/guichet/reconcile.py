@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from guichet.corpus.errors import DocumentError, IgnoredDocument
 from guichet.index_worker import is_supported
-from guichet.ingestion import Indexer
+from guichet.ingestion import ConcurrentUpdate, Indexer
 from guichet.ports.index import VectorIndex
 from guichet.ports.store import ObjectNotFound, ObjectStore
 
@@ -48,6 +48,9 @@ def reconcile(
             continue
         _reindex(store, indexer, obj.key, obj.etag, report)
     for key in indexed.keys() - stored:
+        if store.head(key) is not None:  # stored since the listing (an ingest running beside us)
+            report.outcomes["in_sync"] += 1
+            continue
         report.outcomes[indexer.remove_object(key).outcome] += 1
     return report
 
@@ -59,6 +62,8 @@ def _reindex(store: ObjectStore, indexer: Indexer, key: str, etag: str, report: 
         report.outcomes["absent"] += 1
     except IgnoredDocument:
         report.outcomes["ignored"] += 1
+    except ConcurrentUpdate:
+        report.outcomes["changed_meanwhile"] += 1  # another writer got there: the next run checks it
     except DocumentError as exc:
         report.outcomes["rejected"] += 1
         report.errors[key] = str(exc)

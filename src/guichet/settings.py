@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     store_url: str = ""  # s3://bucket ; a folder path ; "" = <data_dir>/store
     s3_endpoint: str = ""  # http://minio:9000 ; "" = AWS default
     s3_region: str = "us-east-1"
+    s3_access_key: str = ""  # "" = boto3's usual chain (AWS_* variables, instance role, ...)
+    s3_secret_key: str = ""
     index_url: str = ""  # http://weaviate:8080 ; a folder path ; "" = <data_dir>/index
     weaviate_grpc_port: int = 50051
     weaviate_api_key: str = ""

@@ -45,6 +45,8 @@ def build_store(settings: Settings, notify: Callable[[bytes], None] | None = Non
             urlparse(settings.store_url).netloc,
             endpoint_url=settings.s3_endpoint or None,
             region=settings.s3_region,
+            access_key=settings.s3_access_key or None,
+            secret_key=settings.s3_secret_key or None,
         )
     from guichet.ports.stores.local import LocalObjectStore
 
@@ -146,8 +148,9 @@ class Stack:
             return self._index
 
     @property
-    def uses_broker(self) -> bool:
-        return self._broker is not None
+    def needs_broker(self) -> bool:
+        """A consumer runs on it, or the embedded store announces its writes on it."""
+        return self._broker is not None or self._announces()
 
     @property
     def indexer(self) -> Indexer:
@@ -165,8 +168,11 @@ class Stack:
                 close()
             self._owned.clear()
 
+    def _announces(self) -> bool:
+        return self.announce_writes and not self.settings.store_url.startswith("s3://")
+
     def _announcer(self) -> Callable[[bytes], None] | None:
-        if not self.announce_writes or self.settings.store_url.startswith("s3://"):
+        if not self._announces():
             return None
         queue = self.settings.index_queue
 

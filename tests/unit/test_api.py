@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 
 from guichet.api.app import create_app
 from guichet.ports.brokers.memory import MemoryBroker
+from guichet.ports.embedder import EmbedderError
+from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.wiring import Stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples" / "fiches"
@@ -123,3 +125,44 @@ def test_upload_key_conflicts_are_client_errors(client: TestClient) -> None:
         "/v1/documents", files={"file": ("c.txt", b"x")}, data={"key": ".guichet-tmp-x.txt"}
     )
     assert reserved.status_code == 422 and error_of(reserved)["code"] == "cle_invalide"
+
+
+class FailingEmbedder(HashingEmbedder):
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def embed_query(self, text: str) -> list[float]:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (EmbedderError("service d'embedding injoignable"), 503, "service_indisponible"),
+        (RuntimeError("a bug"), 500, "erreur_interne"),
+    ],
+)
+def test_failures_are_french_json(stack: Stack, error: Exception, status: int, code: str) -> None:
+    failing = Stack(stack.settings, embedder=FailingEmbedder(error), index=stack.index, store=stack.store)
+    client = TestClient(create_app(failing), raise_server_exceptions=False)
+    response = client.get("/v1/search", params={"q": "carte grise"})
+    assert response.status_code == status and error_of(response)["code"] == code
+    assert "a bug" not in response.text
+
+
+def test_upload_whose_event_cannot_be_queued_is_stored_and_says_so(client: TestClient, stack: Stack) -> None:
+    stack.broker.close()  # the embedded queue is gone: the write succeeds, its announcement fails
+    response = client.post(
+        "/v1/documents", files={"file": ("a.txt", b"Du texte utile.")}, data={"key": "a.txt"}
+    )
+    assert response.status_code == 201 and response.json()["indexing"] == "delayed"
+    assert stack.store.get("a.txt") == b"Du texte utile."
+
+
+def test_requests_are_counted_by_route_template(client: TestClient, stack: Stack) -> None:
+    stack.store.put("compte.txt", b"x")
+    client.delete("/v1/documents/compte.txt")
+    body = client.get("/metrics").text
+    assert 'guichet_http_requests_total{route="/v1/documents/{key:path}",status="204"}' in body
+    assert "compte.txt" not in body

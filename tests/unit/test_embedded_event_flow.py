@@ -56,16 +56,30 @@ def test_poisoned_document_goes_to_dead_letters_with_reason(stack: Stack, worker
     reasons = sorted(e.headers[REASON_HEADER] for e in dead)
     assert len(reasons) == 2
     assert any("format non pris en charge" in r for r in reasons)
-    assert stack.index.document_state("bon.txt") is not None
+    good = stack.index.document_state("bon.txt")
+    assert good is not None and not good.deleted and good.chunk_count == 1
 
 
-def test_ingest_then_events_cost_nothing(stack: Stack, worker: MemoryBroker) -> None:
-    report = ingest_into(stack, [SAMPLES], prefix="exemples", progress=False)
-    assert report.outcomes["indexed"] == len(list(SAMPLES.glob("*.xml")))
-    worker.join(stack.settings.index_queue)
-    again = ingest_into(stack, [SAMPLES], prefix="exemples", progress=False)
-    assert again.embedded == 0 and again.outcomes["unchanged"] == report.outcomes["indexed"]
-    assert worker.messages(dead_letter_queue(stack.settings.index_queue)) == []
+def test_ingest_is_idempotent_and_queues_nothing(stack: Stack, worker: MemoryBroker) -> None:
+    # As `guichet ingest` does: index inline through a store that does not announce its writes.
+    quiet = Stack(stack.settings, embedder=stack.embedder, index=stack.index, announce_writes=False)
+    report = ingest_into(quiet, [SAMPLES], prefix="exemples", progress=False)
+    assert report.outcomes == {"indexed": len(list(SAMPLES.glob("*.xml")))} and report.embedded > 0
+    assert worker.messages(stack.settings.index_queue) == []
+    again = ingest_into(quiet, [SAMPLES], prefix="exemples", progress=False)
+    assert again.embedded == 0 and again.outcomes == {"unchanged": report.outcomes["indexed"]}
+
+
+def test_store_key_conflict_is_reported_per_file(stack: Stack, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "guide.md").mkdir(parents=True)  # a folder where a later file wants a key
+    (docs / "a.md").write_text("# A\n\nPremier document.", encoding="utf-8")
+    (docs / "z.md").write_text("# Z\n\nDernier document.", encoding="utf-8")
+    stack.store.put("docs/a.md/x.txt", b"un objet qui occupe la place")
+    report = ingest_into(stack, [docs], progress=False)
+    assert set(report.errors) == {"docs/a.md"} and "conflit" in report.errors["docs/a.md"]
+    assert stack.index.document_state("docs/a.md") is None  # never indexed without being stored
+    assert report.outcomes["indexed"] == 1 and stack.index.document_state("docs/z.md") is not None
 
 
 def test_reconcile_repairs_lost_events(stack: Stack) -> None:
@@ -133,3 +147,24 @@ def minio_created(key: str, stack: Stack) -> bytes:
     return build_bucket_notification(
         "s3:ObjectCreated:Put", "guichet", key, size=head.size, etag=head.etag, sequencer="00000000000000FF"
     )
+
+
+def test_reconcile_does_not_remove_a_document_stored_after_its_listing(stack: Stack) -> None:
+    """An ingest beside a reconcile: the key is written after the bucket listing, before the removals."""
+    data = sorted(SAMPLES.glob("*.xml"))[0].read_bytes()
+    stack.store.put("arrive-pendant.xml", data)
+    stack.indexer.index_object("arrive-pendant.xml", data)
+
+    class ListingTakenEarlier:
+        def __init__(self, store: object) -> None:
+            self._store = store
+
+        def list(self, prefix: str = "") -> list[object]:
+            return []  # the listing was taken before the ingest stored the key
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._store, name)
+
+    report = reconcile(ListingTakenEarlier(stack.store), stack.index, stack.indexer, max_document_bytes=10**6)  # type: ignore[arg-type]
+    state = stack.index.document_state("arrive-pendant.xml")
+    assert report.outcomes["removed"] == 0 and state is not None and not state.deleted

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from guichet.events import build_bucket_notification
 from guichet.index_worker import IndexEventHandler
-from guichet.ingestion import Indexer
+from guichet.ingestion import ConcurrentUpdate, Indexer, content_hash
 from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.stores.local import LocalObjectStore
@@ -101,3 +101,50 @@ def test_tagging_event_on_a_changed_object_does_not_reindex(setup: Setup) -> Non
     assert setup.index.document_state(KEY) == before
     setup.event("s3:ObjectCreated:Put", 4)  # the real write event does reindex
     assert setup.embedder.calls > calls
+
+
+class InterruptingEmbedder(HashingEmbedder):
+    """Runs `interrupt` once, in the middle of the first embedding: another writer at the worst time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupt: Callable[[], None] | None = None
+
+    def embed_passages(self, texts: Sequence[str]) -> list[Vector]:
+        interrupt, self.interrupt = self.interrupt, None
+        if interrupt is not None:
+            interrupt()
+        return super().embed_passages(texts)
+
+
+def test_a_writer_racing_the_worker_never_leaves_the_older_version(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "store")
+    embedder = InterruptingEmbedder()
+    index = EmbeddedIndex(tmp_path / "index", dimension=embedder.dimension)
+    handler = IndexEventHandler(store, Indexer(index, embedder), max_document_bytes=10**6)
+    other_writer = Indexer(index, HashingEmbedder())
+    old, new = fiche(0), fiche(1)
+    stored = store.put(KEY, old)
+
+    def ingest_newer_version() -> None:
+        store.put(KEY, new)
+        other_writer.index_object(KEY, new)
+
+    embedder.interrupt = ingest_newer_version
+    event = build_bucket_notification(
+        "s3:ObjectCreated:Put", "guichet", KEY, size=stored.size, etag=stored.etag, sequencer=f"{1:016X}"
+    )
+    handler(Envelope(body=event, message_id="1"))
+    state = index.document_state(KEY)
+    assert state is not None and state.content_hash == content_hash(new)
+
+
+def test_indexer_refuses_to_overwrite_a_state_that_changed_meanwhile(tmp_path: Path) -> None:
+    embedder = InterruptingEmbedder()
+    index = EmbeddedIndex(tmp_path / "index", dimension=embedder.dimension)
+    other_writer = Indexer(index, HashingEmbedder())
+    embedder.interrupt = lambda: other_writer.index_object(KEY, fiche(1))
+    with pytest.raises(ConcurrentUpdate):
+        Indexer(index, embedder).index_object(KEY, fiche(0))
+    state = index.document_state(KEY)
+    assert state is not None and state.content_hash == content_hash(fiche(1))

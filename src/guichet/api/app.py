@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from guichet import __version__
+from guichet import __version__, metrics
 from guichet.api import documents, search
 from guichet.api.errors import error_response, install_error_handlers
 from guichet.wiring import Stack
@@ -20,6 +22,7 @@ def create_app(stack: Stack) -> FastAPI:
     )
     app.state.stack = stack
     install_error_handlers(app)
+    count_requests(app)
     app.include_router(documents.router)
     app.include_router(search.router)
 
@@ -50,7 +53,7 @@ def create_app(stack: Stack) -> FastAPI:
 def readiness(stack: Stack) -> dict[str, bool]:
     """Only the dependencies this process uses: the production functions of today need no broker."""
     checks = {"store": _safe(stack.store.ping), "index": _safe(stack.index.ping)}
-    if stack.uses_broker:
+    if stack.needs_broker:
         checks["broker"] = _safe(lambda: stack.broker.depth(stack.settings.index_queue) >= 0)
     return checks
 
@@ -60,3 +63,15 @@ def _safe(check: object) -> bool:
         return bool(check())  # type: ignore[operator]
     except Exception:
         return False
+
+
+def count_requests(app: FastAPI) -> None:
+    """guichet_http_requests_total by route template (never the raw path: keys would explode labels)."""
+
+    @app.middleware("http")
+    async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics.HTTP_REQUESTS.labels(route=template, status=str(response.status_code)).inc()
+        return response

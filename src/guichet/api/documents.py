@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
 from guichet.api.errors import ApiError
 from guichet.index_worker import is_supported
+from guichet.ports.broker import BrokerError
 from guichet.ports.store import InvalidKey, KeyConflict, StoreError, check_key
 from guichet.wiring import Stack
 
 router = APIRouter(tags=["documents"])
+log = logging.getLogger(__name__)
 
 
 def _stack(request: Request) -> Stack:
@@ -20,7 +23,7 @@ def _stack(request: Request) -> Stack:
 
 
 @router.post("/v1/documents", status_code=201)
-async def upload_document(
+def upload_document(
     request: Request,
     file: Annotated[UploadFile, File(description="Fiche XML service-public ou document partenaire")],
     key: Annotated[str, Form(description="Clé dans le stockage (par défaut : le nom du fichier)")] = "",
@@ -36,13 +39,17 @@ async def upload_document(
             415, "format_non_pris_en_charge", "Format non pris en charge (XML, Markdown, HTML, PDF, texte)."
         )
     limit = stack.settings.max_document_bytes
-    data = await file.read(limit + 1)
+    data = file.file.read(limit + 1)  # a plain def: FastAPI runs it in its thread pool, off the loop
     if len(data) > limit:
         raise ApiError(413, "trop_volumineux", f"Document trop volumineux (limite : {limit} octets).")
     if not data:
         raise ApiError(422, "document_vide", "Le document est vide.")
     try:
         stored = stack.store.put(key, data, file.content_type or "application/octet-stream")
+    except BrokerError:
+        # Embedded stack only: the document is stored (the truth) but its event was not queued.
+        log.warning("document %s stored but its indexing event was lost: reconcile will index it", key)
+        return _delayed(stack, key)
     except InvalidKey as exc:
         raise ApiError(422, "cle_invalide", f"Clé de document invalide : {key!r}.") from exc
     except KeyConflict as exc:
@@ -52,6 +59,13 @@ async def upload_document(
     except StoreError as exc:
         raise ApiError(503, "stockage_indisponible", "Le stockage des documents est injoignable.") from exc
     return {"key": stored.key, "etag": stored.etag, "size": stored.size, "indexing": "pending"}
+
+
+def _delayed(stack: Stack, key: str) -> dict[str, object]:
+    stored = stack.store.head(key)
+    if stored is None:
+        raise ApiError(503, "stockage_indisponible", "Le document n'a pas pu être enregistré.")
+    return {"key": stored.key, "etag": stored.etag, "size": stored.size, "indexing": "delayed"}
 
 
 @router.delete("/v1/documents/{key:path}", status_code=204)

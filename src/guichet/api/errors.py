@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from guichet.ports.broker import BrokerError
+from guichet.ports.embedder import EmbedderError
+from guichet.ports.index import IndexBackendError
+from guichet.ports.store import StoreError
+
+log = logging.getLogger(__name__)
+
+
+# Dependencies being down is not a bug: 503, so that clients and load balancers retry elsewhere.
+UNAVAILABLE: tuple[type[Exception], ...] = (BrokerError, StoreError, IndexBackendError, EmbedderError)
 
 
 class ApiError(Exception):
@@ -44,6 +57,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(422, "requete_invalide", _describe(list(exc.errors())))
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, UNAVAILABLE):
+            log.warning("dependency unavailable: %s", exc)
+            message = "Un service nécessaire est injoignable ; réessayez dans un instant."
+            return error_response(503, "service_indisponible", message)
+        log.exception("unexpected error")
+        return error_response(500, "erreur_interne", "Erreur interne : l'équipe d'exploitation est prévenue.")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
