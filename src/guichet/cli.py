@@ -40,7 +40,7 @@ def fail(message: str) -> None:
 
 def guarded(action: Callable[[], T]) -> T:
     """Known operational failures become one line on stderr and exit code 1."""
-    from guichet.commands import EmptyIndex
+    from guichet.commands import EmptyIndex, WorkerCrashed
     from guichet.corpus.errors import DocumentError
     from guichet.ports.broker import BrokerError
     from guichet.ports.embedder import EmbedderError
@@ -58,6 +58,7 @@ def guarded(action: Callable[[], T]) -> T:
         SourceError,
         DocumentError,
         EmptyIndex,
+        WorkerCrashed,
     ) as exc:
         fail(str(exc))
         raise  # unreachable: fail() exits

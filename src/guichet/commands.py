@@ -6,7 +6,7 @@ import hashlib
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,7 +21,7 @@ from guichet.ports.store import InvalidKey, KeyConflict, check_key
 from guichet.reconcile import ReconcileReport, reconcile
 from guichet.records import SearchMode
 from guichet.retrieval import Passage
-from guichet.runner import consume_in_thread, stop_on_signals
+from guichet.runner import Consumer, consume_in_thread, stop_on_signals
 from guichet.settings import Settings
 from guichet.sources import SourceError, SourceFile, iter_sources
 from guichet.wiring import Stack, build_stack
@@ -29,6 +29,10 @@ from guichet.wiring import Stack, build_stack
 log = logging.getLogger(__name__)
 
 SAMPLE_PREFIX = "exemples"
+
+
+class WorkerCrashed(Exception):
+    """A consumer thread of `guichet serve` died: the process exits non-zero to be restarted."""
 
 
 class EmptyIndex(Exception):
@@ -150,7 +154,11 @@ def run_index_worker(settings: Settings) -> None:
     try:
         with stop_on_signals() as stop:
             log.info("index worker consuming %s", settings.index_queue)
-            stack.broker.consume(settings.index_queue, index_handler(stack), stop=stop, prefetch=1)
+            worker = consume_in_thread(stack.broker, settings.index_queue, index_handler(stack), stop)
+            while worker.alive:
+                worker.join(timeout=1.0)  # the main thread stays free to receive SIGTERM
+            if worker.error is not None:
+                raise WorkerCrashed(f"le worker d'indexation s'est arrêté : {worker.error!r}")
     finally:
         stack.close()
 
@@ -177,9 +185,11 @@ def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
             worker = consume_in_thread(stack.broker, settings.index_queue, index_handler(stack), stop)
             if demo:
                 _print_demo(stack, host, port)
-            _run_http(stack, host, port, stop)
+            _run_http(stack, host, port, stop, workers=[worker])
             stop.set()
             worker.join(timeout=60)  # the job in hand finishes and is acknowledged, or is requeued
+            if worker.error is not None:
+                raise WorkerCrashed(f"le worker d'indexation s'est arrêté : {worker.error!r}")
     finally:
         stack.close()
 
@@ -199,7 +209,9 @@ def _print_demo(stack: Stack, host: str, port: int) -> None:
         )
 
 
-def _run_http(stack: Stack, host: str, port: int, stop: threading.Event) -> None:
+def _run_http(
+    stack: Stack, host: str, port: int, stop: threading.Event, *, workers: Sequence[Consumer] = ()
+) -> None:
     """Serve until stop is set (by SIGTERM/SIGINT), then drain requests and return."""
     import uvicorn
 
@@ -212,7 +224,8 @@ def _run_http(stack: Stack, host: str, port: int, stop: threading.Event) -> None
         def capture_signals(self) -> Iterator[None]:
             yield
 
-    server = Server(uvicorn.Config(create_app(stack), host=host, port=port, log_level="info"))
+    app = create_app(stack, workers=workers)
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
 
     def follow_stop() -> None:
         stop.wait()

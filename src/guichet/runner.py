@@ -32,12 +32,39 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
+class Consumer:
+    """A consumer thread that fails loudly: if consume() ever raises, the whole process stops (stop is
+    set) with the error kept, so that an orchestrator restarts it rather than serving without a worker."""
+
+    def __init__(
+        self, broker: Broker, queue: str, handler: Handler, stop: threading.Event, *, prefetch: int = 1
+    ) -> None:
+        self.error: BaseException | None = None
+        self._args = (broker, queue, handler, stop, prefetch)
+        self._thread = threading.Thread(target=self._run, name=f"consumer:{queue}", daemon=True)
+
+    def start(self) -> Consumer:
+        self._thread.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        broker, queue, handler, stop, prefetch = self._args
+        try:
+            broker.consume(queue, handler, stop=stop, prefetch=prefetch)
+        except BaseException as exc:
+            log.exception("consumer of %s crashed: stopping the process", queue)
+            self.error = exc
+            stop.set()
+
+
 def consume_in_thread(
     broker: Broker, queue: str, handler: Handler, stop: threading.Event, *, prefetch: int = 1
-) -> threading.Thread:
-    def run() -> None:
-        broker.consume(queue, handler, stop=stop, prefetch=prefetch)
-
-    thread = threading.Thread(target=run, name=f"consumer:{queue}", daemon=True)
-    thread.start()
-    return thread
+) -> Consumer:
+    return Consumer(broker, queue, handler, stop, prefetch=prefetch).start()

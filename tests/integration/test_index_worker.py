@@ -91,7 +91,7 @@ def pipeline(
     )
     stop.set()
     worker.join(timeout=10)
-    assert not worker.is_alive(), "the worker did not stop"
+    assert not worker.alive and worker.error is None, "the worker did not stop cleanly"
     broker.close()
     index.close()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
@@ -11,10 +11,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from guichet import __version__, metrics
 from guichet.api import documents, search
 from guichet.api.errors import error_response, install_error_handlers
+from guichet.runner import Consumer
 from guichet.wiring import Stack
 
 
-def create_app(stack: Stack) -> FastAPI:
+def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
+    """workers: the consumer threads running in this process (guichet serve), part of readiness."""
     app = FastAPI(
         title="guichet",
         version=__version__,
@@ -38,6 +40,8 @@ def create_app(stack: Stack) -> FastAPI:
     @app.get("/readyz", tags=["exploitation"], response_model=None)
     def readyz() -> dict[str, object] | Response:
         checks = readiness(stack)
+        if workers:
+            checks["worker"] = all(w.alive for w in workers)
         if all(checks.values()):
             return {"status": "ready", "checks": checks}
         failing = ", ".join(name for name, ok in checks.items() if not ok)
