@@ -395,6 +395,59 @@ class TestRabbitMQBroker(BrokerContract):
         with pytest.raises(BrokerError):
             broker.publish("q", b"x")
 
+    def test_failing_dead_letter_publish_does_not_kill_consume(
+        self,
+        broker: Broker,
+        queue: str,
+        amqp_url: str,
+        unique_name: Callable[[str], str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        from guichet.ports.brokers.rabbitmq import REJECTED_REASON, RabbitMQBroker
+
+        # Its DLX does not exist: the confirmed dead-letter publish fails (404). The queue itself was
+        # declared by `broker`, so its own x-dead-letter-exchange is the real DLX.
+        misconfigured = RabbitMQBroker(amqp_url, dead_letter_exchange=unique_name("absent"))
+        broker.publish(queue, b"<pas du xml", message_id="poison")
+        seen: list[Envelope] = []
+
+        def handler(envelope: Envelope) -> None:
+            seen.append(envelope)
+            if envelope.message_id == "poison":
+                raise Reject("XML invalide")
+
+        dead = dead_letter_queue(queue)
+        try:
+            with caplog.at_level(logging.ERROR), consuming(misconfigured, queue, handler) as outcome:
+                wait_for(lambda: broker.depth(dead) == 1)
+                broker.publish(queue, b"sain", message_id="sain")
+                wait_for(lambda: len(seen) == 2)
+                wait_for(lambda: broker.depth(queue) == 0)
+                assert "raised" not in outcome
+        finally:
+            misconfigured.close()
+        assert "raised" not in outcome
+        assert [e.message_id for e in seen] == ["poison", "sain"], "the rejected message came back"
+        assert "publication vers" in caplog.text
+        envelope = _get(broker, dead)
+        assert (envelope.body, envelope.message_id) == (b"<pas du xml", "poison")
+        assert envelope.headers[REASON_HEADER] == REJECTED_REASON
+        assert broker.depth(queue) == 0
+
+    def test_consume_waits_for_a_missing_queue(
+        self, make_broker: MakeBroker, unique_name: Callable[[str], str], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        broker = make_broker()
+        queue = unique_name("later")
+        seen: list[Envelope] = []
+        with caplog.at_level(logging.ERROR), consuming(broker, queue, seen.append) as outcome:
+            wait_for(lambda: "interrompue" in caplog.text)  # 404 on basic_consume: logged, retried
+            broker.declare(queue)
+            broker.publish(queue, b"enfin")
+            wait_for(lambda: len(seen) == 1)
+        assert "raised" not in outcome
+        assert seen[0].body == b"enfin"
+
     def test_consumer_reconnects_when_its_connection_drops(
         self, broker: Broker, queue: str, monkeypatch: pytest.MonkeyPatch
     ) -> None:

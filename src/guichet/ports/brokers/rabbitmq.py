@@ -10,6 +10,15 @@ connection, so that heartbeats flow during long handlers (an LLM answer can take
 sent from the consuming thread after the handler returns. After a failure, the retry backoff is spent
 pumping the connection too (never asleep: heartbeats go on), the message unacked, and then nacked.
 
+consume() only ends when stop is set: a lost connection, a closed channel (a queue deleted or not yet
+declared...) or any other error outside the handler is logged, waited out (0.5 s doubling up to 30 s,
+cut short by stop) and the consumer reconnects; RabbitMQ requeues what the dead channel left unacked.
+When the dead-letter publish of a rejected (or exhausted) message fails (the DLX missing, unroutable,
+unconfirmed), the message is nacked without requeue instead, so that the work queue's own
+x-dead-letter-exchange takes it (with x-death reason "rejected" instead of our reason header), rather
+than the worker crashing and looping on it. If that nack fails too, the channel is gone: RabbitMQ
+requeues the message and the consumer reconnects after its backoff.
+
 Observed on RabbitMQ 3.10: quorum queues set x-delivery-count on every delivery (0 the first time) and
 dead-letter a message when it is returned while its count already equals x-delivery-limit, i.e. after
 limit + 1 deliveries; such dead letters carry x-death / x-first-death-reason = "delivery_limit".
@@ -46,6 +55,9 @@ from guichet.records import Envelope
 log = logging.getLogger(__name__)
 
 LIMIT_REASON = "delivery limit reached"
+# Read back from x-first-death-reason = "rejected": only the fallback of a failed dead-letter publish
+# nacks without requeue, so the original reason is in the consumer's log only.
+REJECTED_REASON = "rejeté (publication vers la file morte impossible, raison dans les journaux)"
 _WAKE_S = 0.5  # the consume loop re-checks stop at least this often
 _BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.5, 30.0
 _Delivery = tuple[Any, Any, bytes]  # pika's Basic.Deliver, BasicProperties, body
@@ -104,13 +116,21 @@ class RabbitMQBroker:
                 stop.wait(delay)
                 delay = min(delay * 2, _BACKOFF_MAX_S)
                 continue
-            delay = _BACKOFF_MIN_S
+            started = time.monotonic()
             try:
                 self._serve(connection, queue, handler, stop, prefetch)
             except px.AMQPConnectionError as exc:
+                # Reconnect at once: if RabbitMQ is really gone, connecting fails and backs off.
                 log.warning("connexion RabbitMQ perdue pendant la consommation de %r (%r)", queue, exc)
-            except px.AMQPChannelError as exc:
-                raise BrokerError(f"consommation de {queue!r} impossible : {exc!r}") from exc
+                delay = _BACKOFF_MIN_S
+                continue
+            except Exception:  # a closed channel, a failed ack...: wait it out, then reconnect
+                if time.monotonic() - started > _BACKOFF_MAX_S:
+                    delay = _BACKOFF_MIN_S  # it had been serving fine for a while
+                log.exception("consommation de %r interrompue ; reprise dans %.1f s", queue, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, _BACKOFF_MAX_S)
+                continue
             finally:
                 _close_quietly(connection)
 
@@ -169,7 +189,7 @@ class RabbitMQBroker:
             future.result()
         except Reject as exc:
             log.info("message %s rejeté : %s", envelope.message_id, exc.reason)
-            self._dead_letter(queue, envelope, exc.reason)
+            dead_lettered = self._dead_letter(queue, envelope, exc.reason)
         except Exception:
             if envelope.delivery_count + 1 < self.max_deliveries:
                 delay = retry_delay(envelope.delivery_count, self.retry_backoff, self.max_retry_backoff)
@@ -181,14 +201,33 @@ class RabbitMQBroker:
                 channel.basic_nack(method.delivery_tag, requeue=True)  # the quorum queue counts it
                 return
             log.exception("message %s : échec à la dernière livraison, mis de côté", envelope.message_id)
-            self._dead_letter(queue, envelope, LIMIT_REASON)
+            dead_lettered = self._dead_letter(queue, envelope, LIMIT_REASON)
+        else:
+            dead_lettered = True  # nothing to dead-letter: acked
         _cancel_if_stopping(channel, stop)
-        channel.basic_ack(method.delivery_tag)
+        if dead_lettered:
+            channel.basic_ack(method.delivery_tag)
+        else:  # the work queue's own x-dead-letter-exchange takes it
+            channel.basic_nack(method.delivery_tag, requeue=False)
 
-    def _dead_letter(self, queue: str, envelope: Envelope, reason: str) -> None:
-        # Published (and confirmed) before the ack: a crash in between duplicates, never loses.
+    def _dead_letter(self, queue: str, envelope: Envelope, reason: str) -> bool:
+        """Publish to the DLX (confirmed before the ack: a crash in between duplicates, never loses).
+
+        False when that failed: the caller then nacks without requeue (see the module docstring).
+        """
         headers = {**envelope.headers, REASON_HEADER: reason}
-        self._publish(self.dead_letter_exchange, queue, envelope.body, envelope.message_id, headers)
+        try:
+            self._publish(self.dead_letter_exchange, queue, envelope.body, envelope.message_id, headers)
+        except BrokerError:
+            log.exception(
+                "message %s (raison : %s) : publication vers %r impossible ; rejeté vers la file morte de %r",
+                envelope.message_id,
+                reason,
+                self.dead_letter_exchange,
+                queue,
+            )
+            return False
+        return True
 
     # --- the shared (publisher) connection ------------------------------------------------------------------
 
@@ -248,8 +287,11 @@ def _envelope(method: Any, properties: Any, body: bytes) -> Envelope:
     headers = {
         k: v.decode() if isinstance(v, bytes) else v for k, v in raw.items() if isinstance(v, str | bytes)
     }
-    if REASON_HEADER not in headers and raw.get("x-first-death-reason") == "delivery_limit":
+    death = raw.get("x-first-death-reason")
+    if REASON_HEADER not in headers and death == "delivery_limit":
         headers[REASON_HEADER] = LIMIT_REASON  # dead-lettered by RabbitMQ itself (e.g. a crash loop)
+    elif REASON_HEADER not in headers and death == "rejected":
+        headers[REASON_HEADER] = REJECTED_REASON  # our fallback when the dead-letter publish failed
     return Envelope(
         body=bytes(body),
         message_id=properties.message_id or "",
