@@ -25,7 +25,7 @@ def main() -> int:
     if not SHARED_FICHES.exists():
         print(f"skipped: {SHARED_FICHES} not found", file=sys.stderr)
         return 0
-    from guichet.commands import ingest_into
+    from guichet.bulk_ingest import ingest_into
     from guichet.corpus.chunking import chunk_document
     from guichet.corpus.loader import parse_document
     from guichet.settings import Settings

@@ -43,7 +43,7 @@ def main() -> int:
         print(f"skipped: {SHARED_FICHES} not found", file=sys.stderr)
         return 0
     os.environ["GUICHET_DATA_DIR"] = str(args.data_dir)
-    from guichet.commands import ingest_into
+    from guichet.bulk_ingest import ingest_into
     from guichet.settings import Settings
     from guichet.wiring import build_stack
 

@@ -5,7 +5,7 @@ Consumes MinIO bucket notifications from the index queue: parse → chunk → em
 
 import logging
 
-from guichet.commands import run_index_worker
+from guichet.serving import run_index_worker
 from guichet.settings import load_settings
 
 if __name__ == "__main__":

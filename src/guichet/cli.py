@@ -40,12 +40,13 @@ def fail(message: str) -> None:
 
 def guarded(action: Callable[[], T]) -> T:
     """Known operational failures become one line on stderr and exit code 1."""
-    from guichet.commands import EmptyIndex, WorkerCrashed
+    from guichet.commands import EmptyIndex
     from guichet.corpus.errors import DocumentError
     from guichet.ports.broker import BrokerError
     from guichet.ports.embedder import EmbedderError
     from guichet.ports.index import IndexBackendError
     from guichet.ports.store import StoreError
+    from guichet.serving import WorkerCrashed
     from guichet.sources import SourceError
 
     try:
@@ -151,7 +152,7 @@ def _listen(run: Callable[[Settings, str, int], None], host: str | None, port: i
 @app.command()
 def serve(host: HostOption = None, port: PortOption = None) -> None:
     """Tout-en-un : fonctions HTTP et workers dans un seul processus."""
-    from guichet.commands import serve_all
+    from guichet.serving import serve_all
 
     _listen(lambda s, h, p: serve_all(s, h, p, demo=False), host, port)
 
@@ -159,7 +160,7 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
 @app.command()
 def demo(host: HostOption = None, port: PortOption = None) -> None:
     """Premier lancement : pile embarquée, corpus d'exemple indexé, API sur http://127.0.0.1:8000."""
-    from guichet.commands import serve_all
+    from guichet.serving import serve_all
 
     _listen(lambda s, h, p: serve_all(s, h, p, demo=True), host, port)
 
@@ -167,7 +168,7 @@ def demo(host: HostOption = None, port: PortOption = None) -> None:
 @app.command()
 def function(host: HostOption = None, port: PortOption = None) -> None:
     """Les fonctions HTTP sans état, seules (production)."""
-    from guichet.commands import serve_functions
+    from guichet.serving import serve_functions
 
     _listen(serve_functions, host, port)
 
@@ -175,7 +176,7 @@ def function(host: HostOption = None, port: PortOption = None) -> None:
 @worker_app.command("index")
 def worker_index() -> None:
     """Worker d'indexation : événements du stockage → analyse → découpage → vecteurs → index."""
-    from guichet.commands import run_index_worker
+    from guichet.serving import run_index_worker
 
     _logging(logging.INFO)
     guarded(lambda: run_index_worker(_settings()))

@@ -1,0 +1,119 @@
+"""Long-running processes: the all-in-one `serve`/`demo`, the HTTP functions, the index worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from guichet.bulk_ingest import ingest_into
+from guichet.index_worker import IndexEventHandler
+from guichet.runner import Consumer, consume_in_thread, stop_on_signals
+from guichet.settings import Settings
+from guichet.wiring import Stack, build_stack
+
+log = logging.getLogger(__name__)
+
+SAMPLE_PREFIX = "exemples"
+EXAMPLE_QUESTION = "Comment renouveler une carte d'identité périmée ?"
+
+
+class WorkerCrashed(Exception):
+    """A consumer thread of `guichet serve` died: the process exits non-zero to be restarted."""
+
+
+def sample_corpus_dir() -> Path:
+    return Path(str(resources.files("guichet") / "samples" / "fiches"))
+
+
+def index_handler(stack: Stack) -> IndexEventHandler:
+    return IndexEventHandler(stack.store, stack.indexer, max_document_bytes=stack.settings.max_document_bytes)
+
+
+def run_index_worker(settings: Settings) -> None:
+    stack = build_stack(settings)
+    try:
+        with stop_on_signals() as stop:
+            log.info("index worker consuming %s", settings.index_queue)
+            worker = consume_in_thread(stack.broker, settings.index_queue, index_handler(stack), stop)
+            while worker.alive:
+                worker.join(timeout=1.0)  # the main thread stays free to receive SIGTERM
+            if worker.error is not None:
+                raise WorkerCrashed(f"le worker d'indexation s'est arrêté : {worker.error!r}")
+    finally:
+        stack.close()
+
+
+def serve_functions(settings: Settings, host: str, port: int) -> None:
+    stack = build_stack(settings)
+    try:
+        with stop_on_signals() as stop:
+            _run_http(stack, host, port, stop)
+    finally:
+        stack.close()
+
+
+def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
+    """Functions and the index worker in one process: the embedded default for one machine."""
+    stack = build_stack(settings)
+    try:
+        with stop_on_signals() as stop:
+            if demo or stack.index.chunk_count() == 0:
+                # Indexed inline, through a store that does not announce: no event backlog to replay.
+                quiet = Stack(settings, embedder=stack.embedder, index=stack.index, announce_writes=False)
+                report = ingest_into(quiet, [sample_corpus_dir()], prefix=SAMPLE_PREFIX, stop=stop)
+                print(f"Corpus d'exemple : {report.summary()}", flush=True)
+            worker = consume_in_thread(stack.broker, settings.index_queue, index_handler(stack), stop)
+            if demo:
+                _print_demo(stack, host, port)
+            _run_http(stack, host, port, stop, workers=[worker])
+            stop.set()
+            worker.join(timeout=60)  # the job in hand finishes and is acknowledged, or is requeued
+            if worker.error is not None:
+                raise WorkerCrashed(f"le worker d'indexation s'est arrêté : {worker.error!r}")
+    finally:
+        stack.close()
+
+
+def _print_demo(stack: Stack, host: str, port: int) -> None:
+    print(f"\nguichet est prêt : http://{host}:{port}  (API : http://{host}:{port}/docs)", flush=True)
+    print(f"\nExemple — « {EXAMPLE_QUESTION} »", flush=True)
+    for rank, p in enumerate(stack.retriever.passages(EXAMPLE_QUESTION, k=3), 1):
+        print(f"  [{rank}] {p.id} — {p.title} ({p.url})", flush=True)
+        print(f"      {' '.join(p.text.split())[:220]}…", flush=True)
+    if not stack.settings.llm_url:
+        print(
+            "\nAucun LLM configuré (GUICHET_LLM_URL) : les réponses rédigées arrivent avec le chemin "
+            "« ask » ; pointez GUICHET_LLM_URL vers un serveur compatible OpenAI (vLLM, llama.cpp, Ollama, "
+            "API Albert).",
+            flush=True,
+        )
+
+
+def _run_http(
+    stack: Stack, host: str, port: int, stop: threading.Event, *, workers: Sequence[Consumer] = ()
+) -> None:
+    """Serve until stop is set (by SIGTERM/SIGINT), then drain requests and return."""
+    import uvicorn
+
+    from guichet.api.app import create_app
+
+    class Server(uvicorn.Server):
+        # uvicorn re-raises the signal after its shutdown, killing the process before the workers
+        # stop and the clients close; signals are ours (stop_on_signals), uvicorn just follows stop.
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    app = create_app(stack, workers=workers)
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+
+    def follow_stop() -> None:
+        stop.wait()
+        server.should_exit = True
+
+    threading.Thread(target=follow_stop, name="http-stop", daemon=True).start()
+    server.run()
