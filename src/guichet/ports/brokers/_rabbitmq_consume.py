@@ -1,0 +1,78 @@
+"""RabbitMQBroker.consume(): one connection per call, reopened after any failure until stop is set.
+
+A lost connection, a closed channel (a queue deleted or not yet declared...) or any other error outside
+the handler is logged, waited out (0.5 s doubling up to 30 s, cut short by stop) and the consumer
+reconnects; RabbitMQ requeues what the dead channel left unacked.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pika
+import pika.exceptions as px
+
+from guichet.ports.broker import Handler
+from guichet.ports.brokers._rabbitmq_channel import close_quietly
+from guichet.ports.brokers._rabbitmq_delivery import WAKE_S, Deliverer, Delivery, Policy
+
+log = logging.getLogger(__name__)
+
+_BACKOFF_MIN_S, _BACKOFF_MAX_S = 0.5, 30.0
+
+
+def consume(
+    params: pika.URLParameters,
+    queue: str,
+    handler: Handler,
+    stop: threading.Event,
+    prefetch: int,
+    policy: Policy,
+) -> None:
+    delay = _BACKOFF_MIN_S
+    while not stop.is_set():
+        try:
+            connection = pika.BlockingConnection(params)
+        except px.AMQPConnectionError as exc:
+            log.warning("RabbitMQ injoignable (%r) ; nouvel essai dans %.1f s", exc, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, _BACKOFF_MAX_S)
+            continue
+        started = time.monotonic()
+        try:
+            _serve(connection, queue, handler, stop, prefetch, policy)
+        except px.AMQPConnectionError as exc:
+            # Reconnect at once: if RabbitMQ is really gone, connecting fails and backs off.
+            log.warning("connexion RabbitMQ perdue pendant la consommation de %r (%r)", queue, exc)
+            delay = _BACKOFF_MIN_S
+            continue
+        except Exception:  # a closed channel, a failed ack...: wait it out, then reconnect
+            if time.monotonic() - started > _BACKOFF_MAX_S:
+                delay = _BACKOFF_MIN_S  # it had been serving fine for a while
+            log.exception("consommation de %r interrompue ; reprise dans %.1f s", queue, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, _BACKOFF_MAX_S)
+            continue
+        finally:
+            close_quietly(connection)
+
+
+def _serve(
+    connection: Any, queue: str, handler: Handler, stop: threading.Event, prefetch: int, policy: Policy
+) -> None:
+    channel = connection.channel()
+    channel.basic_qos(prefetch_count=prefetch)
+    pending: deque[Delivery] = deque()
+    channel.basic_consume(queue, lambda _ch, method, props, body: pending.append((method, props, body)))
+    with ThreadPoolExecutor(1, thread_name_prefix=f"guichet-{queue}") as pool:
+        deliverer = Deliverer(connection, channel, pool, queue, handler, stop, policy)
+        while not stop.is_set():
+            connection.process_data_events(time_limit=WAKE_S)
+            while pending and not stop.is_set():
+                deliverer.deliver(pending.popleft())
+    # Deliveries still pending are requeued by RabbitMQ when the connection closes.
