@@ -82,5 +82,12 @@ def _ingest_one(stack: Stack, source: SourceFile, limit: int) -> IndexResult:
         try:
             return stack.indexer.index_object(key, data, etag=etag)
         except ConcurrentUpdate:
-            continue
+            # Someone wrote this key meanwhile (an upload, the worker): index what the store holds now.
+            data, etag = _stored_version(stack, key)
     return stack.indexer.index_object(key, data, etag=etag)
+
+
+def _stored_version(stack: Stack, key: str) -> tuple[bytes, str]:
+    stored = stack.store.head(key)
+    data = stack.store.get(key)
+    return data, stored.etag if stored else hashlib.md5(data, usedforsecurity=False).hexdigest()

@@ -166,3 +166,11 @@ def test_requests_are_counted_by_route_template(client: TestClient, stack: Stack
     body = client.get("/metrics").text
     assert 'guichet_http_requests_total{route="/v1/documents/{key:path}",status="204"}' in body
     assert "compte.txt" not in body
+
+
+def test_delete_whose_event_cannot_be_queued_says_so(client: TestClient, stack: Stack) -> None:
+    stack.store.put("b.txt", b"Du texte.")
+    stack.broker.close()
+    response = client.delete("/v1/documents/b.txt")
+    assert response.status_code == 202 and response.json() == {"key": "b.txt", "indexing": "delayed"}
+    assert stack.store.head("b.txt") is None

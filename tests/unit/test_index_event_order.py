@@ -148,3 +148,28 @@ def test_indexer_refuses_to_overwrite_a_state_that_changed_meanwhile(tmp_path: P
         Indexer(index, embedder).index_object(KEY, fiche(0))
     state = index.document_state(KEY)
     assert state is not None and state.content_hash == content_hash(fiche(1))
+
+
+def test_ingest_racing_an_upload_indexes_what_the_store_holds(tmp_path: Path) -> None:
+    from guichet.bulk_ingest import ingest_into
+    from guichet.settings import Settings
+    from guichet.wiring import Stack
+
+    embedder = InterruptingEmbedder()
+    settings = Settings(data_dir=tmp_path)
+    index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
+    stack = Stack(settings, embedder=embedder, index=index, announce_writes=False)
+    source = tmp_path / "F1.xml"
+    source.write_bytes(fiche(0))
+    key = "service-public/" + sorted(SAMPLES.glob("*.xml"))[0].stem + ".xml"
+    newer = fiche(0).replace(b"</Paragraphe>", " Version plus récente.</Paragraphe>".encode(), 1)
+
+    def upload_newer_version() -> None:  # POST /v1/documents and its worker, while ingest embeds
+        stack.store.put(key, newer)
+        Indexer(index, HashingEmbedder()).index_object(key, newer)
+
+    embedder.interrupt = upload_newer_version
+    report = ingest_into(stack, [source], progress=False)
+    state = index.document_state(key)
+    assert report.errors == {} and state is not None
+    assert state.content_hash == content_hash(newer) == content_hash(stack.store.get(key))

@@ -292,3 +292,21 @@ def test_ack_caught_by_stop_is_applied_at_close(
     reopened = open_broker()
     assert reopened.depth(QUEUE) == 0 and reopened.messages(dead_letter_queue(QUEUE)) == []
     assert taken_values(tmp_path) == []
+
+
+def test_publish_on_a_locked_database_raises_broker_error(tmp_path: Path) -> None:
+    import sqlite3
+
+    from guichet.ports.broker import BrokerError
+
+    broker = MemoryBroker(tmp_path, busy_timeout=0.2)
+    broker.declare("q")
+    blocker = sqlite3.connect(str(tmp_path / "broker.sqlite3"), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(BrokerError, match="indisponible"):
+            broker.publish("q", b"x")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        broker.close()

@@ -6,6 +6,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
 
 from guichet.api.errors import ApiError
 from guichet.index_worker import is_supported
@@ -68,14 +69,18 @@ def _delayed(stack: Stack, key: str) -> dict[str, object]:
     return {"key": stored.key, "etag": stored.etag, "size": stored.size, "indexing": "delayed"}
 
 
-@router.delete("/v1/documents/{key:path}", status_code=204)
-def delete_document(request: Request, key: str) -> Response:
+@router.delete("/v1/documents/{key:path}", status_code=204, response_model=None)
+def delete_document(request: Request, key: str) -> Response | JSONResponse:
     stack = _stack(request)
     try:
         check_key(key)
         if stack.store.head(key) is None:
             raise ApiError(404, "document_introuvable", f"Aucun document avec la clé {key!r}.")
         stack.store.delete(key)
+    except BrokerError:
+        # Embedded stack only: deleted from the store (the truth), but the removal event was not queued.
+        log.warning("document %s deleted but its removal event was lost: reconcile will unindex it", key)
+        return JSONResponse({"key": key, "indexing": "delayed"}, status_code=202)
     except InvalidKey as exc:
         raise ApiError(422, "cle_invalide", f"Clé de document invalide : {key!r}.") from exc
     except StoreError as exc:

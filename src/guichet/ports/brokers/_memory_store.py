@@ -10,6 +10,7 @@ still free, and recovery only requeues messages whose holder is gone.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,11 +37,14 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """The lock and one SQLite transaction; BrokerError (not sqlite's error) once closed."""
+        """The lock and one SQLite transaction; BrokerError, never sqlite's errors (the port's contract)."""
         with self.cond:
             self.check_open()
-            with self._db:
-                yield
+            try:
+                with self._db:
+                    yield
+            except sqlite3.Error as exc:
+                raise BrokerError(f"file d'attente locale indisponible : {exc}") from exc
 
     def check_open(self) -> None:
         if self.closed:
