@@ -156,9 +156,9 @@ def test_loader_refuses_oversize() -> None:
         (
             "profond.xml",
             b"<Publication ID='F1'>" + b"<Chapitre>" * 3000 + b"</Chapitre>" * 3000 + b"</Publication>",
-            "",
+            "trop profondément imbriqué",
         ),
-        ("profond.html", b"<div>" * 5000 + b"x" + b"</div>" * 5000, ""),
+        ("profond.html", b"<div>" * 5000 + b"x" + b"</div>" * 5000, "trop profondément imbriqué"),
     ],
 )
 def test_loader_refuses_documents_without_usable_text(key: str, data: bytes, reason: str) -> None:
