@@ -84,10 +84,7 @@ class Indexer:
 
     def is_stale(self, key: str, sequencer: str) -> bool:
         """An event is stale when the index already applied a newer one for this key."""
-        state = self._index.document_state(key)
-        if state is None or not sequencer or not state.sequencer:
-            return False
-        return not sequencer_is_newer(sequencer, state.sequencer)
+        return _older_than(self._index.document_state(key), sequencer)
 
     def skip_if_current(self, key: str, *, etag: str, sequencer: str = "") -> IndexResult | None:
         """The index already holds this version (same etag): record the event's sequencer, skip the rest.
@@ -104,10 +101,10 @@ class Indexer:
 
     def index_object(self, key: str, data: bytes, *, etag: str = "", sequencer: str = "") -> IndexResult:
         """Index one object's bytes; raises corpus.errors.DocumentError when it cannot be parsed."""
-        if self.is_stale(key, sequencer):
+        previous = self._index.document_state(key)
+        if _older_than(previous, sequencer):
             return IndexResult(key, "stale")
         digest = content_hash(data)
-        previous = self._index.document_state(key)
         same_embedder = previous is not None and previous.embedder == self.embedder_id
         if (
             previous is not None
@@ -141,9 +138,9 @@ class Indexer:
         return IndexResult(key, "indexed", doc.id, len(chunks), embedded)
 
     def remove_object(self, key: str, *, sequencer: str = "") -> IndexResult:
-        if self.is_stale(key, sequencer):
-            return IndexResult(key, "stale")
         previous = self._index.document_state(key)
+        if _older_than(previous, sequencer):
+            return IndexResult(key, "stale")
         removed = self._index.delete_document(key, self._newest(previous, sequencer))
         outcome: Outcome = "removed" if previous is not None and not previous.deleted else "absent"
         log.debug("removed %s: %d chunks", key, removed)
@@ -177,3 +174,10 @@ class Indexer:
         if sequencer and sequencer_is_newer(sequencer, previous.sequencer):
             return sequencer
         return previous.sequencer
+
+
+def _older_than(state: DocumentState | None, sequencer: str) -> bool:
+    """The event (sequencer) is older than what the index applied; no sequencer means authoritative."""
+    if state is None or not sequencer or not state.sequencer:
+        return False
+    return not sequencer_is_newer(sequencer, state.sequencer)

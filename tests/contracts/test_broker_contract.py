@@ -16,6 +16,7 @@ import pytest
 from guichet.ports.broker import REASON_HEADER, Broker, BrokerError, Handler, Reject, dead_letter_queue
 from guichet.ports.brokers.memory import MemoryBroker
 from guichet.records import Envelope
+from guichet.testing import wait_for
 
 TIMEOUT = 10.0
 # The brokers under test back off this little before a requeue (1 s by default): the tests stay fast.
@@ -25,13 +26,6 @@ MakeBroker = Callable[..., Broker]
 
 class ConsumerDied(BaseException):
     """Raised by a handler to stop its consumer dead, without ack or nack (BaseException: uncaught)."""
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 @contextmanager

@@ -7,7 +7,6 @@ the bucket notification MinIO would send (same JSON shape) on the index queue.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.stores.s3 import S3ObjectStore
 from guichet.records import SearchFilters
 from guichet.runner import consume_in_thread
+from guichet.testing import wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.s3]
 
@@ -61,15 +61,6 @@ class Pipeline:
     def doc_ids(self, query: str) -> set[str]:
         vector = HashingEmbedder().embed_query(query)
         return {h.chunk.doc_key for h in self.index.search(query, vector, k=20, filters=SearchFilters())}
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,17 +15,9 @@ from guichet.events import build_bucket_notification
 from guichet.ports.brokers.rabbitmq import RabbitMQBroker
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.stores.s3 import S3ObjectStore
+from guichet.testing import wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.s3]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def test_worker_process_indexes_events_and_stops_on_sigterm(

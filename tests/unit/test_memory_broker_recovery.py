@@ -22,17 +22,11 @@ from guichet.ports.broker import Handler, dead_letter_queue
 from guichet.ports.brokers._memory_holders import HOLDERS_DIR
 from guichet.ports.brokers.memory import DB_NAME, MemoryBroker
 from guichet.records import Envelope
+from guichet.testing import wait_for
 
 QUEUE = "travail"
 TIMEOUT = 10.0
 DEAD_TOKEN = "h-" + "0" * 32  # a holder that never existed: no lock file
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped,unused-ignore]
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped,unused-ignore]
 
-from guichet.corpus.errors import DocumentError
+from guichet.corpus.errors import DocumentError, IgnoredDocument
 from guichet.corpus.fiche_blocks import BlockBuilder, questionnaire_labels
 from guichet.corpus.fiche_text import DEFAULT_HOST, TextRenderer, fiche_url, normalise, service_type
 from guichet.corpus.model import (
@@ -32,6 +32,10 @@ from guichet.corpus.model import (
 DC = "{http://purl.org/dc/elements/1.1/}"
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _HOST = re.compile(r"^(https?://[^/]+)/")
+
+
+# Roots of DILA files shipped inside vosdroits dumps that are not publications to index.
+AUXILIARY_ROOTS = frozenset({"ServiceComplementaire"})
 
 
 def parse_fiche(data: bytes, *, max_bytes: int = 20_000_000) -> Document:
@@ -80,6 +84,8 @@ def _safe_root(data: bytes, max_bytes: int) -> Element:
         raise DocumentError(f"XML refusé (DTD, entité ou référence externe) : {exc}") from exc
     except (ParseError, ValueError) as exc:
         raise DocumentError(f"XML invalide : {exc}") from exc
+    if root.tag in AUXILIARY_ROOTS:
+        raise IgnoredDocument(f"fichier {root.tag} de la DILA : rien à indexer")
     if root.tag != "Publication":
         raise DocumentError(f"XML invalide : racine <{root.tag}> au lieu de <Publication>")
     return root

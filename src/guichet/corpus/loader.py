@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from pathlib import PurePosixPath
 
-from guichet.corpus.errors import DocumentError, IgnoredDocument
+from guichet.corpus.errors import DocumentError
 from guichet.corpus.fiche import parse_fiche
 from guichet.corpus.model import Document
 from guichet.corpus.partner import parse_partner
@@ -14,10 +13,6 @@ from guichet.corpus.partner import parse_partner
 FICHE_SUFFIXES = (".xml",)
 PARTNER_SUFFIXES = (".md", ".markdown", ".html", ".htm", ".pdf", ".txt")
 SUPPORTED_SUFFIXES: tuple[str, ...] = FICHE_SUFFIXES + PARTNER_SUFFIXES
-# Root elements of DILA files that ship inside vosdroits dumps but are not publications to index.
-_AUXILIARY_ROOT = re.compile(
-    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(ServiceComplementaire)\b", re.S
-)
 # Above this share of control or replacement characters, the "text" is binary or mis-decoded.
 MAX_GARBLED_RATIO = 0.02
 
@@ -46,8 +41,6 @@ def parse_document(key: str, data: bytes, *, max_bytes: int) -> Document:
 
 
 def _parse(suffix: str, key: str, data: bytes, max_bytes: int) -> Document:
-    if suffix in FICHE_SUFFIXES and (auxiliary := _AUXILIARY_ROOT.search(data[:2048])):
-        raise IgnoredDocument(f"fichier {auxiliary.group(1).decode()} de la DILA : rien à indexer")
     if suffix in FICHE_SUFFIXES:
         return parse_fiche(data, max_bytes=max_bytes)
     if suffix in PARTNER_SUFFIXES:
