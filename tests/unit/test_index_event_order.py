@@ -173,3 +173,14 @@ def test_ingest_racing_an_upload_indexes_what_the_store_holds(tmp_path: Path) ->
     state = index.document_state(key)
     assert report.errors == {} and state is not None
     assert state.content_hash == content_hash(newer) == content_hash(stack.store.get(key))
+
+
+def test_removal_is_ignored_while_the_object_exists_again(setup: Setup) -> None:
+    """Removed (S2) then written again (S3), with S2 delivered first: no gap without the document."""
+    setup.store.put(KEY, fiche())
+    setup.event("s3:ObjectCreated:Put", 1)
+    setup.store.delete(KEY)
+    setup.store.put(KEY, fiche(1))
+    setup.event("s3:ObjectRemoved:Delete", 2)  # newer than what is indexed, but the object is back
+    state = setup.index.document_state(KEY)
+    assert state is not None and not state.deleted
