@@ -40,8 +40,12 @@ def fail(message: str) -> None:
 
 def guarded(action: Callable[[], T]) -> T:
     """Known operational failures become one line on stderr and exit code 1."""
+    from guichet.answer_service import AnswerWorkerCrashed
+    from guichet.ask_client import AskError
+    from guichet.ask_local import AskTimeout
     from guichet.commands import EmptyIndex
     from guichet.corpus.errors import DocumentError
+    from guichet.ports.answer_stream import AnswerStreamError
     from guichet.ports.broker import BrokerError
     from guichet.ports.embedder import EmbedderError
     from guichet.ports.index import IndexBackendError
@@ -60,6 +64,10 @@ def guarded(action: Callable[[], T]) -> T:
         DocumentError,
         EmptyIndex,
         WorkerCrashed,
+        AskError,
+        AskTimeout,
+        AnswerStreamError,
+        AnswerWorkerCrashed,
     ) as exc:
         fail(str(exc))
         raise  # unreachable: fail() exits
@@ -139,6 +147,76 @@ def reconcile(as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON"
         raise typer.Exit(1)
 
 
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="La question, en français")],
+    audience: Annotated[Audience, typer.Option(help="Public concerné")] = "particuliers",
+    situation: Annotated[str, typer.Option(help="La situation de l'usager (facultatif)")] = "",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (l'enregistrement de réponse)")
+    ] = False,
+    url: Annotated[str | None, typer.Option(help="Interroger une API en marche (http://hôte:port)")] = None,
+) -> None:
+    """Pose une question : réponse, sources numérotées, questions liées, liens pratiques."""
+    from guichet.answer_record import MAX_QUESTION_CHARS, MAX_SITUATION_CHARS
+    from guichet.render import render_record
+
+    if not question.strip() or len(question) > MAX_QUESTION_CHARS:
+        raise typer.BadParameter(f"entre 1 et {MAX_QUESTION_CHARS} caractères", param_hint="QUESTION")
+    if len(situation) > MAX_SITUATION_CHARS:
+        raise typer.BadParameter(f"au plus {MAX_SITUATION_CHARS} caractères", param_hint="--situation")
+    printer = _TokenPrinter(enabled=not as_json)
+    record = guarded(lambda: _ask(url, question, audience, situation, printer))
+    printer.end()
+    if as_json:
+        typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render_record(record))
+    if record.get("status") != "done":
+        raise typer.Exit(1)
+
+
+class _TokenPrinter:
+    """Shows the draft as it is written (on stderr, so that stdout holds only the final answer)."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, text: str, reset: bool) -> None:
+        if not self.enabled:
+            return
+        if reset:
+            sys.stderr.write("\n[le brouillon est repris depuis le début]\n")
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n\n")
+
+
+def _ask(
+    url: str | None, question: str, audience: str, situation: str, printer: _TokenPrinter
+) -> dict[str, Any]:
+    if url:
+        from guichet.ask_client import ask_remote
+
+        return ask_remote(
+            url,
+            question,
+            audience,
+            situation,
+            on_token=lambda t: printer(t, False),
+            on_reset=lambda: printer("", True),
+        )
+    from guichet.ask_local import ask_local
+
+    record = ask_local(_settings(), question, audience=audience, situation=situation, on_token=printer)
+    return record.to_dict()
+
+
 HostOption = Annotated[str | None, typer.Option(help="Adresse d'écoute (GUICHET_HOST)")]
 PortOption = Annotated[int | None, typer.Option(help="Port (GUICHET_PORT)")]
 
@@ -171,6 +249,15 @@ def function(host: HostOption = None, port: PortOption = None) -> None:
     from guichet.serving import serve_functions
 
     _listen(serve_functions, host, port)
+
+
+@worker_app.command("answer")
+def worker_answer() -> None:
+    """Worker de réponses : file « ask » → recherche → génération (LLM) → réponse sourcée enregistrée."""
+    from guichet.answer_service import run_answer_worker
+
+    _logging(logging.INFO)
+    guarded(lambda: run_answer_worker(_settings()))
 
 
 @worker_app.command("index")

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+from guichet.answer_service import answer_consumers
 from guichet.bulk_ingest import ingest_into
 from guichet.index_worker import IndexEventHandler
 from guichet.runner import Consumer, consume_in_thread, stop_on_signals
@@ -57,7 +58,7 @@ def serve_functions(settings: Settings, host: str, port: int) -> None:
 
 
 def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
-    """Functions and the index worker in one process: the embedded default for one machine."""
+    """Functions, the index worker and the answer worker in one process: the embedded default."""
     stack = build_stack(settings)
     try:
         with stop_on_signals() as stop:
@@ -67,13 +68,16 @@ def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
                 report = ingest_into(quiet, [sample_corpus_dir()], prefix=SAMPLE_PREFIX, stop=stop)
                 print(f"Corpus d'exemple : {report.summary()}", flush=True)
             worker = consume_in_thread(stack.broker, settings.index_queue, index_handler(stack), stop)
+            workers = [worker, *answer_consumers(stack, stop)]
             if demo:
                 _print_demo(stack, host, port)
-            _run_http(stack, host, port, stop, workers=[worker])
+            _run_http(stack, host, port, stop, workers=workers)
             stop.set()
-            worker.join(timeout=60)  # the job in hand finishes and is acknowledged, or is requeued
-            if worker.error is not None:
-                raise WorkerCrashed(f"le worker d'indexation s'est arrêté : {worker.error!r}")
+            for consumer in workers:
+                consumer.join(timeout=60)  # the job in hand finishes and is acknowledged, or is requeued
+            crashed = [c.error for c in workers if c.error is not None]
+            if crashed:
+                raise WorkerCrashed(f"un worker s'est arrêté : {crashed[0]!r}")
     finally:
         stack.close()
 
@@ -109,10 +113,12 @@ def _run_http(
             yield
 
     app = create_app(stack, workers=workers)
-    server = Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=30)
+    server = Server(config)
 
     def follow_stop() -> None:
         stop.wait()
+        app.state.open_streams.close_all()  # open SSE streams would hold the shutdown; clients resume
         server.should_exit = True
 
     threading.Thread(target=follow_stop, name="http-stop", daemon=True).start()

@@ -39,7 +39,22 @@ class Settings(BaseSettings):
     embed_query_prefix: str = "query: "
     embed_passage_prefix: str = "passage: "
     embed_batch_size: int = 16
-    llm_url: str = ""
+    # Answers: an OpenAI-compatible chat server (vLLM in production) ; "" = extractive answers only.
+    llm_url: str = ""  # e.g. http://vllm:8000/v1
+    llm_model: str = ""  # "" = the first model the server lists at /models
+    llm_api_key: str = ""
+    llm_timeout: float = 60.0  # seconds without a byte from the server before the attempt fails
+    llm_max_tokens: int = 700
+    llm_temperature: float = 0.1
+    llm_retries: int = 2  # further attempts after a failure, before falling back to an extractive answer
+    llm_retry_backoff: float = 0.5  # seconds before the 1st retry, doubling
+    answer_concurrency: int = 8  # generations in flight per answer worker (vLLM batches them)
+    answer_extracts: int = 6  # passages given to the model
+    answers_url: str = ""  # s3://bucket ; a folder path ; "" = <data_dir>/answers
+    answer_stream_prefix: str = "guichet.answers"  # RabbitMQ stream names: <prefix>.0 … <prefix>.<shards-1>
+    answer_stream_shards: int = 4  # RabbitMQ streams the live answer events are spread over
+    answer_stream_retention: float = 3600.0  # seconds live events stay readable
+    stream_heartbeat: float = 10.0  # seconds between SSE keep-alives (and answer-store checks)
 
     index_queue: str = "guichet.index"
     ask_queue: str = "guichet.ask"
@@ -68,6 +83,14 @@ class Settings(BaseSettings):
             Path(self.index_url)
             if self.index_url and "://" not in self.index_url
             else self.data_dir / "index"
+        )
+
+    @property
+    def answers_path(self) -> Path:
+        return (
+            Path(self.answers_url)
+            if self.answers_url and "://" not in self.answers_url
+            else self.data_dir / "answers"
         )
 
     @property

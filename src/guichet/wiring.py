@@ -7,10 +7,13 @@ from collections.abc import Callable
 from urllib.parse import urlparse
 
 from guichet import metrics
+from guichet.answer_store import AnswerRepository
 from guichet.ingestion import ChunkingOptions, Indexer
+from guichet.ports.answer_stream import AnswerStream
 from guichet.ports.broker import Broker
 from guichet.ports.embedder import Embedder
 from guichet.ports.index import VectorIndex
+from guichet.ports.llm import ChatModel
 from guichet.ports.store import ObjectStore
 from guichet.retrieval import Retriever
 from guichet.settings import Settings
@@ -87,6 +90,43 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
     return EmbeddedIndex(settings.index_path, dimension=dimension)
 
 
+def build_answer_store(settings: Settings) -> ObjectStore:
+    """Answers have a bucket (or folder) of their own, which never announces its writes."""
+    if settings.answers_url.startswith("s3://"):
+        return build_store(settings.model_copy(update={"store_url": settings.answers_url}))
+    from guichet.ports.stores.local import LocalObjectStore
+
+    return LocalObjectStore(settings.answers_path)
+
+
+def build_answer_stream(settings: Settings) -> AnswerStream:
+    if settings.broker_url.startswith(("amqp://", "amqps://")):
+        from guichet.ports.answer_streams.rabbitmq import RabbitMQAnswerStream
+
+        return RabbitMQAnswerStream(
+            settings.broker_url,
+            shards=settings.answer_stream_shards,
+            prefix=settings.answer_stream_prefix,
+            retention=settings.answer_stream_retention,
+        )
+    from guichet.ports.answer_streams.local import LocalAnswerStream
+
+    return LocalAnswerStream(
+        settings.data_dir / "answer-events.sqlite3", retention=settings.answer_stream_retention
+    )
+
+
+def build_chat_model(settings: Settings) -> ChatModel | None:
+    """None when no LLM is configured: answers are then extractive."""
+    if not settings.llm_url:
+        return None
+    from guichet.ports.llms.openai_compat import OpenAICompatChatModel
+
+    return OpenAICompatChatModel(
+        settings.llm_url, model=settings.llm_model, api_key=settings.llm_api_key, timeout=settings.llm_timeout
+    )
+
+
 class Stack:
     """Every client a process needs, each created once, on first use: a search needs no broker.
 
@@ -103,13 +143,19 @@ class Stack:
         store: ObjectStore | None = None,
         embedder: Embedder | None = None,
         index: VectorIndex | None = None,
+        answers: ObjectStore | None = None,
+        answer_stream: AnswerStream | None = None,
+        chat_model: ChatModel | None = None,
         announce_writes: bool = True,
     ) -> None:
         self.settings = settings
         self.announce_writes = announce_writes
         self._broker, self._store, self._embedder, self._index = broker, store, embedder, index
+        self._answer_store, self._answer_stream = answers, answer_stream
+        self._chat_model: ChatModel | None = chat_model
+        self._chat_model_built = chat_model is not None
         if broker is not None:
-            broker.declare(settings.index_queue)
+            self._declare_queues(broker)
         self._owned: list[Callable[[], None]] = []
         self._lock = threading.RLock()
 
@@ -119,7 +165,7 @@ class Stack:
             if self._broker is None:
                 broker = build_broker(self.settings)
                 self._owned.append(broker.close)
-                broker.declare(self.settings.index_queue)
+                self._declare_queues(broker)
                 self._broker = broker
             return self._broker
 
@@ -148,6 +194,32 @@ class Stack:
             return self._index
 
     @property
+    def answers(self) -> AnswerRepository:
+        with self._lock:
+            if self._answer_store is None:
+                self._answer_store = build_answer_store(self.settings)
+            return AnswerRepository(self._answer_store)
+
+    @property
+    def answer_stream(self) -> AnswerStream:
+        with self._lock:
+            if self._answer_stream is None:
+                stream = build_answer_stream(self.settings)
+                self._owned.append(stream.close)
+                self._answer_stream = stream
+            return self._answer_stream
+
+    @property
+    def chat_model(self) -> ChatModel | None:
+        with self._lock:
+            if not self._chat_model_built:
+                self._chat_model = build_chat_model(self.settings)
+                if self._chat_model is not None:
+                    self._owned.append(self._chat_model.close)
+                self._chat_model_built = True
+            return self._chat_model
+
+    @property
     def needs_broker(self) -> bool:
         """A consumer runs on it, or the embedded store announces its writes on it."""
         return self._broker is not None or self._announces()
@@ -167,6 +239,10 @@ class Stack:
             for close in reversed(self._owned):
                 close()
             self._owned.clear()
+
+    def _declare_queues(self, broker: Broker) -> None:
+        broker.declare(self.settings.index_queue)
+        broker.declare(self.settings.ask_queue)
 
     def _announces(self) -> bool:
         return self.announce_writes and not self.settings.store_url.startswith("s3://")

@@ -95,6 +95,7 @@ def test_health_and_readiness(client: TestClient, stack: Stack) -> None:
         "store": True,
         "index": True,
         "broker": True,
+        "answers": True,
     }
     stack.broker.close()
     down = client.get("/readyz")

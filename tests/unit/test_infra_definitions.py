@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from guichet.ports.answer_streams.rabbitmq import RabbitMQAnswerStream, stream_arguments
 from guichet.ports.brokers.rabbitmq import work_queue_arguments
 from guichet.settings import Settings
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
+# Never connected to: constructing RabbitMQAnswerStream opens nothing, it only names its streams.
+DEFAULT_AMQP_URL = "amqp://guest:guest@rabbitmq:5672/"
 
 
 def test_rabbitmq_definitions_match_the_declared_queue_arguments() -> None:
@@ -21,6 +24,17 @@ def test_rabbitmq_definitions_match_the_declared_queue_arguments() -> None:
         settings.index_queue, settings.max_deliveries, "guichet.dlx"
     )
     assert queues[f"{settings.index_queue}.dead"]["arguments"] == {"x-queue-type": "quorum"}
+
+
+def test_rabbitmq_definitions_match_the_declared_answer_streams() -> None:
+    definitions = json.loads((INFRA / "rabbitmq" / "definitions.json").read_text())
+    settings = Settings()
+    queues = {q["name"]: q for q in definitions["queues"]}
+    declared = RabbitMQAnswerStream(DEFAULT_AMQP_URL, shards=settings.answer_stream_shards).streams
+    assert sorted(name for name in queues if name.startswith("guichet.answers.")) == sorted(declared)
+    for name in declared:
+        assert queues[name]["durable"] is True
+        assert queues[name]["arguments"] == stream_arguments(settings.answer_stream_retention)
 
 
 def test_minio_target_routes_to_the_index_queue() -> None:

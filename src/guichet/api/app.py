@@ -1,4 +1,4 @@
-"""Application factory: the functions of SPEC.md that exist so far, over one Stack of clients."""
+"""Application factory: the HTTP functions of SPEC.md, over one Stack of clients."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from guichet import __version__, metrics
-from guichet.api import documents, search
+from guichet.api import answers, ask, documents, feedback, search, stream
 from guichet.api.errors import error_response, install_error_handlers
 from guichet.runner import Consumer
 from guichet.wiring import Stack
@@ -23,10 +23,12 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
         description="Réponses sourcées pour les conseillers France services.",
     )
     app.state.stack = stack
+    app.state.open_streams = stream.OpenStreams()  # close_all() at shutdown: see api/stream.py
     install_error_handlers(app)
+    limit_json_bodies(app, ask.MAX_BODY_BYTES)
     count_requests(app)
-    app.include_router(documents.router)
-    app.include_router(search.router)
+    for module in (ask, answers, stream, feedback, documents, search):
+        app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
@@ -55,11 +57,13 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
 
 
 def readiness(stack: Stack) -> dict[str, bool]:
-    """Only the dependencies this process uses: the production functions of today need no broker."""
-    checks = {"store": _safe(stack.store.ping), "index": _safe(stack.index.ping)}
-    if stack.needs_broker:
-        checks["broker"] = _safe(lambda: stack.broker.depth(stack.settings.index_queue) >= 0)
-    return checks
+    """The dependencies of the functions: POST /v1/ask needs the broker and the answer store."""
+    return {
+        "store": _safe(stack.store.ping),
+        "index": _safe(stack.index.ping),
+        "broker": _safe(lambda: stack.broker.depth(stack.settings.ask_queue) >= 0),
+        "answers": _safe(lambda: stack.answers.ping()),
+    }
 
 
 def _safe(check: object) -> bool:
@@ -67,6 +71,20 @@ def _safe(check: object) -> bool:
         return bool(check())  # type: ignore[operator]
     except Exception:
         return False
+
+
+def limit_json_bodies(app: FastAPI, limit: int) -> None:
+    """A declared JSON body over limit is refused unread, in the error shape (the routes' own
+    max_body_size, which answers in plain text, only remains for chunked bodies)."""
+
+    @app.middleware("http")
+    async def check(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length", "")
+        if "json" in request.headers.get("content-type", "") and length.isdigit() and int(length) > limit:
+            return error_response(
+                413, "trop_volumineux", f"Requête trop volumineuse ({limit} octets au plus)."
+            )
+        return await call_next(request)
 
 
 def count_requests(app: FastAPI) -> None:

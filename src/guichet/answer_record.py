@@ -1,0 +1,191 @@
+"""The ask job and the answer record (SPEC.md "Answer record"): frozen, JSON-able, versioned by status.
+
+One record per answer id lives in the answer store; it is written when the job is accepted (queued),
+when a worker takes it (running) and once at the end (done or failed). Readers never see anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+Status = Literal["queued", "running", "done", "failed"]
+Mode = Literal["generated", "extractive"]
+LinkType = Literal["teleservice", "simulateur", "formulaire"]
+FINAL_STATUSES: frozenset[str] = frozenset({"done", "failed"})
+
+MAX_QUESTION_CHARS = 2000
+MAX_SITUATION_CHARS = 2000
+
+
+def new_answer_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class AskJob:
+    """The message on the ask queue: small, self-contained, tolerant of redelivery (its id is the key)."""
+
+    id: str
+    question: str
+    audience: str = "particuliers"
+    situation: str = ""
+    created_at: float = field(default_factory=time.time)
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, body: bytes) -> AskJob:
+        """Raises ValueError (or KeyError/TypeError) on a body that is not a job: the worker rejects it."""
+        raw = json.loads(body)
+        if not isinstance(raw, dict):
+            raise ValueError("le message n'est pas un objet JSON")
+        job = cls(
+            id=str(raw["id"]),
+            question=str(raw["question"]),
+            audience=str(raw.get("audience") or "particuliers"),
+            situation=str(raw.get("situation") or ""),
+            created_at=float(raw.get("created_at") or time.time()),
+        )
+        if not job.id or not job.question.strip():
+            raise ValueError("identifiant ou question manquant")
+        return job
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A cited source; n is its citation number in the answer text ([n])."""
+
+    n: int
+    id: str
+    title: str
+    url: str
+    excerpt: str
+    branch: str = ""
+
+
+@dataclass(frozen=True)
+class RelatedQuestionRef:
+    id: str
+    question: str
+    url: str
+
+
+@dataclass(frozen=True)
+class PracticalLink:
+    type: LinkType
+    title: str
+    url: str
+    cerfa: str = ""
+    notice_url: str = ""
+    source: str = ""  # the fiche id it comes from
+
+
+@dataclass(frozen=True)
+class Helper:
+    """Who can help (OuSAdresser / QuiPeutMAider), from the cited fiches."""
+
+    title: str
+    kind: str = ""
+    url: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class GuardRemoval:
+    """Something the output guard removed from the answer: not found in any cited source."""
+
+    kind: Literal["url", "phone", "amount", "cerfa"]
+    value: str
+
+
+@dataclass(frozen=True)
+class Timings:
+    queued_s: float = 0.0
+    retrieval_s: float = 0.0
+    first_token_s: float = 0.0
+    total_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class AnswerError:
+    code: str
+    message: str  # French, for the advisor
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    id: str
+    status: Status
+    question: str
+    audience: str
+    situation: str
+    created_at: float
+    answer: str = ""
+    sources: tuple[SourceRef, ...] = ()
+    related_questions: tuple[RelatedQuestionRef, ...] = ()
+    links: tuple[PracticalLink, ...] = ()
+    helpers: tuple[Helper, ...] = ()
+    mode: Mode | None = None
+    notice: str = ""  # shown to the advisor above the answer (extractive mode, removed facts)
+    model: str = ""
+    timings: Timings = Timings()
+    guard_removed: tuple[GuardRemoval, ...] = ()
+    attempt: int = 0
+    error: AnswerError | None = None
+    updated_at: float = field(default_factory=time.time)
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @classmethod
+    def queued(cls, job: AskJob) -> AnswerRecord:
+        return cls(job.id, "queued", job.question, job.audience, job.situation, job.created_at)
+
+    def running(self, attempt: int) -> AnswerRecord:
+        return replace(self, status="running", attempt=attempt, updated_at=time.time())
+
+    def failed(self, code: str, message: str) -> AnswerRecord:
+        return replace(self, status="failed", error=AnswerError(code, message), updated_at=time.time())
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if data["error"] is None:
+            del data["error"]
+        if not data["model"]:
+            del data["model"]
+        return data
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), ensure_ascii=False).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, body: bytes) -> AnswerRecord:
+        raw = json.loads(body)
+        error = raw.get("error")
+        return cls(
+            id=raw["id"],
+            status=raw["status"],
+            question=raw["question"],
+            audience=raw["audience"],
+            situation=raw.get("situation", ""),
+            created_at=float(raw["created_at"]),
+            answer=raw.get("answer", ""),
+            sources=tuple(SourceRef(**s) for s in raw.get("sources", [])),
+            related_questions=tuple(RelatedQuestionRef(**q) for q in raw.get("related_questions", [])),
+            links=tuple(PracticalLink(**link) for link in raw.get("links", [])),
+            helpers=tuple(Helper(**h) for h in raw.get("helpers", [])),
+            mode=raw.get("mode"),
+            notice=raw.get("notice", ""),
+            model=raw.get("model", ""),
+            timings=Timings(**raw.get("timings", {})),
+            guard_removed=tuple(GuardRemoval(**g) for g in raw.get("guard_removed", [])),
+            attempt=int(raw.get("attempt", 0)),
+            error=AnswerError(**error) if error else None,
+            updated_at=float(raw.get("updated_at", 0.0)),
+        )

@@ -1,0 +1,153 @@
+"""One answer, from the job to the final record: retrieve → evidence → generate (or extract) → compose.
+
+The worker (answer_worker.py) owns delivery, durability and failure; this module owns the content.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from guichet import metrics
+from guichet.answer_events import EventWriter
+from guichet.answer_record import AnswerRecord, AskJob, Mode, Timings
+from guichet.citations import cite_sources, cited_numbers
+from guichet.evidence import Extract, chosen_branches, gather_evidence
+from guichet.extractive import compose_extractive
+from guichet.generation import GenerationOptions, generate
+from guichet.guard import guard_answer
+from guichet.links import helpers, practical_links
+from guichet.ports.index import VectorIndex
+from guichet.ports.llm import ChatMessage, ChatModel
+from guichet.prompt import build_messages
+from guichet.related import related_questions
+from guichet.retrieval import Retriever
+
+LLM_FAILED_NOTICE = (
+    "Le modèle de langage n'a pas répondu après plusieurs essais : voici une réponse composée d'extraits "
+    "des fiches, sans rédaction automatique."
+)
+NO_LLM_NOTICE = (
+    "Aucun modèle de langage n'est configuré (GUICHET_LLM_URL) : voici une réponse composée d'extraits des "
+    "fiches, sans rédaction automatique."
+)
+GUARD_NOTICE = "Des informations absentes des sources citées (liens, numéros, montants) ont été retirées."
+# The situation helps retrieval find the matching case, but a long one would drown the question.
+SITUATION_QUERY_CHARS = 300
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    retrieve_k: int = 12
+    extracts: int = 6
+    generation: GenerationOptions = field(default_factory=GenerationOptions)
+
+
+class Answerer:
+    def __init__(
+        self,
+        retriever: Retriever,
+        index: VectorIndex,
+        model: ChatModel | None,
+        options: AnswerOptions,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self._retriever = retriever
+        self._index = index
+        self._model = model
+        self._options = options
+        self._stop = stop
+
+    def answer(self, job: AskJob, record: AnswerRecord, events: EventWriter) -> AnswerRecord:
+        started = time.time()
+        extracts = self._evidence(job)
+        retrieval_s = time.time() - started
+        events.emit("sources", {"sources": [_candidate(e) for e in extracts]})
+        text, mode, model_name, first_token_s, notice = self._draft(job, extracts, events)
+        timings = Timings(
+            queued_s=round(max(0.0, started - job.created_at), 4),
+            retrieval_s=round(retrieval_s, 4),
+            first_token_s=round(first_token_s, 4),
+            total_s=round(time.time() - started, 4),
+        )
+        final = compose(job, record, text, extracts, notice)
+        return replace(final, mode=mode, model=model_name, timings=timings, updated_at=time.time())
+
+    def _evidence(self, job: AskJob) -> list[Extract]:
+        query = job.question
+        if job.situation:
+            query = f"{job.question}\n{job.situation[:SITUATION_QUERY_CHARS]}"
+        hits = self._retriever.search(query, audience=job.audience, k=self._options.retrieve_k)
+        return gather_evidence(hits, self._index, limit=self._options.extracts, situation=job.situation)
+
+    def _draft(
+        self, job: AskJob, extracts: list[Extract], events: EventWriter
+    ) -> tuple[str, Mode, str, float, str]:
+        """(text, mode, model, first_token_s, notice)"""
+        if self._model is not None and extracts:
+            generation = generate(
+                self._model,
+                lambda n: _prompt(job, extracts[:n]),
+                len(extracts),
+                allowed_texts(extracts),
+                events,
+                self._options.generation,
+                self._stop,
+            )
+            if generation is not None:
+                return generation.text, "generated", generation.model, generation.first_token_s, ""
+        notice = NO_LLM_NOTICE if self._model is None else LLM_FAILED_NOTICE
+        text = compose_extractive(job.question, job.situation, extracts)
+        events.token(text)
+        return text, "extractive", "", 0.0, notice if extracts else ""
+
+
+def _prompt(job: AskJob, extracts: Sequence[Extract]) -> list[ChatMessage]:
+    return build_messages(job.question, job.situation, job.audience, extracts)
+
+
+def compose(
+    job: AskJob, record: AnswerRecord, text: str, extracts: Sequence[Extract], notice: str
+) -> AnswerRecord:
+    """The final record: only cited sources, the guard applied against them, related questions, links."""
+    by_number = {e.n: e for e in extracts}
+    cited = [by_number[n] for n in dict.fromkeys(cited_numbers(text)) if n in by_number]
+    guarded = guard_answer(text, allowed_texts(cited))
+    for removal in guarded.removed:
+        metrics.GUARD_REMOVALS.labels(kind=removal.kind).inc()
+    answer, sources = cite_sources(guarded.text, extracts)
+    notices = [notice] if notice else []
+    if guarded.removed:
+        notices.append(GUARD_NOTICE)
+    return replace(
+        record,
+        status="done",
+        answer=answer,
+        sources=sources,
+        related_questions=related_questions(job.question, extracts),
+        links=practical_links(cited, chosen_branches(extracts)),
+        helpers=helpers(cited),
+        notice=" ".join(notices),
+        guard_removed=guarded.removed,
+        error=None,
+    )
+
+
+def allowed_texts(extracts: Sequence[Extract]) -> list[str]:
+    """Where a URL, phone number, amount or cerfa number may come from: the passages and their fiche's
+    own links (its URL, online services with their cerfa and notice, who can help)."""
+    texts: list[str] = []
+    for e in extracts:
+        texts += [e.chunk.context, e.chunk.text, e.chunk.url, e.document.url]
+        for s in e.document.services:
+            texts += [s.title, s.url, s.cerfa, s.notice_url]
+        for c in e.document.contacts:
+            texts += [c.title, c.url, c.text]
+    return [t for t in texts if t]
+
+
+def _candidate(extract: Extract) -> dict[str, object]:
+    c = extract.chunk
+    return {"n": extract.n, "id": c.doc_id, "title": c.title, "url": c.url, "branch": c.branch}

@@ -1,0 +1,117 @@
+"""POST /v1/ask: validate the question, record it as queued, then enqueue the job (confirmed) → 202."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from functools import partial
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from guichet import metrics
+from guichet.answer_record import MAX_QUESTION_CHARS, MAX_SITUATION_CHARS, AnswerRecord, AskJob, new_answer_id
+from guichet.api.errors import ApiError, ErrorBody
+from guichet.corpus.model import Audience
+from guichet.ports.broker import BrokerError
+from guichet.ports.store import StoreError
+from guichet.wiring import Stack
+
+router = APIRouter(tags=["réponses"])
+log = logging.getLogger(__name__)
+
+# A question and a situation are at most 2,000 characters each, JSON escapes included: far below this.
+MAX_BODY_BYTES = 64 * 1024
+EXAMPLE_QUESTION = "Comment renouveler une carte d'identité périmée ?"
+QUEUE_DOWN = "La file des questions est injoignable : la question n'a pas été prise en compte, réessayez."
+
+
+def clean_text(value: str, *, limit: int, required: bool) -> str:
+    """Line breaks normalised, outer blanks stripped; control characters (but \\n and \\t) refused."""
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if required and not text:
+        raise ValueError("ne doit pas être vide")
+    if len(text) > limit:
+        raise ValueError(f"trop long : {len(text)} caractères, {limit} au plus")
+    # Cs: lone surrogates, which JSON can carry but UTF-8 cannot store.
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t"), None)
+    if bad is not None:
+        raise ValueError(f"caractère de contrôle interdit (U+{ord(bad):04X})")
+    return text
+
+
+Question = Annotated[str, AfterValidator(partial(clean_text, limit=MAX_QUESTION_CHARS, required=True))]
+Situation = Annotated[str, AfterValidator(partial(clean_text, limit=MAX_SITUATION_CHARS, required=False))]
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": EXAMPLE_QUESTION, "audience": "particuliers"}]},
+    )
+
+    question: Question = Field(description=f"La question, en français (1 à {MAX_QUESTION_CHARS} caractères)")
+    audience: Audience | None = Field(default=None, description="Public concerné (défaut : particuliers)")
+    situation: Situation | None = Field(
+        default=None, description=f"Situation de l'usager ({MAX_SITUATION_CHARS} caractères au plus)"
+    )
+
+
+class AnswerLinks(BaseModel):
+    self_: str = Field(alias="self", description="GET : l'état puis la réponse")
+    stream: str = Field(description="GET : les événements en direct (text/event-stream)")
+
+
+class AskAccepted(BaseModel):
+    id: str
+    status: Literal["queued"]
+    links: AnswerLinks
+
+
+def answer_links(answer_id: str) -> AnswerLinks:
+    return AnswerLinks.model_validate(
+        {"self": f"/v1/answers/{answer_id}", "stream": f"/v1/answers/{answer_id}/stream"}
+    )
+
+
+@router.post(
+    "/v1/ask",
+    status_code=202,
+    response_model=AskAccepted,
+    max_body_size=MAX_BODY_BYTES,
+    responses={
+        400: {"model": ErrorBody, "description": "Corps JSON invalide"},
+        422: {"model": ErrorBody, "description": "Champ invalide (le message le nomme)"},
+        503: {"model": ErrorBody, "description": "File ou stockage des réponses injoignable"},
+    },
+)
+def ask(request: Request, body: AskRequest, response: Response) -> AskAccepted:
+    """Accepts a question once its job is durably enqueued; the answer follows at links.self/stream."""
+    stack: Stack = request.app.state.stack
+    job = AskJob(new_answer_id(), body.question, body.audience or "particuliers", body.situation or "")
+    record = AnswerRecord.queued(job)
+    try:
+        # Recorded first: any replica can then answer for this id, even before a worker takes it.
+        stack.answers.put(record)
+    except StoreError as exc:
+        metrics.ASKS.labels(outcome="unavailable").inc()
+        raise ApiError(503, "stockage_indisponible", "Le stockage des réponses est injoignable.") from exc
+    try:
+        stack.broker.publish(stack.settings.ask_queue, job.to_json(), message_id=job.id)
+    except BrokerError as exc:
+        metrics.ASKS.labels(outcome="unavailable").inc()
+        _mark_failed(stack, record)
+        raise ApiError(503, "file_indisponible", QUEUE_DOWN) from exc
+    metrics.ASKS.labels(outcome="queued").inc()
+    links = answer_links(job.id)
+    response.headers["Location"] = links.self_
+    return AskAccepted(id=job.id, status="queued", links=links)
+
+
+def _mark_failed(stack: Stack, record: AnswerRecord) -> None:
+    try:
+        stack.answers.put(record.failed("file_indisponible", QUEUE_DOWN))
+    except StoreError:
+        # The record stays "queued" with no job behind it: readers see it pending until they give up.
+        log.warning("answer %s: queue and answer store both unreachable", record.id)

@@ -1,0 +1,265 @@
+"""The answer worker on the embedded stack: job → events → durable record → ack, failures included."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
+from guichet.answer_service import answer_consumers, answer_options, enqueue
+from guichet.answer_worker import AnswerJobHandler, DeadJobHandler
+from guichet.answering import GUARD_NOTICE, LLM_FAILED_NOTICE, NO_LLM_NOTICE, Answerer
+from guichet.bulk_ingest import ingest_into
+from guichet.ports.answer_stream import AnswerEvent
+from guichet.ports.answer_streams.local import LocalAnswerStream
+from guichet.ports.broker import REASON_HEADER, Reject, dead_letter_queue
+from guichet.ports.brokers.memory import MemoryBroker
+from guichet.ports.embedders.fake import HashingEmbedder
+from guichet.ports.indexes.embedded import EmbeddedIndex
+from guichet.ports.llm import ChatDelta, ChatMessage, ChatModel
+from guichet.ports.llms.scripted import ScriptedChatModel
+from guichet.records import Envelope
+from guichet.serving import sample_corpus_dir
+from guichet.settings import Settings
+from guichet.wiring import Stack
+
+QUESTION = "Comment renouveler une carte d'identité périmée ?"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus indexed once (hashing embedder: fast); each test copies nothing, it only reads."""
+    data = tmp_path_factory.mktemp("corpus")
+    settings = Settings(data_dir=data)
+    embedder = HashingEmbedder()
+    index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
+    stack = Stack(settings, embedder=embedder, index=index, announce_writes=False)
+    ingest_into(stack, [sample_corpus_dir()], prefix="exemples", progress=False)
+    index.close()
+    return settings.index_path
+
+
+class RecordingStream(LocalAnswerStream):
+    """The embedded stream, remembering what was published (a subscription ends at the first "done")."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.published: list[AnswerEvent] = []
+
+    def publish(self, event: AnswerEvent) -> None:
+        super().publish(event)
+        self.published.append(event)
+
+
+class ConcurrencyProbe:
+    """Wraps a model to count the generations in flight at once."""
+
+    def __init__(self, model: ScriptedChatModel) -> None:
+        self._model = model
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.max_concurrent = 0
+        self.name = model.name
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
+    ) -> Iterator[ChatDelta]:
+        with self._lock:
+            self.in_flight += 1
+            self.max_concurrent = max(self.max_concurrent, self.in_flight)
+        try:
+            yield from self._model.stream(messages, max_tokens=max_tokens, temperature=temperature)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def ping(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+class World:
+    def __init__(self, tmp_path: Path, index_path: Path, model: ChatModel | None) -> None:
+        self.settings = Settings(data_dir=tmp_path, index_url=str(index_path), max_deliveries=3)
+        self.broker = MemoryBroker(
+            self.settings.broker_path, retry_backoff=0.01, max_retry_backoff=0.02, max_deliveries=3
+        )
+        self.embedder = HashingEmbedder()
+        self.index = EmbeddedIndex(index_path, dimension=self.embedder.dimension)
+        self.stream = RecordingStream(tmp_path / "events.sqlite3")
+        self.model = model
+        self.stack = Stack(
+            self.settings, broker=self.broker, embedder=self.embedder, index=self.index,
+            answer_stream=self.stream, chat_model=model,
+        )  # fmt: skip
+
+    def handler(self) -> AnswerJobHandler:
+        answerer = Answerer(self.stack.retriever, self.index, self.model, answer_options(self.settings))
+        return AnswerJobHandler(self.stack.answers, self.stream, answerer, max_deliveries=3)
+
+    def events(self, answer_id: str) -> list[AnswerEvent]:
+        return [e for e in self.stream.published if e.answer_id == answer_id]
+
+    def close(self) -> None:
+        self.stack.close()
+        self.stream.close()
+        self.index.close()
+        self.broker.close()
+
+
+@pytest.fixture
+def world_factory(tmp_path: Path, corpus: Path) -> Iterator[object]:
+    worlds: list[World] = []
+
+    def make(model: ChatModel | None) -> World:
+        world = World(tmp_path / f"w{len(worlds)}", corpus, model)
+        worlds.append(world)
+        return world
+
+    yield make
+    for world in worlds:
+        world.close()
+
+
+def cite_first(messages: list[ChatMessage]) -> str:
+    return "Il faut faire une demande de renouvellement en mairie [1]. Pensez à la photo d'identité [2]."
+
+
+def job_envelope(job: AskJob, delivery_count: int = 0) -> Envelope:
+    return Envelope(job.to_json(), job.id, redelivered=delivery_count > 0, delivery_count=delivery_count)
+
+
+def test_generated_answer_is_stored_with_only_cited_sources_and_streamed(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(ScriptedChatModel(cite_first))
+    job = AskJob(new_answer_id(), QUESTION)
+    world.stack.answers.put(AnswerRecord.queued(job))
+    world.handler()(job_envelope(job))
+
+    record = world.stack.answers.get(job.id)
+    assert record is not None and record.status == "done" and record.mode == "generated"
+    assert record.model == "scripted"
+    candidates = next(e.data["sources"] for e in world.events(job.id) if e.kind == "sources")
+    cited_fiches = list(dict.fromkeys(c["id"] for c in candidates if c["n"] in (1, 2)))
+    assert [s.id for s in record.sources] == cited_fiches  # only the cited ones, same fiche merged
+    assert [s.n for s in record.sources] == list(range(1, len(cited_fiches) + 1))
+    assert "[1]" in record.answer and "[3]" not in record.answer
+    assert record.timings.total_s >= record.timings.retrieval_s > 0
+    kinds = [e.kind for e in world.events(job.id)]
+    assert kinds[0] == "status" and "sources" in kinds and kinds[-1] == "done"
+    streamed = "".join(e.data["text"] for e in world.events(job.id) if e.kind == "token")
+    assert "renouvellement en mairie" in streamed
+
+
+def test_without_a_model_the_answer_is_extractive_and_says_so(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    job = AskJob(new_answer_id(), QUESTION)
+    world.handler()(job_envelope(job))
+    record = world.stack.answers.get(job.id)
+    assert record is not None and record.status == "done" and record.mode == "extractive"
+    assert record.notice == NO_LLM_NOTICE
+    assert record.sources and record.answer
+
+
+def test_a_model_that_keeps_failing_gives_an_extractive_answer(world_factory) -> None:  # type: ignore[no-untyped-def]
+    model = ScriptedChatModel(cite_first, fail_first=100)
+    world = world_factory(model)
+    job = AskJob(new_answer_id(), QUESTION)
+    world.handler()(job_envelope(job))
+    record = world.stack.answers.get(job.id)
+    assert record is not None and record.mode == "extractive" and record.notice == LLM_FAILED_NOTICE
+    assert len(model.calls) == world.settings.llm_retries + 1
+
+
+def test_a_model_failing_mid_answer_restarts_the_draft(world_factory) -> None:  # type: ignore[no-untyped-def]
+    # Past the first sentence: the streaming guard releases whole sentences only.
+    model = ScriptedChatModel(cite_first, fail_after_chars=80)
+    world = world_factory(model)
+    job = AskJob(new_answer_id(), QUESTION)
+    world.handler()(job_envelope(job))
+    events = world.events(job.id)
+    resets = [i for i, e in enumerate(events) if e.kind == "status" and e.data.get("reset")]
+    first_token = next(i for i, e in enumerate(events) if e.kind == "token")
+    assert resets and resets[0] > first_token
+    record = world.stack.answers.get(job.id)
+    assert record is not None and record.status == "done" and record.mode == "extractive"
+
+
+def test_a_redelivered_job_already_answered_is_not_generated_twice(world_factory) -> None:  # type: ignore[no-untyped-def]
+    model = ScriptedChatModel(cite_first)
+    world = world_factory(model)
+    job = AskJob(new_answer_id(), QUESTION)
+    world.handler()(job_envelope(job))
+    world.handler()(job_envelope(job, delivery_count=1))
+    assert len(model.calls) == 1
+    dones = [e for e in world.events(job.id) if e.kind == "done"]
+    assert [e.attempt for e in dones] == [1, 2]  # republished for readers still waiting
+
+
+def test_an_invented_phone_number_is_removed_and_recorded(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(ScriptedChatModel(lambda m: "Appelez le 01 99 98 97 96 pour un rendez-vous [1]."))
+    job = AskJob(new_answer_id(), QUESTION)
+    world.handler()(job_envelope(job))
+    record = world.stack.answers.get(job.id)
+    assert record is not None
+    assert "01 99 98 97 96" not in record.answer
+    assert [(r.kind, r.value) for r in record.guard_removed] == [("phone", "01 99 98 97 96")]
+    assert GUARD_NOTICE in record.notice
+    streamed = "".join(e.data["text"] for e in world.events(job.id) if e.kind == "token")
+    assert "99 98 97" not in streamed
+
+
+def test_an_unreadable_job_is_rejected(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    with pytest.raises(Reject):
+        world.handler()(Envelope(b"not json", "x"))
+
+
+def test_last_delivery_failure_records_failed_and_dead_letters(world_factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    job = AskJob(new_answer_id(), QUESTION)
+    world.stack.answers.put(AnswerRecord.queued(job))
+    handler = world.handler()
+    monkeypatch.setattr(Answerer, "answer", lambda *a: (_ for _ in ()).throw(RuntimeError("index down")))
+    with pytest.raises(RuntimeError):
+        handler(job_envelope(job, delivery_count=0))
+    assert world.stack.answers.get(job.id).status == "running"  # type: ignore[union-attr]
+    with pytest.raises(Reject):
+        handler(job_envelope(job, delivery_count=2))
+    record = world.stack.answers.get(job.id)
+    assert record is not None and record.status == "failed" and record.error is not None
+    assert "3 tentative" in record.error.message
+    assert world.events(job.id)[-1].kind == "error"
+
+
+def test_dead_job_with_a_running_record_is_recorded_failed(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    job = AskJob(new_answer_id(), QUESTION)
+    world.stack.answers.put(AnswerRecord.queued(job).running(3))
+    DeadJobHandler(world.stack.answers, world.stream)(
+        Envelope(job.to_json(), job.id, headers={REASON_HEADER: "delivery limit reached"})
+    )
+    record = world.stack.answers.get(job.id)
+    assert record is not None and record.status == "failed"
+
+
+def test_consumers_answer_jobs_concurrently_on_the_embedded_broker(world_factory) -> None:  # type: ignore[no-untyped-def]
+    model = ConcurrencyProbe(ScriptedChatModel(cite_first, delay=0.02))
+    world = world_factory(model)
+    stop = threading.Event()
+    consumers = answer_consumers(world.stack, stop, concurrency=3)
+    jobs = [AskJob(new_answer_id(), QUESTION) for _ in range(6)]
+    for job in jobs:
+        enqueue(world.stack, job)
+    world.broker.join(world.settings.ask_queue, timeout=60)
+    stop.set()
+    for consumer in consumers:
+        consumer.join(10)
+    statuses = [world.stack.answers.get(j.id).status for j in jobs]  # type: ignore[union-attr]
+    assert statuses == ["done"] * 6
+    assert world.broker.depth(dead_letter_queue(world.settings.ask_queue)) == 0
+    assert model.max_concurrent >= 2
