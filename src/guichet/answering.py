@@ -126,7 +126,7 @@ def compose(
         status="done",
         answer=answer,
         sources=sources,
-        related_questions=related_questions(job.question, extracts),
+        related_questions=related_questions(job.question, extracts, exclude={s.id for s in sources}),
         links=practical_links(cited, chosen_branches(extracts)),
         helpers=helpers(cited),
         notice=" ".join(notices),

@@ -79,6 +79,8 @@ def _settings() -> Settings:
 
 def _logging(level: int = logging.WARNING) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("pika", "httpx", "botocore"):  # their INFO lines would drown ours
+        logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
 
 
 @app.command()

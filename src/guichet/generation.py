@@ -101,16 +101,10 @@ def _stream_once(
                 metrics.LLM_TOKENS.labels(kind="prompt").inc(delta.usage.prompt_tokens)
                 metrics.LLM_TOKENS.labels(kind="completion").inc(delta.usage.completion_tokens)
     finally:
-        _close(deltas)  # on an error, the HTTP stream is closed now rather than at garbage collection
+        deltas.close()  # on an error, the HTTP stream is closed now rather than at garbage collection
     events.token(guard.finish())
     metrics.LLM_REQUESTS.labels(outcome="ok").inc()
     return Generation("".join(parts), model.name, first_token_s, finish_reason, extracts)
-
-
-def _close(deltas: object) -> None:
-    close = getattr(deltas, "close", None)
-    if callable(close):
-        close()
 
 
 def _discard_draft(events: EventWriter) -> None:

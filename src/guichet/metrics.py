@@ -57,6 +57,7 @@ def observe_index_lag(event_time: str, now: float) -> None:
         return
     INDEX_LAG.observe(max(0.0, now - sent))
 
+
 # --- ask path -------------------------------------------------------------------------------------------
 ASKS = Counter("guichet_asks_total", "Questions received by POST /v1/ask, by outcome.", ["outcome"])
 ANSWERS = Counter(

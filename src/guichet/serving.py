@@ -9,9 +9,12 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
-from guichet.answer_service import answer_consumers
+from guichet.answer_record import AskJob, new_answer_id
+from guichet.answer_service import answer_consumers, enqueue
+from guichet.ask_local import AskTimeout, follow
 from guichet.bulk_ingest import ingest_into
 from guichet.index_worker import IndexEventHandler
+from guichet.render import render_record
 from guichet.runner import Consumer, consume_in_thread, stop_on_signals
 from guichet.settings import Settings
 from guichet.wiring import Stack, build_stack
@@ -83,16 +86,21 @@ def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
 
 
 def _print_demo(stack: Stack, host: str, port: int) -> None:
+    """The newcomer sees the product answer once, through the real path (queue → worker → record)."""
     print(f"\nguichet est prêt : http://{host}:{port}  (API : http://{host}:{port}/docs)", flush=True)
-    print(f"\nExemple — « {EXAMPLE_QUESTION} »", flush=True)
-    for rank, p in enumerate(stack.retriever.passages(EXAMPLE_QUESTION, k=3), 1):
-        print(f"  [{rank}] {p.id} — {p.title} ({p.url})", flush=True)
-        print(f"      {' '.join(p.text.split())[:220]}…", flush=True)
+    print(f"\nExemple — « {EXAMPLE_QUESTION} »\n", flush=True)
+    job = AskJob(new_answer_id(), EXAMPLE_QUESTION)
+    enqueue(stack, job)
+    try:
+        record = follow(stack.answers, stack.answer_stream, job, lambda _t, _r: None, threading.Event(), 300)
+        print(render_record(record.to_dict()), flush=True)
+    except AskTimeout:
+        print("(la réponse d'exemple tarde : elle restera consultable dans l'API)", flush=True)
     if not stack.settings.llm_url:
         print(
-            "\nAucun LLM configuré (GUICHET_LLM_URL) : les réponses rédigées arrivent avec le chemin "
-            "« ask » ; pointez GUICHET_LLM_URL vers un serveur compatible OpenAI (vLLM, llama.cpp, Ollama, "
-            "API Albert).",
+            "\nAucun LLM configuré : les réponses sont composées d'extraits. Pour des réponses rédigées, "
+            "pointez GUICHET_LLM_URL vers un serveur compatible OpenAI (vLLM, llama.cpp server, Ollama, "
+            "API Albert), par exemple GUICHET_LLM_URL=http://localhost:8001/v1.",
             flush=True,
         )
 

@@ -48,18 +48,20 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class Deployment:
-    def __init__(self, env: dict[str, str], port: int, llm: FakeOpenAIServer, answers: S3ObjectStore) -> None:
-        self.env, self.llm, self.answers = env, llm, answers
+    def __init__(
+        self, env: dict[str, str], port: int, llm: FakeOpenAIServer, answers: S3ObjectStore, logs: Path
+    ) -> None:
+        self.env, self.llm, self.answers, self.logs = env, llm, answers, logs
         self.url = f"http://127.0.0.1:{port}"
         self.function = self._start("function", "--port", str(port))
         self.worker = self._start("worker", "answer")
         wait_for(self._ready, timeout=60)
 
     def _start(self, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{args[-1]}.log").open("ab")  # read them when a test fails
         return subprocess.Popen(
-            [sys.executable, "-m", "guichet", *args], env=self.env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [sys.executable, "-m", "guichet", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
 
     def _ready(self) -> bool:
         try:
@@ -117,7 +119,7 @@ def deployment(
             "GUICHET_MAX_DELIVERIES": "3",
             "GUICHET_ANSWER_CONCURRENCY": "2",
         }
-        deployment = Deployment(env, _free_port(), llm, answers)
+        deployment = Deployment(env, _free_port(), llm, answers, tmp_path)
         try:
             yield deployment
         finally:
@@ -173,8 +175,10 @@ def test_a_worker_killed_mid_generation_is_answered_once_by_another(deployment: 
     deployment.worker.wait(timeout=10)
     deployment.restart_worker()
     record = deployment.final(answer_id)
-    assert record["status"] == "done" and record["attempt"] == 2
-    assert len(deployment.llm.requests) == 2
+    # ≥ 2: the job requeued from the killed consumer may first reach the killed process's other
+    # consumer, whose connection RabbitMQ has not closed yet; that delivery generates nothing.
+    assert record["status"] == "done" and record["attempt"] >= 2
+    assert len(deployment.llm.requests) == 2  # one interrupted generation, one complete: answered once
     assert deployment.answers.head(f"answers/{answer_id}.json") is not None
 
 

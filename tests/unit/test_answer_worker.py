@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -66,7 +66,7 @@ class ConcurrencyProbe:
 
     def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
-    ) -> Iterator[ChatDelta]:
+    ) -> Generator[ChatDelta, None, None]:
         with self._lock:
             self.in_flight += 1
             self.max_concurrent = max(self.max_concurrent, self.in_flight)

@@ -18,7 +18,7 @@ Semantics every implementation honours (tests/contracts/test_llm_contract.py):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -64,7 +64,7 @@ class ChatModel(Protocol):
 
     def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
-    ) -> Iterator[ChatDelta]: ...
+    ) -> Generator[ChatDelta, None, None]: ...
 
     def ping(self) -> bool: ...
 

@@ -70,6 +70,15 @@ class FakeOpenAIServer:
         with self._state.lock:
             return self._state.aborted
 
+    @property
+    def delay(self) -> float:
+        """Seconds before each streamed piece; settable while running (a slow model, on demand)."""
+        return self._state.delay
+
+    @delay.setter
+    def delay(self, seconds: float) -> None:
+        self._state.delay = seconds
+
     def fail_with(self, status: int, n: int = 1, message: str = "") -> None:
         with self._state.lock:
             self._state.failures.extend([(status, message or f"fake failure {status}")] * n)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -66,7 +66,7 @@ class OpenAICompatChatModel:
 
     def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
-    ) -> Iterator[ChatDelta]:
+    ) -> Generator[ChatDelta, None, None]:
         url = f"{self._base}/chat/completions"
         payload: dict[str, Any] = {
             "model": self.name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 from guichet.ports.llm import ChatDelta, ChatMessage, ContextTooLong, LLMUnavailable, Usage
 
@@ -56,7 +56,7 @@ class ScriptedChatModel:
 
     def stream(
         self, messages: Sequence[ChatMessage], *, max_tokens: int, temperature: float
-    ) -> Iterator[ChatDelta]:
+    ) -> Generator[ChatDelta, None, None]:
         with self._lock:
             self._calls.append(list(messages))
             attempt = len(self._calls)

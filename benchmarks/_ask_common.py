@@ -1,0 +1,164 @@
+"""Helpers shared by the ask-path benchmarks (ask_latency, worker_overhead, token_relay): processes,
+RabbitMQ clean-up, latency summaries and output. Not part of the product."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pika
+from _common import percentile
+
+from guichet.testing import wait_for
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+# Dummy credentials for moto: boto3 must never look for real ones.
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pin(cpus: set[int] | None) -> None:
+    """Pins this process (and the threads it starts afterwards) to cpus; None leaves it alone."""
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
+
+
+class Process:
+    """A child process pinned to cpus, its output in a log file (shown when it fails to get ready)."""
+
+    def __init__(self, args: Sequence[str], env: dict[str, str], log: Path, cpus: set[int] | None) -> None:
+        self.log = log
+        self._out = log.open("wb")
+        self.popen = subprocess.Popen(
+            list(args), env=env, stdout=self._out, stderr=subprocess.STDOUT, preexec_fn=lambda: pin(cpus)
+        )
+
+    def wait_http(self, url: str, timeout: float = 120.0) -> None:
+        def up() -> bool:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.popen.args} exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                return httpx.get(url, timeout=2).status_code < 500
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, timeout=timeout, interval=0.1)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._out.close()
+
+
+def guichet_function(env: dict[str, str], port: int, log: Path, cpus: set[int] | None) -> Process:
+    """`guichet function` (uvicorn, as deployed) on 127.0.0.1:port, ready to serve."""
+    process = Process([sys.executable, "-m", "guichet", "function", "--port", str(port)], env, log, cpus)
+    process.wait_http(f"http://127.0.0.1:{port}/healthz")
+    return process
+
+
+def moto_server(log: Path, cpus: set[int] | None) -> tuple[Process, str]:
+    port = free_port()
+    env = {**os.environ, **AWS_ENV}
+    server = Process(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env, log, cpus
+    )
+    url = f"http://127.0.0.1:{port}"
+    server.wait_http(f"{url}/moto-api/")
+    return server, url
+
+
+def delete_queues(url: str, names: Sequence[str]) -> None:
+    """Deletes these queues or streams (and their ".dead" queues); a missing one is not an error."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        for name in names:
+            for queue in (name, f"{name}.dead"):
+                channel = connection.channel()
+                try:
+                    channel.queue_delete(queue)
+                    channel.close()
+                except pika.exceptions.AMQPChannelError:
+                    pass
+    finally:
+        connection.close()
+
+
+def purge(url: str, queue: str) -> None:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        connection.channel().queue_purge(queue)
+    finally:
+        connection.close()
+
+
+def stats(latencies_s: Sequence[float], wall_s: float) -> dict[str, float]:
+    """Latency percentiles in milliseconds and the rate over wall_s seconds."""
+    ms = [x * 1000 for x in latencies_s]
+    if not ms:
+        return {"n": 0, "p50_ms": 0.0, "p95_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0, "per_s": 0.0}
+    return {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "max_ms": round(max(ms), 2),
+        "per_s": round(len(ms) / wall_s, 1) if wall_s > 0 else 0.0,
+    }
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers], *[[_cell(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def note(message: str) -> None:
+    """Progress, on stderr: stdout holds only the table (or the JSON object)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def base_env() -> dict[str, str]:
+    """This environment without any GUICHET_* setting: each benchmark sets the ones it measures."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GUICHET_")}
+
+
+def emit(result: dict[str, Any], text: str, as_json: bool) -> None:
+    print(json.dumps(result, indent=2, ensure_ascii=False) if as_json else text, flush=True)
