@@ -11,6 +11,7 @@ Measured in the same run, for each number of concurrent clients:
   to the same quorum queue (one connection per client): the floor the ask path is compared with;
 - store put: the answers store's put of a queued record alone (local folder: atomic write + fsync;
   S3 on a moto server, which is much slower than MinIO: its figures are moto's, not S3's);
+- GET /healthz on the same function: the HTTP floor (uvicorn, FastAPI, its middleware, the access log);
 - ask: POST /v1/ask end to end (HTTP, validation, record put, confirmed publish, 202).
 Nobody consumes the queue: it is purged before each phase and deleted at the end (unique names).
 """
@@ -18,6 +19,7 @@ Nobody consumes the queue: it is purged before each phase and deleted at the end
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -71,7 +73,12 @@ def timed_phase(
     window: list[float] = []
 
     def run(slot: int) -> None:
-        op, close = make_op()
+        try:
+            op, close = make_op()
+        except BaseException as exc:
+            errors.append(exc)
+            barrier.abort()  # the other threads and the caller stop waiting
+            return
         try:
             barrier.wait()
             start, end = window
@@ -89,7 +96,8 @@ def timed_phase(
         thread.start()
     now = time.perf_counter()
     window.extend([now + warmup, now + warmup + seconds])
-    barrier.wait()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait()
     for thread in threads:
         thread.join()
     if errors:
@@ -130,6 +138,15 @@ def asker(url: str) -> tuple[Op, Callable[[], None]]:
         response = client.post("/v1/ask", json=PAYLOAD)
         if response.status_code != 202:
             raise RuntimeError(f"POST /v1/ask → {response.status_code} {response.text[:300]}")
+
+    return op, client.close
+
+
+def getter(url: str, path: str) -> tuple[Op, Callable[[], None]]:
+    client = httpx.Client(base_url=url, timeout=30)
+
+    def op() -> None:
+        client.get(path).raise_for_status()
 
     return op, client.close
 
@@ -197,6 +214,8 @@ class Bench:
         for name, store in self.stores.items():
             out.append((f"store put {label(name)}", lambda s=store: store_putter(s)))
         for name, url in self.functions.items():
+            if name == self.args.stores[0]:
+                out.append(("GET /healthz (HTTP floor)", lambda u=url: getter(u, "/healthz")))
             out.append((f"ask, answers {label(name)}", lambda u=url: asker(u)))
         return out
 
@@ -272,11 +291,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4])
     parser.add_argument("--stores", type=lambda s: s.split(","), default=["local", "s3"], help="local,s3")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 0.5 s phases, 1 and 2 clients")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 0.3 s phases, 1 and 2 clients")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.warmup, args.clients = 0.5, 0.2, [1, 2]
+        args.seconds, args.warmup, args.clients = 0.3, 0.1, [1, 2]
     if set(args.stores) - {"local", "s3"}:
         parser.error("--stores: local et/ou s3")
     if not args.no_pin and len(os.sched_getaffinity(0) & {0, 1}) < 2:

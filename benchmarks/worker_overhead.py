@@ -12,8 +12,9 @@ broker and its answer stream (RabbitMQ: quorum queue and streams; embedded: SQLi
 answer records go to a local folder; the LLM is guichet's FakeOpenAIServer, which records when each chat
 request arrives. Per job: handler entry (dequeue) → arrival of the chat request, split into retrieval
 (query embedding with the bundled e5-small, really computed for each question, + index search),
-evidence (the fiches' metadata) and the rest (answer record read and writes, the status and sources
-events, the prompt, the HTTP request).
+evidence (the fiches' metadata), the answer record's read and write, the status and sources events, the
+output guard's set-up (the facts of the extracts it checks the stream against), and the rest (prompt,
+the HTTP request, thread hand-offs). The machine's other load shows in the tails: run it on a quiet one.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import numpy as np
 from _ask_common import DEFAULT_AMQP_URL, delete_queues, emit, note, stats, table, unique
 from _common import REPO, SHARED_FICHES, load_cases
 
+from guichet import generation
 from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
 from guichet.answer_service import answer_options
 from guichet.answer_store import AnswerRepository
@@ -42,13 +44,15 @@ from guichet.answer_worker import AnswerJobHandler
 from guichet.answering import Answerer
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.loader import parse_document
+from guichet.guard import StreamGuard
 from guichet.ingestion import content_hash, document_metadata
-from guichet.ports.answer_stream import AnswerStream
+from guichet.ports.answer_stream import AnswerEvent, AnswerStream
 from guichet.ports.broker import Broker
 from guichet.ports.embedders.bundled import BundledE5Embedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.llms.fake_server import FakeOpenAIServer
 from guichet.ports.llms.openai_compat import OpenAICompatChatModel
+from guichet.ports.store import ObjectStore, StoredObject
 from guichet.ports.stores.local import LocalObjectStore
 from guichet.records import Chunk, DocumentState, SearchHit, SearchMode, Vector, chunk_uuid
 from guichet.retrieval import Retriever
@@ -166,6 +170,74 @@ class TimedRetriever(Retriever):
             self.seconds.append(time.perf_counter() - started)
 
 
+class Intervals:
+    """When each timed call ran (time.monotonic), by kind: a job's share is what falls in its window."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, float, float]] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def timed(self, kind: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.spans.append((kind, started, time.monotonic()))
+
+    def within(self, kind: str, start: float, end: float) -> float:
+        return sum(b - a for k, a, b in self.spans if k == kind and a >= start and b <= end)
+
+
+class TimedStream:
+    def __init__(self, inner: AnswerStream, log: Intervals) -> None:
+        self.inner, self.log = inner, log
+
+    def publish(self, event: AnswerEvent) -> None:
+        with self.log.timed("events"):
+            self.inner.publish(event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class TimedStore:
+    def __init__(self, inner: ObjectStore, log: Intervals) -> None:
+        self.inner, self.log = inner, log
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> StoredObject:
+        with self.log.timed("records"):
+            return self.inner.put(key, data, content_type)
+
+    def get(self, key: str) -> bytes:
+        with self.log.timed("records"):
+            return self.inner.get(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@contextmanager
+def timed_guard(log: Intervals) -> Iterator[None]:
+    """Times the output guard's set-up (its allowed facts, parsed from the extracts before the request).
+
+    generation.py builds it inline, with no hook: the name it uses is swapped for this run only.
+    """
+
+    class TimedGuard(StreamGuard):
+        def __init__(self, allowed: Sequence[str]) -> None:
+            with log.timed("guard"):
+                super().__init__(allowed)
+
+    original = generation.StreamGuard
+    generation.StreamGuard = TimedGuard  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        generation.StreamGuard = original  # type: ignore[misc]
+
+
 class Probe:
     """Wraps the handler: when each job was taken (time.monotonic, the fake LLM server's clock)."""
 
@@ -240,9 +312,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         embedder = TimedEmbedder(BundledE5Embedder())
         retriever = TimedRetriever(index, embedder)
         stop = threading.Event()
-        answers = AnswerRepository(LocalObjectStore(tmp / "answers"))
+        log = Intervals()
+        stack.enter_context(timed_guard(log))
+        answers = AnswerRepository(TimedStore(LocalObjectStore(tmp / "answers"), log))
         answerer = Answerer(retriever, index, model, answer_options(Settings()), stop)
-        handler = AnswerJobHandler(answers, stream, answerer, max_deliveries=5)
+        handler = AnswerJobHandler(answers, TimedStream(stream, log), answerer, max_deliveries=5)
         batch = jobs(args.warmup + args.jobs)
         probe = Probe(handler, len(batch))
         broker.declare(queue)
@@ -259,7 +333,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if not finished or consumer.error is not None:
             raise RuntimeError(f"{probe.done}/{len(batch)} jobs handled ({consumer.error!r})")
         records = [answers.get(job.id) for job in batch]
-        return figures(args, chunks, probe, llm, embedder, retriever, records, wall)
+        return figures(args, chunks, probe, llm, (embedder, retriever, log), records, wall)
 
 
 def figures(
@@ -267,11 +341,11 @@ def figures(
     chunks: int,
     probe: Probe,
     llm: FakeOpenAIServer,
-    embedder: TimedEmbedder,
-    retriever: TimedRetriever,
+    timers: tuple[TimedEmbedder, TimedRetriever, Intervals],
     records: list[AnswerRecord | None],
     wall: float,
 ) -> dict[str, Any]:
+    embedder, retriever, log = timers
     requests = llm.requests
     n = len(probe.entered)
     if not (len(requests) == n == len(retriever.seconds) == len(embedder.seconds)):
@@ -285,14 +359,22 @@ def figures(
         max(0.0, (r.timings.retrieval_s if r else 0.0) - s)
         for r, s in zip(records[skip:], search, strict=True)
     ]
-    rest = [t - s - e for t, s, e in zip(total, search, evidence, strict=True)]
+    windows = list(zip(probe.entered, [r.at for r in requests], strict=True))[skip:]
+    writes = [log.within("records", a, b) for a, b in windows]
+    events = [log.within("events", a, b) for a, b in windows]
+    guard = [log.within("guard", a, b) for a, b in windows]
+    accounted = zip(search, evidence, writes, events, guard, strict=True)
+    rest = [t - sum(parts) for t, parts in zip(total, accounted, strict=True)]
     parts = {
         "dequeue → first LLM request": total,
         "  retrieval (embedding + search)": search,
         "    query embedding (bundled e5)": embed,
         "    index search": [s - e for s, e in zip(search, embed, strict=True)],
         "  evidence (fiche metadata)": evidence,
-        "  rest (records, events, prompt, HTTP)": rest,
+        "  answer record read + write (local folder)": writes,
+        "  status + sources events (answer stream)": events,
+        "  output guard set-up (facts of the extracts)": guard,
+        "  rest (prompt, HTTP request, threads)": rest,
     }
     return {
         "chunks": chunks,

