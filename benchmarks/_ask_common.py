@@ -55,7 +55,7 @@ class Process:
     def wait_http(self, url: str, timeout: float = 120.0) -> None:
         def up() -> bool:
             if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.popen.args} exited:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.popen.args!r} exited:\n{self.log.read_text()[-3000:]}")
             try:
                 return httpx.get(url, timeout=2).status_code < 500
             except httpx.TransportError:

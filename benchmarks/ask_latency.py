@@ -27,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -209,14 +210,14 @@ class Bench:
 
     def phases(self, body: bytes) -> list[tuple[str, Callable[[], tuple[Op, Callable[[], None]]]]]:
         out: list[tuple[str, Callable[[], tuple[Op, Callable[[], None]]]]] = [
-            ("raw publish", lambda: raw_publisher(self.args.amqp_url, self.queue, body))
+            ("raw publish", partial(raw_publisher, self.args.amqp_url, self.queue, body))
         ]
         for name, store in self.stores.items():
-            out.append((f"store put {label(name)}", lambda s=store: store_putter(s)))
+            out.append((f"store put {label(name)}", partial(store_putter, store)))
         for name, url in self.functions.items():
             if name == self.args.stores[0]:
-                out.append(("GET /healthz (HTTP floor)", lambda u=url: getter(u, "/healthz")))
-            out.append((f"ask, answers {label(name)}", lambda u=url: asker(u)))
+                out.append(("GET /healthz (HTTP floor)", partial(getter, url, "/healthz")))
+            out.append((f"ask, answers {label(name)}", partial(asker, url)))
         return out
 
     def stop(self) -> None:

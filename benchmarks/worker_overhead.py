@@ -44,7 +44,7 @@ from guichet.answer_worker import AnswerJobHandler
 from guichet.answering import Answerer
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.loader import parse_document
-from guichet.guard import StreamGuard
+from guichet.guard import AllowedFacts, StreamGuard
 from guichet.ingestion import content_hash, document_metadata
 from guichet.ports.answer_stream import AnswerEvent, AnswerStream
 from guichet.ports.broker import Broker
@@ -226,16 +226,16 @@ def timed_guard(log: Intervals) -> Iterator[None]:
     """
 
     class TimedGuard(StreamGuard):
-        def __init__(self, allowed: Sequence[str]) -> None:
+        def __init__(self, allowed: Sequence[str] | AllowedFacts) -> None:
             with log.timed("guard"):
                 super().__init__(allowed)
 
-    original = generation.StreamGuard
-    generation.StreamGuard = TimedGuard  # type: ignore[misc]
+    original = generation.StreamGuard  # type: ignore[attr-defined]
+    generation.StreamGuard = TimedGuard  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        generation.StreamGuard = original  # type: ignore[misc]
+        generation.StreamGuard = original  # type: ignore[attr-defined]
 
 
 class Probe:
