@@ -66,6 +66,9 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/ingestion_throughput.py
 	$(BIN)/python benchmarks/retrieval_latency.py
 	$(BIN)/python benchmarks/corpus_at_scale.py
+	$(BIN)/python benchmarks/worker_overhead.py
+	$(BIN)/python benchmarks/ask_latency.py
+	$(BIN)/python benchmarks/token_relay.py
 
 clean:
 	rm -rf $(VENV) $(LLM_VENV) .pytest_cache .mypy_cache .ruff_cache artifacts

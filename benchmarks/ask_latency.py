@@ -62,10 +62,11 @@ PAYLOAD = {"question": QUESTION, "audience": "particuliers"}
 FUNCTION_CPUS, LOAD_CPUS = {0}, {1}
 
 Op = Callable[[], None]
+Client = tuple[Op, Callable[[], None]]  # (one timed operation, close)
 
 
 def timed_phase(
-    make_op: Callable[[], tuple[Op, Callable[[], None]]], clients: int, warmup: float, seconds: float
+    make_op: Callable[[], Client], clients: int, warmup: float, seconds: float
 ) -> dict[str, float]:
     """clients threads run op() back to back; latencies of the ops started in the measured window."""
     barrier = threading.Barrier(clients + 1)
@@ -106,7 +107,7 @@ def timed_phase(
     return stats([x for r in results for x in r], seconds)
 
 
-def raw_publisher(amqp_url: str, queue: str, body: bytes) -> tuple[Op, Callable[[], None]]:
+def raw_publisher(amqp_url: str, queue: str, body: bytes) -> Client:
     """What RabbitMQBroker.publish sends (_rabbitmq_channel.SharedChannel), on a connection of its own."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     channel = connection.channel()
@@ -124,7 +125,7 @@ def raw_publisher(amqp_url: str, queue: str, body: bytes) -> tuple[Op, Callable[
     return op, connection.close
 
 
-def store_putter(store: ObjectStore) -> tuple[Op, Callable[[], None]]:
+def store_putter(store: ObjectStore) -> Client:
     def op() -> None:
         record = AnswerRecord.queued(AskJob(new_answer_id(), QUESTION))
         store.put(f"answers/{record.id}.json", record.to_json(), "application/json")
@@ -132,7 +133,7 @@ def store_putter(store: ObjectStore) -> tuple[Op, Callable[[], None]]:
     return op, lambda: None
 
 
-def asker(url: str) -> tuple[Op, Callable[[], None]]:
+def asker(url: str) -> Client:
     client = httpx.Client(base_url=url, timeout=30)
 
     def op() -> None:
@@ -143,7 +144,7 @@ def asker(url: str) -> tuple[Op, Callable[[], None]]:
     return op, client.close
 
 
-def getter(url: str, path: str) -> tuple[Op, Callable[[], None]]:
+def getter(url: str, path: str) -> Client:
     client = httpx.Client(base_url=url, timeout=30)
 
     def op() -> None:
@@ -208,8 +209,8 @@ class Bench:
     def _cpus(self, cpus: set[int]) -> set[int] | None:
         return None if self.args.no_pin else cpus
 
-    def phases(self, body: bytes) -> list[tuple[str, Callable[[], tuple[Op, Callable[[], None]]]]]:
-        out: list[tuple[str, Callable[[], tuple[Op, Callable[[], None]]]]] = [
+    def phases(self, body: bytes) -> list[tuple[str, Callable[[], Client]]]:
+        out: list[tuple[str, Callable[[], Client]]] = [
             ("raw publish", partial(raw_publisher, self.args.amqp_url, self.queue, body))
         ]
         for name, store in self.stores.items():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
@@ -91,7 +92,7 @@ class FakeOpenAIServer:
         """Listen (again) on 127.0.0.1: an ephemeral port the first time, the same port afterwards."""
         if self._httpd is not None:
             return
-        httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler_for(self._state))
+        httpd = _QuietServer(("127.0.0.1", self._port), handler_for(self._state))
         self._port = httpd.server_address[1]
         self._state.stopping = False
         self._httpd = httpd
@@ -114,3 +115,12 @@ class FakeOpenAIServer:
             with contextlib.suppress(OSError):  # already closed by its handler
                 connection.shutdown(socket.SHUT_RDWR)
         thread.join()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client closing its kept-alive connection (or down() cutting it) is normal here, not a bug.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
