@@ -65,11 +65,12 @@ class Answerer:
         extracts = self._evidence(job)
         retrieval_s = time.time() - started
         events.emit("sources", {"sources": [_candidate(e) for e in extracts]})
+        drafting = time.time()
         text, mode, model_name, first_token_s, notice = self._draft(job, extracts, events)
-        timings = Timings(
+        timings = Timings(  # each from the moment the worker took the job, but queued_s
             queued_s=round(max(0.0, started - job.created_at), 4),
             retrieval_s=round(retrieval_s, 4),
-            first_token_s=round(first_token_s, 4),
+            first_token_s=round(drafting - started + first_token_s, 4),
             total_s=round(time.time() - started, 4),
         )
         final = compose(job, record, text, extracts, notice)
@@ -85,7 +86,8 @@ class Answerer:
     def _draft(
         self, job: AskJob, extracts: list[Extract], events: EventWriter
     ) -> tuple[str, Mode, str, float, str]:
-        """(text, mode, model, first_token_s, notice)"""
+        """(text, mode, model, seconds to the first token of the draft that is kept, notice)"""
+        drafting = time.perf_counter()
         if self._model is not None and extracts:
             generation = generate(
                 self._model,
@@ -101,7 +103,7 @@ class Answerer:
         notice = NO_LLM_NOTICE if self._model is None else LLM_FAILED_NOTICE
         text = compose_extractive(job.question, job.situation, extracts)
         events.token(text)
-        return text, "extractive", "", 0.0, notice if extracts else ""
+        return text, "extractive", "", time.perf_counter() - drafting, notice if extracts else ""
 
 
 def _prompt(job: AskJob, extracts: Sequence[Extract]) -> list[ChatMessage]:
