@@ -214,8 +214,12 @@ def _ask(
             on_reset=lambda: printer("", True),
         )
     from guichet.ask_local import ask_local
+    from guichet.serving import NO_LLM_HINT
 
-    record = ask_local(_settings(), question, audience=audience, situation=situation, on_token=printer)
+    settings = _settings()
+    if not settings.llm_url:
+        typer.echo(NO_LLM_HINT.strip(), err=True)
+    record = ask_local(settings, question, audience=audience, situation=situation, on_token=printer)
     return record.to_dict()
 
 

@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 
 SAMPLE_PREFIX = "exemples"
 EXAMPLE_QUESTION = "Comment renouveler une carte d'identité périmée ?"
+NO_LLM_HINT = (
+    "\nAucun LLM configuré : les réponses sont composées d'extraits des fiches (mode extractif). Pour des "
+    "réponses rédigées, pointez GUICHET_LLM_URL vers un serveur compatible OpenAI : vLLM "
+    "(http://hôte:8000/v1), llama.cpp server, Ollama (http://localhost:11434/v1) ou l'API Albert "
+    "(+ GUICHET_LLM_API_KEY, GUICHET_LLM_MODEL)."
+)
 
 
 class WorkerCrashed(Exception):
@@ -74,6 +80,8 @@ def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
             workers = [worker, *answer_consumers(stack, stop)]
             if demo:
                 _print_demo(stack, host, port)
+            if not settings.llm_url:
+                print(NO_LLM_HINT, flush=True)
             _run_http(stack, host, port, stop, workers=workers)
             stop.set()
             for consumer in workers:
@@ -96,13 +104,6 @@ def _print_demo(stack: Stack, host: str, port: int) -> None:
         print(render_record(record.to_dict()), flush=True)
     except AskTimeout:
         print("(la réponse d'exemple tarde : elle restera consultable dans l'API)", flush=True)
-    if not stack.settings.llm_url:
-        print(
-            "\nAucun LLM configuré : les réponses sont composées d'extraits. Pour des réponses rédigées, "
-            "pointez GUICHET_LLM_URL vers un serveur compatible OpenAI (vLLM, llama.cpp server, Ollama, "
-            "API Albert), par exemple GUICHET_LLM_URL=http://localhost:8001/v1.",
-            flush=True,
-        )
 
 
 def _run_http(

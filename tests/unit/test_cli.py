@@ -87,3 +87,24 @@ def test_usage_error_is_one_line(tmp_path: Path) -> None:
     result = guichet(tmp_path, "search", "x", "-k", "abc")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("guichet: ")
+
+
+def test_ask_on_the_local_stack_prints_the_sourced_answer(corpus: tuple[Path, Path]) -> None:
+    data, _ = corpus
+    result = guichet(data, "ask", "Le chèque énergie est-il envoyé automatiquement ?", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["status"] == "done" and record["mode"] == "extractive"
+    assert record["sources"][0]["id"] == "docs/cheque.txt" and "[1]" in record["answer"]
+    assert "GUICHET_LLM_URL" in result.stderr  # how to get drafted answers
+    text = guichet(data, "ask", "Le chèque énergie est-il envoyé automatiquement ?")
+    assert text.returncode == 0 and "Sources" in text.stdout and "docs/cheque.txt" in text.stdout
+
+
+def test_ask_refuses_bad_input_and_an_empty_index(tmp_path: Path) -> None:
+    empty = guichet(tmp_path, "ask", "   ")
+    assert empty.returncode == 2 and len(empty.stderr.strip().splitlines()) == 1
+    unknown = guichet(tmp_path, "ask", "question", "--audience", "touristes")
+    assert unknown.returncode == 2
+    nothing = guichet(tmp_path, "ask", "Comment renouveler mon passeport ?")
+    assert nothing.returncode == 1 and "guichet ingest" in nothing.stderr
