@@ -49,7 +49,7 @@ def answer_consumers(
         consume_in_thread(stack.broker, queue, handler, stop)
         for _ in range(concurrency or settings.answer_concurrency)
     ]
-    dead = DeadJobHandler(stack.answers, stack.answer_stream)
+    dead = DeadJobHandler(stack.answers, stack.answer_stream, stop)
     consumers.append(consume_in_thread(stack.broker, dead_letter_queue(queue), dead, stop))
     return consumers
 

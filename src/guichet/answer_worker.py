@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 from guichet import metrics
 from guichet.answer_events import EventWriter
 from guichet.answer_record import AnswerRecord, AskJob
 from guichet.answer_store import AnswerRepository, valid_answer_id
 from guichet.answering import Answerer
+from guichet.generation import GenerationStopped
 from guichet.ports.answer_stream import AnswerStream
 from guichet.ports.broker import REASON_HEADER, Reject
 from guichet.records import Envelope
@@ -44,6 +46,8 @@ class AnswerJobHandler:
         if job is None:
             _record_unreadable(self._answers, envelope)
             raise Reject(UNREADABLE)
+        if not valid_answer_id(job.id):
+            raise Reject(f"identifiant de réponse invalide : {job.id[:40]!r}")
         attempt = envelope.delivery_count + 1
         events = EventWriter(self._stream, job.id, attempt)
         record = self._answers.get(job.id) or AnswerRecord.queued(job)
@@ -64,6 +68,8 @@ class AnswerJobHandler:
             self._answers.put(running)
             events.emit("status", {"status": "running", "attempt": attempt})
             return self._answerer.answer(job, running, events)
+        except GenerationStopped:
+            raise  # shutting down: requeued for another worker, whatever the attempt
         except Exception as exc:
             if attempt < self._max_deliveries:
                 raise  # requeued with backoff by the broker
@@ -82,11 +88,28 @@ class DeadJobHandler:
     acknowledged once the record is written.
     """
 
-    def __init__(self, answers: AnswerRepository, stream: AnswerStream) -> None:
+    def __init__(
+        self, answers: AnswerRepository, stream: AnswerStream, stop: threading.Event | None = None
+    ) -> None:
         self._answers = answers
         self._stream = stream
+        self._stop = stop or threading.Event()
 
     def __call__(self, envelope: Envelope) -> None:
+        # This message must not die in its turn (nothing consumes "<ask>.dead.dead"): an answer store
+        # outage is waited out here, for as long as it lasts, rather than retried through the broker;
+        # on shutdown the message is requeued.
+        delay = 1.0
+        while True:
+            try:
+                return self._record_failure(envelope)
+            except Exception:  # the answer store above all, but whatever it is, the message must live
+                log.warning("échec non enregistré : nouvel essai dans %.0f s", delay, exc_info=True)
+                if self._stop.wait(delay):
+                    raise
+                delay = min(delay * 2, 30.0)
+
+    def _record_failure(self, envelope: Envelope) -> None:
         job = _parse(envelope)
         if job is None:
             _record_unreadable(self._answers, envelope)

@@ -12,27 +12,20 @@ from dataclasses import dataclass, field, replace
 
 from guichet import metrics
 from guichet.answer_events import EventWriter
-from guichet.answer_record import AnswerRecord, AskJob, Mode, Timings
+from guichet.answer_record import AnswerRecord, AskJob, Timings
 from guichet.citations import cite_sources, cited_numbers
-from guichet.evidence import Extract, chosen_branches, gather_evidence
-from guichet.extractive import compose_extractive
-from guichet.generation import GenerationOptions, generate
+from guichet.drafting import draft_answer
+from guichet.evidence import Extract, allowed_texts, chosen_branches, gather_evidence
+from guichet.generation import GenerationOptions
 from guichet.guard import guard_answer
 from guichet.links import helpers, practical_links
 from guichet.ports.index import VectorIndex
-from guichet.ports.llm import ChatMessage, ChatModel
-from guichet.prompt import build_messages
+from guichet.ports.llm import ChatModel
 from guichet.related import related_questions
 from guichet.retrieval import Retriever
 
-LLM_FAILED_NOTICE = (
-    "Le modèle de langage n'a pas répondu après plusieurs essais : voici une réponse composée d'extraits "
-    "des fiches, sans rédaction automatique."
-)
-NO_LLM_NOTICE = (
-    "Aucun modèle de langage n'est configuré (GUICHET_LLM_URL) : voici une réponse composée d'extraits des "
-    "fiches, sans rédaction automatique."
-)
+__all__ = ["GUARD_NOTICE", "AnswerOptions", "Answerer", "allowed_texts", "compose"]
+
 GUARD_NOTICE = "Des informations absentes des sources citées (liens, numéros, montants) ont été retirées."
 # The situation helps retrieval find the matching case, but a long one would drown the question.
 SITUATION_QUERY_CHARS = 300
@@ -42,6 +35,7 @@ SITUATION_QUERY_CHARS = 300
 class AnswerOptions:
     retrieve_k: int = 12
     extracts: int = 6
+    prompt_chars: int = 24_000
     generation: GenerationOptions = field(default_factory=GenerationOptions)
 
 
@@ -66,15 +60,18 @@ class Answerer:
         retrieval_s = time.time() - started
         events.emit("sources", {"sources": [_candidate(e) for e in extracts]})
         drafting = time.time()
-        text, mode, model_name, first_token_s, notice = self._draft(job, extracts, events)
+        draft = draft_answer(
+            self._model, job, extracts, events, self._options.generation,
+            prompt_chars=self._options.prompt_chars, stop=self._stop,
+        )  # fmt: skip
         timings = Timings(  # each from the moment the worker took the job, but queued_s
             queued_s=round(max(0.0, started - job.created_at), 4),
             retrieval_s=round(retrieval_s, 4),
-            first_token_s=round(drafting - started + first_token_s, 4),
+            first_token_s=round(drafting - started + draft.first_token_s, 4),
             total_s=round(time.time() - started, 4),
         )
-        final = compose(job, record, text, extracts, notice)
-        return replace(final, mode=mode, model=model_name, timings=timings, updated_at=time.time())
+        final = compose(job, record, draft.text, draft.extracts, draft.notice)
+        return replace(final, mode=draft.mode, model=draft.model, timings=timings, updated_at=time.time())
 
     def _evidence(self, job: AskJob) -> list[Extract]:
         query = job.question
@@ -82,32 +79,6 @@ class Answerer:
             query = f"{job.question}\n{job.situation[:SITUATION_QUERY_CHARS]}"
         hits = self._retriever.search(query, audience=job.audience, k=self._options.retrieve_k)
         return gather_evidence(hits, self._index, limit=self._options.extracts, situation=job.situation)
-
-    def _draft(
-        self, job: AskJob, extracts: list[Extract], events: EventWriter
-    ) -> tuple[str, Mode, str, float, str]:
-        """(text, mode, model, seconds to the first token of the draft that is kept, notice)"""
-        drafting = time.perf_counter()
-        if self._model is not None and extracts:
-            generation = generate(
-                self._model,
-                lambda n: _prompt(job, extracts[:n]),
-                len(extracts),
-                allowed_texts(extracts),
-                events,
-                self._options.generation,
-                self._stop,
-            )
-            if generation is not None:
-                return generation.text, "generated", generation.model, generation.first_token_s, ""
-        notice = NO_LLM_NOTICE if self._model is None else LLM_FAILED_NOTICE
-        text = compose_extractive(job.question, job.situation, extracts)
-        events.token(text)
-        return text, "extractive", "", time.perf_counter() - drafting, notice if extracts else ""
-
-
-def _prompt(job: AskJob, extracts: Sequence[Extract]) -> list[ChatMessage]:
-    return build_messages(job.question, job.situation, job.audience, extracts)
 
 
 def compose(
@@ -135,19 +106,6 @@ def compose(
         guard_removed=guarded.removed,
         error=None,
     )
-
-
-def allowed_texts(extracts: Sequence[Extract]) -> list[str]:
-    """Where a URL, phone number, amount or cerfa number may come from: the passages and their fiche's
-    own links (its URL, online services with their cerfa and notice, who can help)."""
-    texts: list[str] = []
-    for e in extracts:
-        texts += [e.chunk.context, e.chunk.text, e.chunk.url, e.document.url]
-        for s in e.document.services:
-            texts += [s.title, s.url, s.cerfa, s.notice_url]
-        for c in e.document.contacts:
-            texts += [c.title, c.url, c.text]
-    return [t for t in texts if t]
 
 
 def _candidate(extract: Extract) -> dict[str, object]:

@@ -57,7 +57,14 @@ def follow(
     timer = threading.Timer(timeout, stop.set)
     timer.start()
     try:
+        attempt = 0
         for event in stream.subscribe(job.id, since=job.created_at, stop=stop, heartbeat=1.0):
+            if event is not None and event.attempt != attempt:
+                if event.attempt < attempt:
+                    continue  # a late event of an attempt already abandoned
+                if attempt:
+                    on_token("", True)  # another worker took the job over: its draft starts afresh
+                attempt = event.attempt
             if event is not None and event.kind == "token":
                 on_token(str(event.data.get("text", "")), False)
             elif event is not None and event.kind == "status" and event.data.get("reset"):

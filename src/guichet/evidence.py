@@ -186,3 +186,16 @@ def chosen_branches(extracts: Sequence[Extract]) -> dict[str, str]:
         single_case = all(on_path(best.branch, e.branch) for e in items)
         chosen[doc_id] = best.branch if best.matches_situation or single_case else ""
     return chosen
+
+
+def allowed_texts(extracts: Sequence[Extract]) -> list[str]:
+    """Where a URL, phone number, amount or cerfa number may come from: the passages and their fiche's
+    own links (its URL, online services with their cerfa and notice, who can help)."""
+    texts: list[str] = []
+    for e in extracts:
+        texts += [e.chunk.context, e.chunk.text, e.chunk.url, e.document.url]
+        for s in e.document.services:
+            texts += [s.title, s.url, s.cerfa, s.notice_url]
+        for c in e.document.contacts:
+            texts += [c.title, c.url, c.text]
+    return [t for t in texts if t]

@@ -20,8 +20,14 @@ from guichet.ports.llm import ChatMessage, ChatModel, ContextTooLong, LLMError, 
 
 log = logging.getLogger(__name__)
 
-# Builds the prompt with at most n extracts (n shrinks when the model's context is too small).
+# Builds the prompt with the first n extracts (n shrinks when the model's context is too small), and
+# gives the texts the facts of an answer built on those n extracts may come from.
 PromptBuilder = Callable[[int], list[ChatMessage]]
+AllowedTexts = Callable[[int], Sequence[str]]
+
+
+class GenerationStopped(Exception):
+    """The worker is shutting down while waiting to retry: the job must be redelivered, not degraded."""
 
 
 @dataclass(frozen=True)
@@ -38,23 +44,26 @@ class Generation:
     model: str
     first_token_s: float  # from the first request of the job
     finish_reason: str
-    extracts_used: int
+    extracts_used: int  # the prompt held the first extracts_used extracts
 
 
 def generate(
     model: ChatModel,
     build_prompt: PromptBuilder,
+    allowed_for: AllowedTexts,
     extracts: int,
-    allowed: Sequence[str],
     events: EventWriter,
     options: GenerationOptions,
     stop: threading.Event | None = None,
 ) -> Generation | None:
+    """None when the model could not answer: unavailable after every retry, refused, or the prompt does
+    not fit even with one extract. Shrinking the prompt does not use up the retries."""
     started = time.perf_counter()
-    attempts = options.retries + 1
-    for attempt in range(attempts):
+    failures = 0
+    while True:
         try:
-            return _stream_once(model, build_prompt(extracts), allowed, events, options, started, extracts)
+            messages = build_prompt(extracts)
+            return _stream_once(model, messages, allowed_for(extracts), events, options, started, extracts)
         except ContextTooLong:
             _discard_draft(events)
             metrics.LLM_REQUESTS.labels(outcome="context_too_long").inc()
@@ -65,15 +74,17 @@ def generate(
         except LLMUnavailable as exc:
             _discard_draft(events)
             metrics.LLM_REQUESTS.labels(outcome="unavailable").inc()
-            log.warning("modèle indisponible (essai %d/%d) : %s", attempt + 1, attempts, exc)
-            if attempt + 1 < attempts and _wait(options.retry_backoff * 2**attempt, stop):
-                break
+            failures += 1
+            log.warning("modèle indisponible (échec %d/%d) : %s", failures, options.retries + 1, exc)
+            if failures > options.retries:
+                return None
+            if _wait(options.retry_backoff * 2 ** (failures - 1), stop):
+                raise GenerationStopped("arrêt du worker pendant l'attente d'un nouvel essai") from exc
         except LLMError as exc:
             _discard_draft(events)
             metrics.LLM_REQUESTS.labels(outcome="refused").inc()
             log.warning("le modèle a refusé la requête : %s", exc)
-            break
-    return None
+            return None
 
 
 def _stream_once(

@@ -19,15 +19,26 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from guichet.answer_record import GuardRemoval
-from guichet.guard_facts import Fact, amount_value, cerfa_key, find_in_segment, normalise_phone, normalise_url
+from guichet.guard_facts import (
+    BLANKS,
+    Fact,
+    amount_value,
+    cerfa_key,
+    find_in_segment,
+    normalise_phone,
+    normalise_url,
+)
 
 REMOVED_MARKER = "[information retirée]"
 
 # A segment ends after a newline, or after the blank that follows a sentence end; "Tél. 3939" is no end.
 _CUT = re.compile(r"\n|(?<=[.!?…])[ \t\u00a0]")
 _ABBREVIATIONS = frozenset({"tél", "tel", "n", "no", "num", "art", "cf", "ex", "m", "mme", "st", "av"})
-# On the allowed side every digit run counts, however it is grouped ("39 39" allows "3939").
-_DIGIT_RUN = re.compile(r"\+?\d(?:[ \u00a0\u202f.\-]?\d)*")
+# On the allowed side a long digit run counts as a phone number, however it is grouped, in case a source
+# writes one in a way the patterns miss. Short runs do not: "3 960 €" or "15 jours" must not back
+# "appelez le 3960" or "le 15"; amounts and cerfa numbers are blanked before looking for runs.
+_DIGIT_RUN = re.compile(rf"\+?\d(?:[{BLANKS}.\-]?\d)*")
+_MIN_RUN_DIGITS = 6
 _CERFA_IN_URL = re.compile(r"(?i)cerfa_?(\d{5})")
 
 
@@ -87,7 +98,8 @@ class AllowedFacts:
             self._add(text)
 
     def _add(self, text: str) -> None:
-        for fact in find_facts(text):
+        facts = find_facts(text)
+        for fact in facts:
             if fact.kind == "url":
                 url = normalise_url(fact.value)
                 self.urls.add(url)
@@ -100,7 +112,7 @@ class AllowedFacts:
                     self.amounts.add(value)
             else:
                 self.cerfas.add(cerfa_key(fact.value))
-        self.phones.update(normalise_phone(m.group()) for m in _DIGIT_RUN.finditer(text.replace("(0)", "")))
+        self.phones.update(_long_digit_runs(text, facts))
         self.cerfas.update((m.group(1), "") for m in _CERFA_IN_URL.finditer(text))
 
     def permits(self, fact: Fact) -> bool:
@@ -118,6 +130,15 @@ class AllowedFacts:
         return (number, version) in self.cerfas or (
             not version and any(known == number for known, _ in self.cerfas)
         )
+
+
+def _long_digit_runs(text: str, facts: Sequence[Fact]) -> set[str]:
+    blanked = list(text)
+    for fact in facts:
+        if fact.kind in ("amount", "cerfa"):
+            blanked[fact.start : fact.end] = "|" * (fact.end - fact.start)
+    runs = (normalise_phone(m.group()) for m in _DIGIT_RUN.finditer("".join(blanked).replace("(0)", "")))
+    return {run for run in runs if len(run) >= _MIN_RUN_DIGITS}
 
 
 def _guard_segment(segment: str, allowed: AllowedFacts) -> tuple[str, list[GuardRemoval]]:

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     llm_model: str = ""  # "" = the first model the server lists at /models
     llm_api_key: str = ""
     llm_timeout: float = 60.0  # seconds without a byte from the server before the attempt fails
+    llm_max_duration: float = 300.0  # seconds a whole generation may take (keep-alives do not extend it)
+    llm_prompt_chars: int = 24_000  # extracts are dropped (worst first) to keep the prompt under this
     llm_max_tokens: int = 700
     llm_temperature: float = 0.1
     llm_retries: int = 2  # further attempts after a failure, before falling back to an extractive answer

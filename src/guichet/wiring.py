@@ -123,7 +123,11 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
     from guichet.ports.llms.openai_compat import OpenAICompatChatModel
 
     return OpenAICompatChatModel(
-        settings.llm_url, model=settings.llm_model, api_key=settings.llm_api_key, timeout=settings.llm_timeout
+        settings.llm_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key,
+        timeout=settings.llm_timeout,
+        max_duration=settings.llm_max_duration,
     )
 
 

@@ -10,9 +10,12 @@ import pytest
 
 from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
 from guichet.answer_service import answer_consumers, answer_options, enqueue
+from guichet.answer_store import AnswerRepository
 from guichet.answer_worker import AnswerJobHandler, DeadJobHandler
-from guichet.answering import GUARD_NOTICE, LLM_FAILED_NOTICE, NO_LLM_NOTICE, Answerer
+from guichet.answering import GUARD_NOTICE, Answerer, AnswerOptions
 from guichet.bulk_ingest import ingest_into
+from guichet.drafting import LLM_FAILED_NOTICE, NO_LLM_NOTICE, TRUNCATED_NOTICE, UNUSABLE_NOTICE
+from guichet.generation import GenerationOptions, GenerationStopped
 from guichet.ports.answer_stream import AnswerEvent
 from guichet.ports.answer_streams.local import LocalAnswerStream
 from guichet.ports.broker import REASON_HEADER, Reject, dead_letter_queue
@@ -21,6 +24,8 @@ from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.llm import ChatDelta, ChatMessage, ChatModel
 from guichet.ports.llms.scripted import ScriptedChatModel
+from guichet.ports.store import StoreError
+from guichet.prompt import NOT_COVERED
 from guichet.records import Envelope
 from guichet.serving import sample_corpus_dir
 from guichet.settings import Settings
@@ -263,3 +268,97 @@ def test_consumers_answer_jobs_concurrently_on_the_embedded_broker(world_factory
     assert statuses == ["done"] * 6
     assert world.broker.depth(dead_letter_queue(world.settings.ask_queue)) == 0
     assert model.max_concurrent >= 2
+
+
+def answer_with(world: World, options: AnswerOptions) -> AnswerRecord:
+    answerer = Answerer(world.stack.retriever, world.index, world.model, options)
+    handler = AnswerJobHandler(world.stack.answers, world.stream, answerer, max_deliveries=3)
+    job = AskJob(new_answer_id(), QUESTION)
+    world.stack.answers.put(AnswerRecord.queued(job))
+    handler(job_envelope(job))
+    record = world.stack.answers.get(job.id)
+    assert record is not None
+    return record
+
+
+@pytest.mark.parametrize(
+    "reply", ["", "  \n ", "Faites la demande en mairie, sans citer de source.", "Voir l'extrait [9]."]
+)
+def test_an_empty_or_untraceable_model_answer_is_replaced_by_extracts(world_factory, reply: str) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(ScriptedChatModel(reply))
+    record = answer_with(world, answer_options(world.settings))
+    assert record.mode == "extractive" and record.notice == UNUSABLE_NOTICE
+    assert record.answer.strip() and record.sources
+
+
+def test_an_answer_saying_the_extracts_do_not_cover_it_is_kept(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(ScriptedChatModel(NOT_COVERED))
+    record = answer_with(world, answer_options(world.settings))
+    assert record.mode == "generated" and record.answer == NOT_COVERED and record.sources == ()
+
+
+def test_an_answer_cut_by_the_token_limit_keeps_whole_sentences_and_says_so(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(ScriptedChatModel(cite_first, delta_chars=10))
+    options = AnswerOptions(generation=GenerationOptions(max_tokens=9))  # 90 characters: mid-sentence 2
+    record = answer_with(world, options)
+    assert record.mode == "generated" and record.notice == TRUNCATED_NOTICE
+    assert record.answer.endswith(".") and "photo" not in record.answer
+
+
+def prompt_chars(model: ScriptedChatModel) -> int:
+    return sum(len(m.content) for m in model.calls[0])
+
+
+def test_a_prompt_too_long_is_shrunk_without_using_up_retries_and_cites_only_what_was_seen(
+    world_factory,
+) -> None:  # type: ignore[no-untyped-def]
+    probe = ScriptedChatModel(cite_first)
+    answer_with(world_factory(probe), AnswerOptions())
+    reply = "Faites la demande en mairie [1]. Un timbre de 25 € est demandé [6]."
+    model = ScriptedChatModel(reply, context_chars=prompt_chars(probe) - 1)
+    record = answer_with(world_factory(model), AnswerOptions(generation=GenerationOptions(retries=0)))
+    assert record.mode == "generated" and len(model.calls) == 2
+    assert "[6]" not in model.calls[1][-1].content and '<extrait n="6">' not in model.calls[1][-1].content
+    assert "25 €" not in record.answer and len(record.sources) == 1
+
+
+def test_stopping_while_waiting_to_retry_requeues_instead_of_degrading(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(ScriptedChatModel(cite_first, fail_first=5))
+    stop = threading.Event()
+    stop.set()
+    answerer = Answerer(world.stack.retriever, world.index, world.model, answer_options(world.settings), stop)
+    handler = AnswerJobHandler(world.stack.answers, world.stream, answerer, max_deliveries=3)
+    job = AskJob(new_answer_id(), QUESTION)
+    with pytest.raises(GenerationStopped):
+        handler(job_envelope(job, delivery_count=2))  # even on the last delivery: no failed record
+    assert world.stack.answers.get(job.id).status == "running"  # type: ignore[union-attr]
+
+
+def test_a_job_with_an_invalid_id_is_rejected(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    with pytest.raises(Reject, match="identifiant"):
+        world.handler()(job_envelope(AskJob("../../etc/passwd", QUESTION)))
+
+
+class NoWait(threading.Event):
+    """A stop event that is never set and never sleeps: retries without real waiting."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return False
+
+
+def test_the_dead_letter_handler_waits_out_an_answer_store_outage(world_factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    job = AskJob(new_answer_id(), QUESTION)
+    world.stack.answers.put(AnswerRecord.queued(job).running(5))
+    failures = iter([True, True, False])
+    real_put = AnswerRepository.put
+
+    def flaky_put(self: AnswerRepository, record: AnswerRecord) -> None:
+        if next(failures, False):
+            raise StoreError("stockage injoignable")
+        real_put(self, record)
+
+    monkeypatch.setattr(AnswerRepository, "put", flaky_put)
+    DeadJobHandler(world.stack.answers, world.stream, NoWait())(Envelope(job.to_json(), job.id))
+    assert world.stack.answers.get(job.id).status == "failed"  # type: ignore[union-attr]

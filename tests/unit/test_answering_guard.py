@@ -66,6 +66,21 @@ def kinds(text: str) -> list[tuple[str, str]]:
         ("sur www.impots.gouv.fr, rubrique", ("url", "www.impots.gouv.fr")),
         ("sur le site ameli.fr.", ("url", "ameli.fr")),
         ("écrivez à contact@caf.fr", ("url", "contact@caf.fr")),
+        ("Il coûte 2 500 EUROS.", ("amount", "2 500 EUROS")),
+        ("Il coûte 2 500 Eur.", ("amount", "2 500 Eur")),
+        ("Il coûte 2\u2009500\u2009€.", ("amount", "2\u2009500\u2009€")),
+        ("Il coûte 2\u202f500\u00a0€.", ("amount", "2\u202f500\u00a0€")),
+        ("Il coûte 1\u2007500 €.", ("amount", "1\u2007500 €")),
+        ("Tél\u00a0: 01\u200923\u200945\u200967\u200989", ("phone", "01\u200923\u200945\u200967\u200989")),
+        ("Le 118 712 vous renseigne", ("phone", "118 712")),
+        ("Contactez le Samu social au 115.", ("phone", "115")),
+        ("Joignez la police, au 17", ("phone", "17")),
+        ("Téléphonez au service d'aide : 119", ("phone", "119")),
+        ("Consultez bit.ly/ants", ("url", "bit.ly/ants")),
+        ("Consultez ants.gouv.app/x.", ("url", "ants.gouv.app/x")),
+        ("Remplissez l'imprimé 15646.", ("cerfa", "imprimé 15646")),
+        ("le formulaire Cerfa (15646)", ("cerfa", "formulaire Cerfa (15646)")),
+        ("le formulaire n° 15646", ("cerfa", "n° 15646")),
     ],
 )
 def test_facts_are_recognised(text: str, expected: tuple[str, str]) -> None:
@@ -82,6 +97,9 @@ def test_facts_are_recognised(text: str, expected: tuple[str, str]) -> None:
         "Ouvert de 8 h 30 à 17 h 30, du lundi au vendredi.",
         "Le numéro fiscal comporte 13 chiffres.",
         "Étape 1 : préparez le bulletin n°3.",
+        "Contactez la mairie dans les 15 jours, avant le 15 mars, de 9 h à 17 h.",
+        "Contactez la mairie (article 112 du code).",
+        "Voir la fiche et/ou le guide 2.3/4.",
         NOT_COVERED,
         REMOVED_MARKER,
     ],
@@ -143,6 +161,62 @@ def test_facts_are_compared_normalised(answer: str, source: str, kept: bool) -> 
     assert (not result.removed) is kept
 
 
+def test_every_emergency_number_after_a_call_word_is_seen() -> None:
+    assert kinds("Contactez le 115 ou le 15, ou encore le 3939") == [
+        ("phone", "115"),
+        ("phone", "15"),
+        ("phone", "3939"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["Appelez le 3960 pour un rendez-vous.", "Appelez le 15 en cas d'urgence.", "Composez le 396 0."],
+)
+def test_an_amount_or_a_delay_does_not_back_a_phone_number(answer: str) -> None:
+    source = "Le plafond de ressources est de 3 960 € par an. Délai : 15 jours. Cerfa n°15646*01."
+    assert guard_answer(answer, [source]).removed
+
+
+@pytest.mark.parametrize(
+    ("answer", "source"),
+    [
+        ("Appelez le 15.", "En cas d'urgence médicale, appelez le 15."),
+        ("Appelez le 115.", "Contactez le Samu social au 115."),
+        ("Appelez le 3960.", "Plateforme téléphonique : 39 60"),
+        ("Appelez le 01 23 45 678.", "Standard : 01 23 45 678"),  # no pattern sees it: a long run
+    ],
+)
+def test_a_phone_number_of_the_sources_is_kept(answer: str, source: str) -> None:
+    assert guard_answer(answer, [source]).text == answer
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Il coûte 2 500 EUROS [1].",
+        "Il coûte 2 500 Eur [1].",
+        "Il coûte 2 500\u2009€ [1].",
+        "Le 118 712 vous renseigne [1].",
+        "Contactez le Samu social au 115 [1].",
+        "Consultez bit.ly/ants [1].",
+        "Consultez ants.gouv.app/x [1].",
+        "Remplissez l'imprimé 15646 [1].",
+        "Remplissez le formulaire Cerfa (15646) [1].",
+    ],
+)
+def test_unusual_spellings_of_invented_facts_are_removed(answer: str) -> None:
+    result = guard_answer(answer, ["Appelez le 3939."])
+    assert len(result.removed) == 1
+    assert REMOVED_MARKER in result.text
+
+
+def test_unusual_spellings_are_compared_normalised() -> None:
+    source = "Coût : 2 500 €. Cerfa n°15646*01. Renseignements : 118 712."
+    answer = "Il coûte 2\u2009500 EUROS, formulaire Cerfa (15646), appelez le 118712."
+    assert guard_answer(answer, [source]).text == answer
+
+
 def test_a_fact_counts_only_from_the_allowed_texts() -> None:
     assert guard_answer("Appelez le 01 23 45 67 89.", []).removed == (
         GuardRemoval("phone", "01 23 45 67 89"),
@@ -177,7 +251,8 @@ FRAGMENTS = [
     "Appelez le ", "39 39", "3939", "3646", "01 23 45 67 89", "01 23 45 67 80", "+33 1 23 45 67 89",
     "Tél. ", "numéro ", "au ", ". ", ".", "\n", "! ", "… ", " ", ":", "25 €", "26 €", "1 500,50 €",
     "€", "euros", "cerfa n°12345*01", "n° 54321", "https://ants.gouv.fr/x", "www.faux.fr/y",
-    "ameli.fr", "[1]", "ok", "0", "1", "2", "3", "9",
+    "ameli.fr", "[1]", "ok", "0", "1", "2", "3", "9", "Contactez le Samu au ", "115", "15", " ou ",
+    "118 712", "\u2009", "\u202f€", "EUROS", "bit.ly/x", "imprimé 12345", "Cerfa (12345)", "-",
 ]  # fmt: skip
 texts = st.lists(
     st.one_of(st.sampled_from(FRAGMENTS), st.text(alphabet=" .\n0123456789€+*°n:telTé", max_size=4)),

@@ -238,3 +238,12 @@ def test_invalid_url_is_a_plain_llm_error() -> None:
 def _sse_response(*events: str) -> httpx.Response:
     body = "".join(f"data: {event}\n\n" for event in (*events, "[DONE]"))
     return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
+
+
+def test_a_generation_longer_than_max_duration_is_unavailable() -> None:
+    # Each piece arrives well within the read timeout, but the whole answer would take ~2 s.
+    with FakeOpenAIServer("x" * 40, delta_chars=2, delay=0.1) as slow:
+        model = OpenAICompatChatModel(slow.url, model="m", timeout=5.0, max_duration=0.5)
+        with pytest.raises(LLMUnavailable, match="trop longue"):
+            list(model.stream(QUESTION, max_tokens=100, temperature=0.0))
+        model.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -43,10 +44,14 @@ class OpenAICompatChatModel:
         model: str = "",
         api_key: str = "",
         timeout: float = 60.0,
+        max_duration: float = 600.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout doit être positif")
+        """timeout: the longest wait for a byte; max_duration: the longest a whole generation may take
+        (a server sending keep-alive comments but no token would otherwise hold a worker slot forever)."""
+        if timeout <= 0 or max_duration <= 0:
+            raise ValueError("timeout et max_duration doivent être positifs")
+        self._max_duration = max_duration
         self._base = base_url.rstrip("/")
         self._model = model
         self._discovery = threading.Lock()
@@ -86,7 +91,8 @@ class OpenAICompatChatModel:
                     # a server that ignores "stream": the whole completion in one body
                     yield from deltas([response.read().decode("utf-8", "replace")])
                 else:
-                    yield from deltas(sse_data(response.iter_lines()))
+                    deadline = time.monotonic() + self._max_duration
+                    yield from deltas(sse_data(_until(deadline, response.iter_lines(), url)))
             finally:
                 response.close()  # also when the caller closes the generator early
 
@@ -159,3 +165,10 @@ def refusal(url: str, status: int, body: str) -> LLMError:
 
 def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def _until(deadline: float, lines: Iterator[str], url: str) -> Iterator[str]:
+    for line in lines:
+        if time.monotonic() > deadline:
+            raise LLMUnavailable(f"{url} : génération trop longue, abandonnée")
+        yield line
