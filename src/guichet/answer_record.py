@@ -8,17 +8,33 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 import uuid
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal, TypeVar
 
 Status = Literal["queued", "running", "done", "failed"]
 Mode = Literal["generated", "extractive"]
 LinkType = Literal["teleservice", "simulateur", "formulaire"]
 FINAL_STATUSES: frozenset[str] = frozenset({"done", "failed"})
 
+T = TypeVar("T")
 MAX_QUESTION_CHARS = 2000
 MAX_SITUATION_CHARS = 2000
+
+
+def clean_text(value: str, *, limit: int, required: bool) -> str:
+    """Line breaks normalised, outer blanks stripped; control characters (but \\n and \\t) refused."""
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if required and not text:
+        raise ValueError("ne doit pas être vide")
+    if len(text) > limit:
+        raise ValueError(f"trop long : {len(text)} caractères, {limit} au plus")
+    # Cs: lone surrogates, which JSON can carry but UTF-8 cannot store.
+    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t"), None)
+    if bad is not None:
+        raise ValueError(f"caractère de contrôle interdit (U+{ord(bad):04X})")
+    return text
 
 
 def new_answer_id() -> str:
@@ -176,16 +192,23 @@ class AnswerRecord:
             situation=raw.get("situation", ""),
             created_at=float(raw["created_at"]),
             answer=raw.get("answer", ""),
-            sources=tuple(SourceRef(**s) for s in raw.get("sources", [])),
-            related_questions=tuple(RelatedQuestionRef(**q) for q in raw.get("related_questions", [])),
-            links=tuple(PracticalLink(**link) for link in raw.get("links", [])),
-            helpers=tuple(Helper(**h) for h in raw.get("helpers", [])),
+            sources=tuple(_known(SourceRef, s) for s in raw.get("sources", [])),
+            related_questions=tuple(_known(RelatedQuestionRef, q) for q in raw.get("related_questions", [])),
+            links=tuple(_known(PracticalLink, link) for link in raw.get("links", [])),
+            helpers=tuple(_known(Helper, h) for h in raw.get("helpers", [])),
             mode=raw.get("mode"),
             notice=raw.get("notice", ""),
             model=raw.get("model", ""),
-            timings=Timings(**raw.get("timings", {})),
-            guard_removed=tuple(GuardRemoval(**g) for g in raw.get("guard_removed", [])),
+            timings=_known(Timings, raw.get("timings", {})),
+            guard_removed=tuple(_known(GuardRemoval, g) for g in raw.get("guard_removed", [])),
             attempt=int(raw.get("attempt", 0)),
-            error=AnswerError(**error) if error else None,
+            error=_known(AnswerError, error) if error else None,
             updated_at=float(raw.get("updated_at", 0.0)),
         )
+
+
+def _known(cls: type[T], raw: dict[str, Any]) -> T:
+    """cls from the fields it knows: a record written by a newer version (during a rolling upgrade) has
+    fields this one ignores, rather than fail to read."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in raw.items() if k in names})

@@ -47,7 +47,7 @@ def ask_remote(
             accepted = _checked(http.post("/v1/ask", json=body)).json()
             draft = _Draft(on_token, on_reset)
             try:
-                record = _follow(http, accepted["links"]["stream"], draft)
+                record = _follow(http, accepted["links"]["stream"], draft, deadline)
             except (httpx.TransportError, _StreamBroken, ValueError):
                 record = None  # the stream broke, or sent garbage: the record is the truth
             return record if record is not None else _poll(http, accepted["links"]["self"], deadline)
@@ -55,11 +55,11 @@ def ask_remote(
         raise AskError(f"API injoignable à {base_url} : {exc}") from exc
 
 
-def _follow(http: httpx.Client, path: str, draft: _Draft) -> dict[str, Any] | None:
+def _follow(http: httpx.Client, path: str, draft: _Draft, deadline: float) -> dict[str, Any] | None:
     """The record from the stream's `done`; None after an `error` (the record says more)."""
     with http.stream("GET", path, headers={"Accept": "text/event-stream"}) as response:
         _checked(response)
-        for kind, data in _events(response.iter_lines()):
+        for kind, data in _events(_before(deadline, response.iter_lines())):
             if kind == "token":
                 draft.add(str(data.get("text", "")), int(data.get("offset", len(draft.text))))
             elif kind == "status" and data.get("reset"):
@@ -91,6 +91,14 @@ def _checked(response: httpx.Response) -> httpx.Response:
     except (ValueError, KeyError, TypeError):
         message = f"réponse inattendue de l'API (HTTP {response.status_code})"
     raise AskError(f"{message} (HTTP {response.status_code})")
+
+
+def _before(deadline: float, lines: Iterator[str]) -> Iterator[str]:
+    """The stream's lines until the deadline: keep-alives would otherwise keep a stuck answer open forever."""
+    for line in lines:
+        if time.monotonic() >= deadline:
+            raise AskError("pas de réponse dans le temps imparti : réessayez plus tard")
+        yield line
 
 
 def _events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -160,13 +160,17 @@ def ask(
     url: Annotated[str | None, typer.Option(help="Interroger une API en marche (http://hôte:port)")] = None,
 ) -> None:
     """Pose une question : réponse, sources numérotées, questions liées, liens pratiques."""
-    from guichet.answer_record import MAX_QUESTION_CHARS, MAX_SITUATION_CHARS
+    from guichet.answer_record import MAX_QUESTION_CHARS, MAX_SITUATION_CHARS, clean_text
     from guichet.render import render_record
 
-    if not question.strip() or len(question) > MAX_QUESTION_CHARS:
-        raise typer.BadParameter(f"entre 1 et {MAX_QUESTION_CHARS} caractères", param_hint="QUESTION")
-    if len(situation) > MAX_SITUATION_CHARS:
-        raise typer.BadParameter(f"au plus {MAX_SITUATION_CHARS} caractères", param_hint="--situation")
+    try:
+        question = clean_text(question, limit=MAX_QUESTION_CHARS, required=True)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="QUESTION") from exc
+    try:
+        situation = clean_text(situation, limit=MAX_SITUATION_CHARS, required=False)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--situation") from exc
     printer = _TokenPrinter(enabled=not as_json)
     record = guarded(lambda: _ask(url, question, audience, situation, printer))
     printer.end()
@@ -175,7 +179,8 @@ def ask(
     else:
         typer.echo(render_record(record))
     if record.get("status") != "done":
-        raise typer.Exit(1)
+        error = record.get("error") or {}
+        fail(str(error.get("message") or "la réponse a échoué"))
 
 
 class _TokenPrinter:

@@ -107,10 +107,12 @@ def _stream_once(
         for delta in deltas:
             if guard is None:
                 guard = StreamGuard(allowed)
-            if delta.text and not parts:
+            # A lone surrogate (a JSON "\ud800" from the server) could not be stored nor sent as UTF-8.
+            text = delta.text.encode("utf-8", "replace").decode("utf-8")
+            if text and not parts:
                 first_token_s = time.perf_counter() - started
-            parts.append(delta.text)
-            events.token(guard.feed(delta.text))
+            parts.append(text)
+            events.token(guard.feed(text))
             finish_reason = delta.finish_reason or finish_reason
             if delta.usage is not None:
                 metrics.LLM_TOKENS.labels(kind="prompt").inc(delta.usage.prompt_tokens)

@@ -76,10 +76,11 @@ _CALL = re.compile(
     rf"{_CALL_WORD}(?:{_B}*{_FILLER})*{_B}*\**(\d{{2,4}}(?:{_SEP}\d{{1,4}})*)(?!{_B}?\d){_NOT_A_SHORT_NUMBER}"
 )
 # Emergency and social lines (15, 17, 112, 115, 119...) a few words after a call word: "Contactez le
-# Samu social au 115". The walk stops at any punctuation but a comma, so it stays in its clause.
+# Samu social au 115". The walk stops at any punctuation but a comma (or a bracket
+# just before the number), so it stays in its clause.
 _CALL_AT = re.compile(_CALL_WORD)
 _CALL_STEP = re.compile(
-    rf"{_B}*(?:[:,*\-]{_B}*)*(?:(\d+(?:{_SEP}\d+)*)|[^\W\d_]+(?:['’][^\W\d_]*)?(?:-[^\W\d_]+)*)"
+    rf"{_B}*(?:[:,*\-]{_B}*)*(?:\(?(\d+(?:{_SEP}\d+)*)|[^\W\d_]+(?:['’][^\W\d_]*)?(?:-[^\W\d_]+)*)"
 )
 _CALL_WINDOW = 6
 _EMERGENCY = re.compile(rf"1\d{{1,2}}(?![\w/-]){_NOT_A_SHORT_NUMBER}")

@@ -75,6 +75,7 @@ def kinds(text: str) -> list[tuple[str, str]]:
         ("Le 118 712 vous renseigne", ("phone", "118 712")),
         ("Contactez le Samu social au 115.", ("phone", "115")),
         ("Joignez la police, au 17", ("phone", "17")),
+        ("Appelez le Samu (15)", ("phone", "15")),
         ("Téléphonez au service d'aide : 119", ("phone", "119")),
         ("Consultez bit.ly/ants", ("url", "bit.ly/ants")),
         ("Consultez ants.gouv.app/x.", ("url", "ants.gouv.app/x")),
@@ -232,7 +233,8 @@ def _corpus_chunks() -> list[str]:
 def test_a_verbatim_copy_of_a_source_keeps_every_fact() -> None:
     """No false positive when the model copies a passage: the guard agrees with itself on real text."""
     texts = _corpus_chunks()
-    assert sum(len(find_facts(t)) for t in texts) > 100
+    # The project's samples alone hold about 80 facts; with 40 real fiches, well over 100.
+    assert sum(len(find_facts(t)) for t in texts) > (100 if FICHES.is_dir() else 50)
     for text in texts:
         assert guard_answer(text, [text]).text == text
 

@@ -74,13 +74,15 @@ def _safe(check: object) -> bool:
 
 
 def limit_json_bodies(app: FastAPI, limit: int) -> None:
-    """A declared JSON body over limit is refused unread, in the error shape (the routes' own
-    max_body_size, which answers in plain text, only remains for chunked bodies)."""
+    """A declared body over limit is refused unread, in the error shape (the routes' own max_body_size,
+    which answers in plain text, only remains for chunked bodies)."""
 
     @app.middleware("http")
     async def check(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length", "")
-        if "json" in request.headers.get("content-type", "") and length.isdigit() and int(length) > limit:
+        # Documents have their own, much larger limit (GUICHET_MAX_DOCUMENT_BYTES), checked by their route.
+        uploads = request.url.path.startswith("/v1/documents")
+        if not uploads and length.isdigit() and len(length) < 20 and int(length) > limit:
             return error_response(
                 413, "trop_volumineux", f"Requête trop volumineuse ({limit} octets au plus)."
             )

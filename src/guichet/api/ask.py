@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import unicodedata
 from functools import partial
 from typing import Annotated, Literal
 
@@ -11,7 +10,14 @@ from fastapi import APIRouter, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from guichet import metrics
-from guichet.answer_record import MAX_QUESTION_CHARS, MAX_SITUATION_CHARS, AnswerRecord, AskJob, new_answer_id
+from guichet.answer_record import (
+    MAX_QUESTION_CHARS,
+    MAX_SITUATION_CHARS,
+    AnswerRecord,
+    AskJob,
+    clean_text,
+    new_answer_id,
+)
 from guichet.api.errors import ApiError, ErrorBody
 from guichet.corpus.model import Audience
 from guichet.ports.broker import BrokerError
@@ -25,20 +31,6 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
 EXAMPLE_QUESTION = "Comment renouveler une carte d'identité périmée ?"
 QUEUE_DOWN = "La file des questions est injoignable : la question n'a pas été prise en compte, réessayez."
-
-
-def clean_text(value: str, *, limit: int, required: bool) -> str:
-    """Line breaks normalised, outer blanks stripped; control characters (but \\n and \\t) refused."""
-    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if required and not text:
-        raise ValueError("ne doit pas être vide")
-    if len(text) > limit:
-        raise ValueError(f"trop long : {len(text)} caractères, {limit} au plus")
-    # Cs: lone surrogates, which JSON can carry but UTF-8 cannot store.
-    bad = next((c for c in text if unicodedata.category(c) in ("Cc", "Cs") and c not in "\n\t"), None)
-    if bad is not None:
-        raise ValueError(f"caractère de contrôle interdit (U+{ord(bad):04X})")
-    return text
 
 
 Question = Annotated[str, AfterValidator(partial(clean_text, limit=MAX_QUESTION_CHARS, required=True))]

@@ -108,8 +108,15 @@ def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
     return error_response(422, "requete_invalide", _describe(errors))
 
 
-STATUS_CODES = {404: "introuvable", 405: "methode_non_autorisee", 413: "trop_volumineux"}
+STATUS_CODES = {
+    400: "json_invalide",
+    404: "introuvable",
+    405: "methode_non_autorisee",
+    413: "trop_volumineux",
+}
 STATUS_MESSAGES = {
+    # FastAPI's own 400 ("There was an error parsing the body"): not UTF-8, too deeply nested...
+    400: "Le corps de la requête n'est pas du JSON valide (UTF-8 attendu).",
     404: "Ressource introuvable.",
     405: "Méthode non autorisée pour cette adresse.",
     413: "Requête trop volumineuse.",

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from guichet import metrics
+from guichet.answer_record import clean_text
 from guichet.answer_store import Feedback
 from guichet.api.answers import find_record
-from guichet.api.ask import MAX_BODY_BYTES, clean_text
+from guichet.api.ask import MAX_BODY_BYTES
 from guichet.api.errors import ApiError, ErrorBody
 from guichet.wiring import Stack
 

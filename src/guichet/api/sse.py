@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -25,23 +26,25 @@ KEEP_ALIVE = ": keep-alive\n\n"
 # Subscriptions start a little before the record's creation: replicas' clocks may differ slightly.
 SINCE_SLACK_S = 5.0
 Resume = tuple[int, int]
+_EVENT_ID = re.compile(r"([0-9]{1,9})-([0-9]{1,9})")
+_LINE_SEPARATORS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
 FAILED = {"code": "echec", "message": "La réponse a échoué."}
 
 
 def frame(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
     head = f"id: {event_id}\n" if event_id else ""
-    # One line: json.dumps escapes \n and \r, the only line breaks of the SSE syntax.
-    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    # One line: json.dumps escapes \n and \r, the only line breaks of the SSE syntax; the Unicode ones are
+    # escaped too, for clients that split lines with str.splitlines() (httpx's iter_lines does).
+    payload = json.dumps(data, ensure_ascii=False).translate(_LINE_SEPARATORS)
+    return f"{head}event: {event}\ndata: {payload}\n\n"
 
 
 def parse_last_event_id(value: str | None) -> Resume | None:
     """ "2-17" → (2, 17). Any other non-empty value (a "-final" id) → (0, -1): the client holds something."""
     if not value:
         return None
-    attempt, _, seq = value.strip().partition("-")
-    if attempt.isdigit() and seq.isdigit():
-        return int(attempt), int(seq)
-    return 0, -1
+    match = _EVENT_ID.fullmatch(value.strip())
+    return (int(match[1]), int(match[2])) if match else (0, -1)
 
 
 def final_frames(record: AnswerRecord, *, replay: bool) -> Iterator[str]:

@@ -44,7 +44,9 @@ class Publishers:
             headers=headers,
         )
         for attempt in (1, 2):
-            publisher = self._take()
+            # A lost connection means the idle ones are most likely lost too (a broker restart, or
+            # heartbeats missed while idle): the retry opens a fresh connection.
+            publisher = self._take(fresh=attempt == 2)
             try:
                 publisher.channel.basic_publish("", stream, body, properties, mandatory=True)
             except (px.UnroutableError, px.NackError) as exc:
@@ -54,6 +56,8 @@ class Publishers:
                 ) from exc
             except px.AMQPError as exc:
                 close_quietly(publisher.connection)
+                if isinstance(exc, px.AMQPConnectionError):
+                    self._drop_idle()
                 if attempt == 2 or not isinstance(exc, px.AMQPConnectionError):
                     raise AnswerStreamError(f"publication vers {stream!r} : {exc!r}") from exc
             else:
@@ -62,7 +66,7 @@ class Publishers:
 
     def ping(self) -> bool:
         try:
-            publisher = self._take()
+            publisher = self._take(fresh=True)
         except AnswerStreamError:
             return False
         try:
@@ -80,9 +84,15 @@ class Publishers:
         for publisher in idle:
             close_quietly(publisher.connection)
 
-    def _take(self) -> _Publisher:
+    def _drop_idle(self) -> None:
         with self._lock:
-            while self._idle:
+            idle, self._idle = self._idle, []
+        for publisher in idle:
+            close_quietly(publisher.connection)
+
+    def _take(self, *, fresh: bool = False) -> _Publisher:
+        with self._lock:
+            while self._idle and not fresh:
                 publisher = self._idle.pop()
                 if publisher.connection.is_open and publisher.channel.is_open:
                     return publisher
