@@ -59,6 +59,12 @@ class AnswerJobHandler:
             final = self._answer(job, record.running(attempt), events, attempt)
         finally:
             metrics.ANSWERS_IN_FLIGHT.dec()
+        current = self._answers.get(job.id)
+        if current is not None and current.final:
+            # A duplicate of this job (a publish retried after a lost confirm) finished first: keep its
+            # record rather than overwrite what readers may already show.
+            events.final(current)
+            return
         self._answers.put(final)  # durable before the handler returns, i.e. before the ack
         events.final(final)
         _observe(final)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -362,3 +363,20 @@ def test_the_dead_letter_handler_waits_out_an_answer_store_outage(world_factory,
     monkeypatch.setattr(AnswerRepository, "put", flaky_put)
     DeadJobHandler(world.stack.answers, world.stream, NoWait())(Envelope(job.to_json(), job.id))
     assert world.stack.answers.get(job.id).status == "failed"  # type: ignore[union-attr]
+
+
+def test_a_duplicate_job_finishing_second_keeps_the_first_record(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(ScriptedChatModel(cite_first))
+    job = AskJob(new_answer_id(), QUESTION)
+    first = replace(AnswerRecord.queued(job), status="done", answer="première réponse [1]", mode="generated")
+    real_answer = Answerer.answer
+
+    def answer_while_a_duplicate_finishes(self: Answerer, *args: object) -> AnswerRecord:
+        record = real_answer(self, *args)  # type: ignore[arg-type]
+        world.stack.answers.put(first)  # the other copy stored its record meanwhile
+        return record
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Answerer, "answer", answer_while_a_duplicate_finishes)
+        world.handler()(job_envelope(job))
+    assert world.stack.answers.get(job.id) == first

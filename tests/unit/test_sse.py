@@ -265,14 +265,27 @@ def test_a_skipped_terminal_event_resubscribes_until_the_answer_is_final(answers
 
 def test_an_unreachable_stream_falls_back_to_the_store(answers: AnswerRepository) -> None:
     record = queued(answers)
-    stream = ScriptedStream([AnswerStreamError("flux injoignable")])
+    down = AnswerStreamError("flux injoignable")
+    stream = ScriptedStream([down], [down])  # still down when subscribing once more
     stop = threading.Event()
     frames = answer_frames(record, answers, stream, stop=stop, heartbeat=0.01)
     assert parse(next(frames))["event"] == "status"
     assert next(frames) == KEEP_ALIVE  # still waiting on the store
+    assert len(stream.subscriptions) == 2
     answers.put(finished(record, "Enfin."))
     rest = [parse(f) for f in frames if f != KEEP_ALIVE]
     assert [f["event"] for f in rest] == ["done"] and rest[0]["data"]["answer"] == "Enfin."
+
+
+def test_a_stream_blip_is_followed_by_one_more_subscription(answers: AnswerRepository) -> None:
+    record = queued(answers)
+    token = AnswerEvent(record.id, 1, 0, "token", {"text": "Bonjour", "offset": 0}, record.created_at)
+    done = AnswerEvent(record.id, 1, 1, "done", finished(record, "Bonjour").to_dict(), record.created_at)
+    stream = ScriptedStream([token, AnswerStreamError("connexion perdue")], [token, done])
+    frames = [
+        parse(f) for f in answer_frames(record, answers, stream, stop=threading.Event(), heartbeat=0.01)
+    ]
+    assert [f["event"] for f in frames] == ["status", "token", "done"]  # live again, the token not repeated
 
 
 def test_stop_ends_the_frames(answers: AnswerRepository) -> None:

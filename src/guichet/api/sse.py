@@ -105,12 +105,19 @@ def answer_frames(
         yield from final_frames(record, replay=resume is None)
         return
     yield frame("status", {"status": record.status, "attempt": record.attempt})
-    try:
-        yield from _relay(record, answers, stream, _Relay(record, resume), stop, heartbeat)
-    except AnswerStreamError as exc:
-        # The stream is down: the record still says when the answer is ready, just not live.
-        log.warning("answer %s: live stream unavailable (%s), waiting on the answer store", record.id, exc)
-        yield from _poll(record.id, answers, stop, heartbeat)
+    relay = _Relay(record, resume)  # kept across a re-subscription: what was sent is not sent again
+    for attempt in (1, 2):
+        try:
+            yield from _relay(record, answers, stream, relay, stop, heartbeat)
+            return
+        except AnswerStreamError as exc:
+            if attempt == 1 and not stop.wait(1.0):  # a broker blip: subscribe once more
+                log.info("answer %s: live stream interrupted (%s), subscribing again", record.id, exc)
+                continue
+            # The stream is down: the record still says when the answer is ready, just not live.
+            log.warning("answer %s: live stream down (%s), waiting on the answer store", record.id, exc)
+            yield from _poll(record.id, answers, stop, heartbeat)
+            return
 
 
 def _relay(
