@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -18,7 +17,7 @@ import httpx
 import pika
 from _common import percentile
 
-from guichet.testing import wait_for
+from guichet.testing import free_port, wait_for
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 # Dummy credentials for moto: boto3 must never look for real ones.
@@ -27,13 +26,6 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def pin(cpus: set[int] | None) -> None:
@@ -90,22 +82,6 @@ def moto_server(log: Path, cpus: set[int] | None) -> tuple[Process, str]:
     url = f"http://127.0.0.1:{port}"
     server.wait_http(f"{url}/moto-api/")
     return server, url
-
-
-def delete_queues(url: str, names: Sequence[str]) -> None:
-    """Deletes these queues or streams (and their ".dead" queues); a missing one is not an error."""
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        for name in names:
-            for queue in (name, f"{name}.dead"):
-                channel = connection.channel()
-                try:
-                    channel.queue_delete(queue)
-                    channel.close()
-                except pika.exceptions.AMQPChannelError:
-                    pass
-    finally:
-        connection.close()
 
 
 def purge(url: str, queue: str) -> None:

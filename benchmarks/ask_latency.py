@@ -38,9 +38,7 @@ from _ask_common import (
     DEFAULT_AMQP_URL,
     Process,
     base_env,
-    delete_queues,
     emit,
-    free_port,
     guichet_function,
     moto_server,
     note,
@@ -56,6 +54,7 @@ from guichet.ports.brokers.rabbitmq import RabbitMQBroker
 from guichet.ports.store import ObjectStore
 from guichet.ports.stores.local import LocalObjectStore
 from guichet.ports.stores.s3 import S3ObjectStore
+from guichet.testing import delete_queues, free_port
 
 QUESTION = "Comment renouveler une carte d'identité périmée ?"
 PAYLOAD = {"question": QUESTION, "audience": "particuliers"}

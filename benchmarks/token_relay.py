@@ -34,9 +34,7 @@ import httpx
 from _ask_common import (
     DEFAULT_AMQP_URL,
     base_env,
-    delete_queues,
     emit,
-    free_port,
     guichet_function,
     note,
     stats,
@@ -49,6 +47,7 @@ from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
 from guichet.answer_store import AnswerRepository
 from guichet.ports.answer_stream import AnswerEvent, AnswerStream
 from guichet.ports.stores.local import LocalObjectStore
+from guichet.testing import delete_queues, free_port
 
 SHARDS = 4
 Key = tuple[str, int]  # (answer id, seq)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _ask_common import DEFAULT_AMQP_URL, delete_queues, emit, note, stats, table, unique
+from _ask_common import DEFAULT_AMQP_URL, emit, note, stats, table, unique
 from _common import REPO, SHARED_FICHES, load_cases
 
 from guichet import generation
@@ -59,6 +59,7 @@ from guichet.retrieval import Retriever
 from guichet.runner import consume_in_thread
 from guichet.serving import sample_corpus_dir
 from guichet.settings import Settings
+from guichet.testing import delete_queues
 
 DIMENSION = 384
 QUESTIONS = Path(__file__).with_name("questions_shared.jsonl")

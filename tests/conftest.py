@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import pytest
+
+from guichet.testing import delete_queues, free_port
 
 if TYPE_CHECKING:
     from guichet.wiring import Stack
@@ -44,7 +45,7 @@ def moto_s3() -> Iterator[str]:
     # Dummy credentials so boto3 never looks for real ones (and never signs with them).
     saved = {name: os.environ.get(name) for name in _AWS_ENV}
     os.environ.update(_AWS_ENV)
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -73,24 +74,7 @@ def unique_name(request: pytest.FixtureRequest) -> Iterator[Callable[[str], str]
 
     yield make
     if names and "amqp_url" in request.fixturenames:
-        _delete_queues(request.getfixturevalue("amqp_url"), names)
-
-
-def _delete_queues(url: str, names: list[str]) -> None:
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        for name in names:
-            for queue in (name, f"{name}.dead"):
-                channel = connection.channel()
-                try:
-                    channel.queue_delete(queue)  # RabbitMQ answers delete-ok for a missing queue too
-                    channel.close()
-                except pika.exceptions.AMQPChannelError:
-                    pass
-    finally:
-        connection.close()
+        delete_queues(request.getfixturevalue("amqp_url"), names)
 
 
 _AWS_ENV = {
@@ -99,13 +83,6 @@ _AWS_ENV = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _redact(url: str) -> str:

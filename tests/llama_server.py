@@ -8,7 +8,6 @@ which is what the protocol tests and the output guard's end-to-end test need.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from guichet.testing import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 LLM_PYTHON = REPO / ".venv-llm" / "bin" / "python"
@@ -35,7 +36,7 @@ def llama_server(n_ctx: int, log_dir: Path) -> Iterator[str]:
     gguf = subprocess.run(
         [LLM_PYTHON, "-c", assemble], capture_output=True, text=True, check=True, timeout=300
     )
-    port = _free_port()
+    port = free_port()
     log = log_dir / "server.log"
     command = [
         str(LLM_PYTHON), "-m", "llama_cpp.server", "--model", gguf.stdout.strip(), "--model_alias",
@@ -70,9 +71,3 @@ def _wait_until_serving(base: str, process: subprocess.Popen[bytes], log: Path) 
             pass
         time.sleep(0.2)
     pytest.fail(f"llama_cpp.server did not answer /v1/models within 120 s:\n{log.read_text()[-3000:]}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

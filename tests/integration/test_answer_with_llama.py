@@ -18,7 +18,6 @@ from guichet.bulk_ingest import ingest_into
 from guichet.drafting import UNUSABLE_NOTICE
 from guichet.evidence import gather_evidence
 from guichet.guard import guard_answer
-from guichet.ports.answer_stream import AnswerEvent
 from guichet.ports.answer_streams.local import LocalAnswerStream
 from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
@@ -26,6 +25,7 @@ from guichet.ports.llms.openai_compat import OpenAICompatChatModel
 from guichet.records import Envelope
 from guichet.serving import sample_corpus_dir
 from guichet.settings import Settings
+from guichet.testing import RecordingAnswerStream
 from guichet.wiring import Stack
 
 pytestmark = pytest.mark.slow
@@ -43,23 +43,13 @@ def llama_4k(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-class Recorder(LocalAnswerStream):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.published: list[AnswerEvent] = []
-
-    def publish(self, event: AnswerEvent) -> None:
-        super().publish(event)
-        self.published.append(event)
-
-
 class World:
     def __init__(self, base: str, data: Path) -> None:
         self.settings = Settings(data_dir=data, llm_max_tokens=120, llm_temperature=0.0, llm_retries=0)
         embedder = HashingEmbedder()
         self.index = EmbeddedIndex(self.settings.index_path, dimension=embedder.dimension)
         self.model = OpenAICompatChatModel(base, timeout=120)
-        self.stream = Recorder(data / "events.sqlite3")
+        self.stream = RecordingAnswerStream(LocalAnswerStream(data / "events.sqlite3"))
         self.stack = Stack(
             self.settings,
             embedder=embedder,
@@ -104,7 +94,5 @@ def test_a_real_model_answer_keeps_only_verifiable_facts(world: World, question:
     # The final text holds no fact that its cited sources do not hold (a fixed point of the guard),
     assert guard_answer(record.answer, allowed_texts(cited)).removed == ()
     # and the advisor never saw, streamed, a fact that no extract holds.
-    streamed = "".join(
-        e.data["text"] for e in world.stream.published if e.answer_id == job.id and e.kind == "token"
-    )
+    streamed = "".join(e.data["text"] for e in world.stream.events(job.id) if e.kind == "token")
     assert guard_answer(streamed, allowed_texts(extracts)).removed == ()

@@ -19,7 +19,7 @@ from guichet.ports.brokers.rabbitmq import RabbitMQBroker
 from guichet.ports.llms.fake_server import FakeOpenAIServer
 from guichet.ports.stores.s3 import S3ObjectStore
 from guichet.serving import sample_corpus_dir
-from guichet.testing import wait_for
+from guichet.testing import delete_queues, free_port, wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.s3, pytest.mark.slow]
 
@@ -119,12 +119,12 @@ def deployment(
             "GUICHET_MAX_DELIVERIES": "3",
             "GUICHET_ANSWER_CONCURRENCY": "2",
         }
-        deployment = Deployment(env, _free_port(), llm, answers, tmp_path)
+        deployment = Deployment(env, free_port(), llm, answers, tmp_path)
         try:
             yield deployment
         finally:
             deployment.stop()
-            _delete_streams(amqp_url, [f"{streams}.0", f"{streams}.1"])
+            delete_queues(amqp_url, [f"{streams}.0", f"{streams}.1"])
 
 
 def sse_events(url: str, timeout: float = 90) -> list[tuple[str, dict[str, Any]]]:
@@ -205,23 +205,3 @@ def test_llm_down_gives_an_extractive_record(deployment: Deployment) -> None:
     record = deployment.final(answer_id)
     assert record["status"] == "done" and record["mode"] == "extractive"
     assert "modèle de langage" in record["notice"] and record["sources"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _delete_streams(url: str, names: list[str]) -> None:
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        channel = connection.channel()
-        for name in names:
-            channel.queue_delete(name)
-    finally:
-        connection.close()

@@ -30,6 +30,7 @@ from guichet.prompt import NOT_COVERED
 from guichet.records import Envelope
 from guichet.serving import sample_corpus_dir
 from guichet.settings import Settings
+from guichet.testing import RecordingAnswerStream
 from guichet.wiring import Stack
 
 QUESTION = "Comment renouveler une carte d'identité périmée ?"
@@ -46,18 +47,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ingest_into(stack, [sample_corpus_dir()], prefix="exemples", progress=False)
     index.close()
     return settings.index_path
-
-
-class RecordingStream(LocalAnswerStream):
-    """The embedded stream, remembering what was published (a subscription ends at the first "done")."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.published: list[AnswerEvent] = []
-
-    def publish(self, event: AnswerEvent) -> None:
-        super().publish(event)
-        self.published.append(event)
 
 
 class ConcurrencyProbe:
@@ -97,7 +86,7 @@ class World:
         )
         self.embedder = HashingEmbedder()
         self.index = EmbeddedIndex(index_path, dimension=self.embedder.dimension)
-        self.stream = RecordingStream(tmp_path / "events.sqlite3")
+        self.stream = RecordingAnswerStream(LocalAnswerStream(tmp_path / "events.sqlite3"))
         self.model = model
         self.stack = Stack(
             self.settings, broker=self.broker, embedder=self.embedder, index=self.index,
@@ -109,7 +98,7 @@ class World:
         return AnswerJobHandler(self.stack.answers, self.stream, answerer, max_deliveries=3)
 
     def events(self, answer_id: str) -> list[AnswerEvent]:
-        return [e for e in self.stream.published if e.answer_id == answer_id]
+        return self.stream.events(answer_id)
 
     def close(self) -> None:
         self.stack.close()
