@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from guichet.answer_record import AnswerRecord, AskJob
+from guichet import submission
+from guichet.answer_record import AskJob
 from guichet.answer_worker import AnswerJobHandler, DeadJobHandler
 from guichet.answering import Answerer, AnswerOptions
 from guichet.generation import GenerationOptions
@@ -81,6 +82,5 @@ def wait_for(consumers: list[Consumer], stop: threading.Event) -> None:
 
 
 def enqueue(stack: Stack, job: AskJob) -> None:
-    """What POST /v1/ask does: the record first (every reader knows the id), then the confirmed publish."""
-    stack.answers.put(AnswerRecord.queued(job))
-    stack.broker.publish(stack.settings.ask_queue, job.to_json(), message_id=job.id)
+    """What POST /v1/ask does, on this stack (submission.py)."""
+    submission.enqueue(stack.answers, stack.broker, stack.settings.ask_queue, job)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 from typing import Annotated, Literal
 
@@ -13,7 +12,6 @@ from guichet import metrics
 from guichet.answer_record import (
     MAX_QUESTION_CHARS,
     MAX_SITUATION_CHARS,
-    AnswerRecord,
     AskJob,
     clean_text,
     new_answer_id,
@@ -22,15 +20,14 @@ from guichet.api.errors import ApiError, ErrorBody
 from guichet.corpus.model import Audience
 from guichet.ports.broker import BrokerError
 from guichet.ports.store import StoreError
+from guichet.submission import QUEUE_DOWN, enqueue
 from guichet.wiring import Stack
 
 router = APIRouter(tags=["réponses"])
-log = logging.getLogger(__name__)
 
 # A question and a situation are at most 2,000 characters each, JSON escapes included: far below this.
 MAX_BODY_BYTES = 64 * 1024
 EXAMPLE_QUESTION = "Comment renouveler une carte d'identité périmée ?"
-QUEUE_DOWN = "La file des questions est injoignable : la question n'a pas été prise en compte, réessayez."
 
 
 Question = Annotated[str, AfterValidator(partial(clean_text, limit=MAX_QUESTION_CHARS, required=True))]
@@ -82,28 +79,15 @@ def ask(request: Request, body: AskRequest, response: Response) -> AskAccepted:
     """Accepts a question once its job is durably enqueued; the answer follows at links.self/stream."""
     stack: Stack = request.app.state.stack
     job = AskJob(new_answer_id(), body.question, body.audience or "particuliers", body.situation or "")
-    record = AnswerRecord.queued(job)
     try:
-        # Recorded first: any replica can then answer for this id, even before a worker takes it.
-        stack.answers.put(record)
+        enqueue(stack.answers, stack.broker, stack.settings.ask_queue, job)
     except StoreError as exc:
         metrics.ASKS.labels(outcome="unavailable").inc()
         raise ApiError(503, "stockage_indisponible", "Le stockage des réponses est injoignable.") from exc
-    try:
-        stack.broker.publish(stack.settings.ask_queue, job.to_json(), message_id=job.id)
     except BrokerError as exc:
         metrics.ASKS.labels(outcome="unavailable").inc()
-        _mark_failed(stack, record)
         raise ApiError(503, "file_indisponible", QUEUE_DOWN) from exc
     metrics.ASKS.labels(outcome="queued").inc()
     links = answer_links(job.id)
     response.headers["Location"] = links.self_
     return AskAccepted(id=job.id, status="queued", links=links)
-
-
-def _mark_failed(stack: Stack, record: AnswerRecord) -> None:
-    try:
-        stack.answers.put(record.failed("file_indisponible", QUEUE_DOWN))
-    except StoreError:
-        # The record stays "queued" with no job behind it: readers see it pending until they give up.
-        log.warning("answer %s: queue and answer store both unreachable", record.id)
