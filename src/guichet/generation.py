@@ -107,8 +107,7 @@ def _stream_once(
         for delta in deltas:
             if guard is None:
                 guard = StreamGuard(allowed)
-            # A lone surrogate (a JSON "\ud800" from the server) could not be stored nor sent as UTF-8.
-            text = delta.text.encode("utf-8", "replace").decode("utf-8")
+            text = delta.text
             if text and not parts:
                 first_token_s = time.perf_counter() - started
             parts.append(text)

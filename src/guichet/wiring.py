@@ -156,6 +156,7 @@ class Stack:
         self.announce_writes = announce_writes
         self._broker, self._store, self._embedder, self._index = broker, store, embedder, index
         self._answer_store, self._answer_stream = answers, answer_stream
+        self._answers: AnswerRepository | None = None
         self._chat_model: ChatModel | None = chat_model
         self._chat_model_built = chat_model is not None
         if broker is not None:
@@ -200,9 +201,10 @@ class Stack:
     @property
     def answers(self) -> AnswerRepository:
         with self._lock:
-            if self._answer_store is None:
-                self._answer_store = build_answer_store(self.settings)
-            return AnswerRepository(self._answer_store)
+            if self._answers is None:
+                store = self._answer_store or build_answer_store(self.settings)
+                self._answers = AnswerRepository(store)
+            return self._answers
 
     @property
     def answer_stream(self) -> AnswerStream:

@@ -108,3 +108,10 @@ def test_error_event_is_unavailable() -> None:
 )
 def test_error_message_of_each_server_shape(body: str, message: str) -> None:
     assert error_message(body) == message
+
+
+def test_a_lone_surrogate_from_the_server_is_replaced() -> None:
+    chunk = '{"choices": [{"delta": {"content": "a\\ud800b"}, "finish_reason": "stop"}]}'
+    text = "".join(d.text for d in deltas([chunk]))
+    assert text == "a?b"
+    text.encode("utf-8")  # storable and sendable

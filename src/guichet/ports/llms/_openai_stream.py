@@ -38,7 +38,7 @@ class ChatChunk:
             choice = choices[0] if choices else {}
             part = choice.get("delta") or choice.get("message") or {}
             reason = choice.get("finish_reason") or None
-            return cls(str(part.get("content") or ""), reason, _usage(body.get("usage")))
+            return cls(_utf8(str(part.get("content") or "")), reason, _usage(body.get("usage")))
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
             raise LLMUnavailable(f"fragment illisible dans la réponse du modèle : {data[:200]!r}") from exc
 
@@ -106,3 +106,8 @@ def _usage(value: Any) -> Usage | None:
     if not isinstance(value, dict):
         return None
     return Usage(int(value.get("prompt_tokens") or 0), int(value.get("completion_tokens") or 0))
+
+
+def _utf8(text: str) -> str:
+    """A lone surrogate (JSON "\\ud800" from the server) replaced: it could be neither stored nor sent."""
+    return text.encode("utf-8", "replace").decode("utf-8")
