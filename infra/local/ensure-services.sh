@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts (installing if needed) the servers the tests talk to: RabbitMQ on 127.0.0.1:5672.
-# The S3 endpoint is a moto server that the tests start themselves.
+# Starts (installing if needed) what the tests talk to or drive: RabbitMQ on 127.0.0.1:5672, Debian's
+# Chromium (browser tests) and Prometheus' promtool (alert-rule tests). The S3 endpoint is a moto server
+# that the tests start themselves.
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -27,5 +28,16 @@ ensure_rabbitmq() {
   return 1
 }
 
+ensure_debian_tools() {
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  if [ ${#missing[@]} -eq 0 ]; then return 0; fi
+  echo "installing ${missing[*]} (Debian packages)…"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 ensure_rabbitmq
-echo "services ready: RabbitMQ 127.0.0.1:5672"
+ensure_debian_tools
+echo "services ready: RabbitMQ 127.0.0.1:5672, chromium, promtool"
