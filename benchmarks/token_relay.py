@@ -33,6 +33,8 @@ from typing import Any
 import httpx
 from _ask_common import (
     DEFAULT_AMQP_URL,
+    UNLIMITED,
+    advisor_key,
     base_env,
     emit,
     guichet_function,
@@ -132,9 +134,10 @@ async def read_stream(client: httpx.AsyncClient, answer_id: str, received: dict[
                 return
 
 
-async def read_all(url: str, jobs: list[AskJob], go: Any, timeout: float) -> dict[Key, float]:
+async def read_all(url: str, key: str, jobs: list[AskJob], go: Any, timeout: float) -> dict[Key, float]:
     received: dict[Key, float] = {}
-    async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=url, timeout=timeout, headers=headers) as client:
         tasks = [asyncio.create_task(read_stream(client, job.id, received)) for job in jobs]
         deadline = time.monotonic() + timeout
         while not all((job.id, 0) in received for job in jobs):  # every subscription is live
@@ -147,7 +150,7 @@ async def read_all(url: str, jobs: list[AskJob], go: Any, timeout: float) -> dic
 
 
 def run_phase(
-    url: str, spec: dict[str, str], answers_dir: Path, args: argparse.Namespace, interval: float
+    url: str, key: str, spec: dict[str, str], answers_dir: Path, args: argparse.Namespace, interval: float
 ) -> dict[str, Any]:
     repository = AnswerRepository(LocalObjectStore(answers_dir))
     jobs = [AskJob(new_answer_id(), f"question {i}") for i in range(args.answers)]
@@ -158,7 +161,7 @@ def run_phase(
     worker = context.Process(target=play_worker, args=(spec, jobs, args.tokens, interval, go, out))
     worker.start()
     try:
-        received = asyncio.run(read_all(url, jobs, go, args.timeout))
+        received = asyncio.run(read_all(url, key, jobs, go, args.timeout))
         published: dict[Key, float] = out.get(timeout=args.timeout)
     finally:
         worker.join(timeout=30)
@@ -185,6 +188,7 @@ def backend_env(
         "GUICHET_ANSWERS_URL": str(tmp / "answers"),
         "GUICHET_ASK_QUEUE": names["ask"],
         "GUICHET_INDEX_QUEUE": names["index"],
+        **UNLIMITED,
     }
     if backend == "local":
         return env, {"backend": "local", "path": str(data / "answer-events.sqlite3")}
@@ -206,6 +210,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     intervals = {"paced": args.interval, "burst": 0.0}
     with tempfile.TemporaryDirectory(prefix="guichet-relay-bench-") as tmp_name:
         tmp = Path(tmp_name)
+        key = advisor_key(LocalObjectStore(tmp / "answers"))  # one: a replica re-reads keys once a second
         try:
             for backend in args.backends:
                 env, spec = backend_env(backend, args, tmp, names)
@@ -216,7 +221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     for phase in args.phases:
                         note(f"{backend}, {phase}: {args.answers} answers × {args.tokens} tokens")
                         figures = run_phase(
-                            f"http://127.0.0.1:{port}", spec, tmp / "answers", args, intervals[phase]
+                            f"http://127.0.0.1:{port}", key, spec, tmp / "answers", args, intervals[phase]
                         )
                         rows.append({"backend": backend, "phase": phase, **figures})
                 finally:

@@ -10,17 +10,22 @@ from __future__ import annotations
 import logging
 import threading
 
-from guichet import submission
+from guichet import metrics, submission
 from guichet.answer_record import AskJob
 from guichet.answer_worker import AnswerJobHandler, DeadJobHandler
 from guichet.answering import Answerer, AnswerOptions
 from guichet.generation import GenerationOptions
 from guichet.ports.broker import dead_letter_queue
-from guichet.runner import Consumer, consume_in_thread, stop_on_signals
+from guichet.runner import Consumer, consume_in_thread, join_all, stop_on_signals
 from guichet.settings import Settings
 from guichet.wiring import Stack, build_stack
 
 log = logging.getLogger(__name__)
+
+
+# After SIGTERM, the longest generation (llm_max_duration) plus this to store its record and ack it; the
+# Helm chart's terminationGracePeriodSeconds for answer workers is larger still (docs/decisions/0013).
+SHUTDOWN_MARGIN_S = 30.0
 
 
 class AnswerWorkerCrashed(Exception):
@@ -58,24 +63,24 @@ def answer_consumers(
 def run_answer_worker(settings: Settings) -> None:
     stack = build_stack(settings)
     try:
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop, metrics.worker_endpoint(settings, lambda q: stack.broker.depth(q)):
             if stack.chat_model is None:
                 log.warning("GUICHET_LLM_URL non défini : réponses extractives uniquement")
             consumers = answer_consumers(stack, stop)
             log.info(
                 "answer worker: %d generation(s) in flight on %s", len(consumers) - 1, settings.ask_queue
             )
-            wait_for(consumers, stop)
+            wait_for(consumers, stop, timeout=settings.llm_max_duration + SHUTDOWN_MARGIN_S)
     finally:
         stack.close()
 
 
-def wait_for(consumers: list[Consumer], stop: threading.Event) -> None:
-    """Returns when stop is set and every consumer finished its job in hand; raises if one crashed."""
+def wait_for(consumers: list[Consumer], stop: threading.Event, *, timeout: float) -> None:
+    """Returns when stop is set and every consumer finished its job in hand (or timeout passed: the jobs
+    still in hand are requeued when the process exits); raises if one crashed."""
     while not stop.wait(1.0):  # the main thread stays free to receive SIGTERM
         pass
-    for consumer in consumers:
-        consumer.join(timeout=120)  # a generation in hand finishes and is acknowledged, or is requeued
+    join_all(consumers, timeout)  # a generation in hand finishes and is acknowledged
     crashed = [c.error for c in consumers if c.error is not None]
     if crashed:
         raise AnswerWorkerCrashed(f"un consommateur du worker de réponses s'est arrêté : {crashed[0]!r}")

@@ -36,6 +36,11 @@ class AnswerRepository:
     def __init__(self, store: ObjectStore) -> None:
         self._store = store
 
+    @property
+    def store(self) -> ObjectStore:
+        """The answer store itself: API keys (api_keys.py) and the retention purge (retention.py) use it."""
+        return self._store
+
     def put(self, record: AnswerRecord) -> None:
         self._store.put(f"answers/{record.id}.json", record.to_json(), "application/json")
 

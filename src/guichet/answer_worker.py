@@ -105,6 +105,7 @@ class DeadJobHandler:
         # This message must not die in its turn (nothing consumes "<ask>.dead.dead"): an answer store
         # outage is waited out here, for as long as it lasts, rather than retried through the broker;
         # on shutdown the message is requeued.
+        metrics.DEAD_LETTERS.labels(kind="ask").inc()
         delay = 1.0
         while True:
             try:
@@ -159,3 +160,6 @@ def _observe(record: AnswerRecord) -> None:
             value = getattr(record.timings, stage)
             if stage != "first_token_s" or value > 0:
                 metrics.ANSWER_STAGE_SECONDS.labels(stage=stage.removesuffix("_s")).observe(value)
+        if record.mode == "generated":  # the decoding time; an extractive draft has none worth a histogram
+            generation = max(0.0, record.timings.total_s - record.timings.first_token_s)
+            metrics.ANSWER_STAGE_SECONDS.labels(stage="generation").observe(generation)

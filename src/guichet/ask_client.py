@@ -36,13 +36,18 @@ def ask_remote(
     on_token: Callable[[str], None],
     on_reset: Callable[[], None] | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
+    api_key: str = "",
     transport: httpx.BaseTransport | None = None,
 ) -> dict[str, Any]:
-    """on_token(text): each new piece of the draft; on_reset(): the draft starts over (a new attempt)."""
+    """on_token(text): each new piece of the draft; on_reset(): the draft starts over (a new attempt).
+    api_key: the site's key, sent as a bearer token on every request (docs/decisions/0014)."""
     deadline = time.monotonic() + timeout
     limits = httpx.Timeout(30.0, read=STREAM_READ_TIMEOUT_S)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        with httpx.Client(base_url=base_url.rstrip("/"), timeout=limits, transport=transport) as http:
+        with httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=limits, transport=transport, headers=headers
+        ) as http:
             body = {"question": question, "audience": audience, "situation": situation}
             accepted = _checked(http.post("/v1/ask", json=body)).json()
             draft = _Draft(on_token, on_reset)

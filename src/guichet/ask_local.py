@@ -53,12 +53,16 @@ def follow(
     stop: threading.Event,
     timeout: float = ASK_TIMEOUT_S,
 ) -> AnswerRecord:
-    """Relays the live text until the record is final (read on the terminal event or when quiet)."""
-    timer = threading.Timer(timeout, stop.set)
+    """Relays the live text until the record is final (read on the terminal event or when quiet).
+    Gives up with AskTimeout after timeout, or at the next heartbeat once stop is set."""
+    expired = threading.Event()  # not stop: the caller's process may go on serving after a timeout
+    timer = threading.Timer(timeout, expired.set)
     timer.start()
     try:
         attempt = 0
-        for event in stream.subscribe(job.id, since=job.created_at, stop=stop, heartbeat=1.0):
+        for event in stream.subscribe(job.id, since=job.created_at, stop=expired, heartbeat=1.0):
+            if stop.is_set():
+                break
             if event is not None and event.attempt != attempt:
                 if event.attempt < attempt:
                     continue  # a late event of an attempt already abandoned

@@ -12,8 +12,10 @@ from typing import Annotated, Any, Literal, TypeVar
 import click
 import typer
 
+from guichet.cli_access import keys_app, purge
 from guichet.corpus.model import Audience
 from guichet.settings import Settings, load_settings
+from guichet.sizing_cli import sizing as sizing_command
 
 app = typer.Typer(
     name="guichet",
@@ -24,6 +26,9 @@ app = typer.Typer(
 )
 worker_app = typer.Typer(help="Lance un worker (production).", no_args_is_help=True)
 app.add_typer(worker_app, name="worker")
+app.add_typer(keys_app, name="keys")
+app.command()(purge)
+app.command("sizing")(sizing_command)
 
 T = TypeVar("T")
 # Recent typer vendors click: its UsageError is not click's own. BadParameter derives from the one in use.
@@ -78,6 +83,9 @@ def _settings() -> Settings:
 
 
 def _logging(level: int = logging.WARNING) -> None:
+    from guichet.log_masking import install_log_masking
+
+    install_log_masking()  # before the first record: no personal identifier in any log line
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for chatty in ("pika", "httpx", "botocore"):  # their INFO lines would drown ours
         logging.getLogger(chatty).setLevel(max(level, logging.WARNING))
@@ -158,6 +166,9 @@ def ask(
         bool, typer.Option("--json", help="Sortie JSON (l'enregistrement de réponse)")
     ] = False,
     url: Annotated[str | None, typer.Option(help="Interroger une API en marche (http://hôte:port)")] = None,
+    api_key: Annotated[
+        str, typer.Option(envvar="GUICHET_API_KEY", help="Clé d'API du site, pour --url", show_default=False)
+    ] = "",
 ) -> None:
     """Pose une question : réponse, sources numérotées, questions liées, liens pratiques."""
     from guichet.answer_record import MAX_QUESTION_CHARS, MAX_SITUATION_CHARS, clean_text
@@ -172,7 +183,7 @@ def ask(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--situation") from exc
     printer = _TokenPrinter(enabled=not as_json)
-    record = guarded(lambda: _ask(url, question, audience, situation, printer))
+    record = guarded(lambda: _ask(url, api_key, question, audience, situation, printer))
     printer.end()
     if as_json:
         typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
@@ -205,7 +216,7 @@ class _TokenPrinter:
 
 
 def _ask(
-    url: str | None, question: str, audience: str, situation: str, printer: _TokenPrinter
+    url: str | None, api_key: str, question: str, audience: str, situation: str, printer: _TokenPrinter
 ) -> dict[str, Any]:
     if url:
         from guichet.ask_client import ask_remote
@@ -217,6 +228,7 @@ def _ask(
             situation,
             on_token=lambda t: printer(t, False),
             on_reset=lambda: printer("", True),
+            api_key=api_key,
         )
     from guichet.ask_local import ask_local
     from guichet.serving import NO_LLM_HINT
@@ -226,6 +238,28 @@ def _ask(
         typer.echo(NO_LLM_HINT.strip(), err=True)
     record = ask_local(settings, question, audience=audience, situation=situation, on_token=printer)
     return record.to_dict()
+
+
+@app.command("eval")
+def eval_command(
+    file: Annotated[Path | None, typer.Argument(help="Jeu de questions (JSONL)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Rapport JSON sur la sortie")] = False,
+    compare: Annotated[Path | None, typer.Option(help="Rapport JSON précédent à comparer")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Écrit report.md et report.json ici")] = None,
+    from_feedback: Annotated[bool, typer.Option(help="Exporte les avis négatifs en cas")] = False,
+    out: Annotated[Path | None, typer.Option(help="Fichier JSONL des cas exportés")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="Rang limite de hit@k")] = 5,
+    min_hit_at_5: Annotated[float | None, typer.Option(min=0, max=1, help="Seuil de hit@5")] = None,
+    min_mrr: Annotated[float | None, typer.Option(min=0, max=1, help="Seuil de MRR")] = None,
+    judge: Annotated[bool, typer.Option(help="Avis d'un LLM (GUICHET_LLM_URL)")] = False,
+    semantic: Annotated[bool, typer.Option(help="Appui sémantique (embedder) des phrases")] = False,
+) -> None:
+    """Évalue les réponses sur un jeu de questions : recherche, citations, faits, liens, latence."""
+    from guichet.evaluation.cli_eval import eval_main
+
+    settings = _settings()
+    thresholds = (min_hit_at_5, min_mrr)
+    eval_main(settings, file, as_json, compare, out_dir, from_feedback, out, k, thresholds, judge, semantic)
 
 
 HostOption = Annotated[str | None, typer.Option(help="Adresse d'écoute (GUICHET_HOST)")]
@@ -249,9 +283,10 @@ def serve(host: HostOption = None, port: PortOption = None) -> None:
 @app.command()
 def demo(host: HostOption = None, port: PortOption = None) -> None:
     """Premier lancement : pile embarquée, corpus d'exemple indexé, API sur http://127.0.0.1:8000."""
+    from guichet.api.access import demo_settings
     from guichet.serving import serve_all
 
-    _listen(lambda s, h, p: serve_all(s, h, p, demo=True), host, port)
+    _listen(lambda s, h, p: serve_all(demo_settings(s, h), h, p, demo=True), host, port)
 
 
 @app.command()

@@ -21,7 +21,7 @@ from guichet.evidence import Extract, allowed_texts
 from guichet.extractive import compose_extractive
 from guichet.generation import Generation, GenerationOptions, generate
 from guichet.ports.llm import ChatModel
-from guichet.prompt import build_messages, fit_extracts, is_not_covered
+from guichet.prompt import build_messages, fit_extracts, is_not_covered, recites_instructions
 
 NO_LLM_NOTICE = (
     "Aucun modèle de langage n'est configuré (GUICHET_LLM_URL) : voici une réponse composée d'extraits des "
@@ -90,7 +90,7 @@ def _generated(generation: Generation, used: Sequence[Extract]) -> Draft:
 
 
 def _usable(text: str, extracts: int) -> bool:
-    if not text.strip():
+    if not text.strip() or recites_instructions(text):
         return False
     return is_not_covered(text) or any(1 <= n <= extracts for n in cited_numbers(text))
 

@@ -54,12 +54,12 @@ class IndexEventHandler:
             return None
         try:
             check_key(event.key)
-        except InvalidKey as exc:
+            if event.action == "removed":
+                return self._remove(event)
+            return self._index_created(event)
+        except InvalidKey as exc:  # from check_key or from a store with stricter keys (a folder's)
             metrics.INDEX_EVENTS.labels(outcome="rejected").inc()
             raise Reject(f"clé refusée : {exc}") from exc
-        if event.action == "removed":
-            return self._remove(event)
-        return self._index_created(event)
 
     def _remove(self, event: ObjectEvent) -> IndexResult:
         if self._store.head(event.key) is not None:
@@ -76,7 +76,9 @@ class IndexEventHandler:
         if current is not None:
             return current
         if event.size > self._max_bytes:
-            self._reject(f"document trop volumineux ({event.size} octets, limite {self._max_bytes})")
+            self._reject(
+                f"{event.key} : document trop volumineux ({event.size} octets, limite {self._max_bytes})"
+            )
         for _ in range(CONCURRENT_ATTEMPTS - 1):
             try:
                 return self._index_stored(event)
@@ -96,7 +98,9 @@ class IndexEventHandler:
             log.info("object %s is gone, nothing to index", event.key)
             return IndexResult(event.key, "absent")
         if len(data) > self._max_bytes:
-            self._reject(f"document trop volumineux ({len(data)} octets, limite {self._max_bytes})")
+            self._reject(
+                f"{event.key} : document trop volumineux ({len(data)} octets, limite {self._max_bytes})"
+            )
         try:
             return self._indexer.index_object(event.key, data, etag=stored.etag, sequencer=event.sequencer)
         except IgnoredDocument as exc:

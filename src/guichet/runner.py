@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from guichet.ports.broker import Broker, Handler
@@ -68,3 +69,20 @@ def consume_in_thread(
     broker: Broker, queue: str, handler: Handler, stop: threading.Event, *, prefetch: int = 1
 ) -> Consumer:
     return Consumer(broker, queue, handler, stop, prefetch=prefetch).start()
+
+
+def join_all(consumers: Sequence[Consumer], timeout: float) -> list[Consumer]:
+    """Wait for every consumer to finish its job in hand, within one overall deadline (not one per
+    consumer: N generations finishing in parallel take as long as the longest). Returns the consumers
+    still running at the deadline; the process may exit anyway, RabbitMQ then requeues their jobs when
+    their connections close, and another worker answers them (the answer worker is idempotent)."""
+    deadline = time.monotonic() + timeout
+    for consumer in consumers:
+        consumer.join(timeout=max(0.0, deadline - time.monotonic()))
+    late = [c for c in consumers if c.alive]
+    if late:
+        log.warning(
+            "%d consommateur(s) encore occupé(s) à l'échéance : leurs messages seront remis en file",
+            len(late),
+        )
+    return late

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+from guichet import metrics
 from guichet.answer_record import AskJob, new_answer_id
 from guichet.answer_service import answer_consumers, enqueue
 from guichet.ask_local import AskTimeout, follow
@@ -46,7 +47,7 @@ def index_handler(stack: Stack) -> IndexEventHandler:
 def run_index_worker(settings: Settings) -> None:
     stack = build_stack(settings)
     try:
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop, metrics.worker_endpoint(settings, lambda q: stack.broker.depth(q)):
             log.info("index worker consuming %s", settings.index_queue)
             worker = consume_in_thread(stack.broker, settings.index_queue, index_handler(stack), stop)
             while worker.alive:
@@ -79,7 +80,7 @@ def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
             worker = consume_in_thread(stack.broker, settings.index_queue, index_handler(stack), stop)
             workers = [worker, *answer_consumers(stack, stop)]
             if demo:
-                _print_demo(stack, host, port)
+                _print_demo(stack, host, port, stop)
             if not settings.llm_url:
                 print(NO_LLM_HINT, flush=True)
             _run_http(stack, host, port, stop, workers=workers)
@@ -93,17 +94,22 @@ def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
         stack.close()
 
 
-def _print_demo(stack: Stack, host: str, port: int) -> None:
-    """The newcomer sees the product answer once, through the real path (queue → worker → record)."""
-    print(f"\nguichet est prêt : http://{host}:{port}  (API : http://{host}:{port}/docs)", flush=True)
+def _print_demo(stack: Stack, host: str, port: int, stop: threading.Event) -> None:
+    """The newcomer sees the product answer once, through the real path (queue → worker → record).
+    stop: a SIGTERM/SIGINT meanwhile ends the wait at once."""
+    print(
+        f"\nguichet est prêt : http://{host}:{port}  (page conseiller ; API : http://{host}:{port}/docs)",
+        flush=True,
+    )
     print(f"\nExemple — « {EXAMPLE_QUESTION} »\n", flush=True)
     job = AskJob(new_answer_id(), EXAMPLE_QUESTION)
     enqueue(stack, job)
     try:
-        record = follow(stack.answers, stack.answer_stream, job, lambda _t, _r: None, threading.Event(), 300)
+        record = follow(stack.answers, stack.answer_stream, job, lambda _t, _r: None, stop, 300)
         print(render_record(record.to_dict()), flush=True)
     except AskTimeout:
-        print("(la réponse d'exemple tarde : elle restera consultable dans l'API)", flush=True)
+        if not stop.is_set():
+            print("(la réponse d'exemple tarde : elle restera consultable dans l'API)", flush=True)
 
 
 def _run_http(
@@ -122,6 +128,7 @@ def _run_http(
             yield
 
     app = create_app(stack, workers=workers)
+    metrics.watch_queues(stack.settings, lambda q: stack.broker.depth(q))  # read by GET /metrics
     config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=30)
     server = Server(config)
 

@@ -6,6 +6,7 @@ Backends are chosen by URL: an empty URL means the embedded default, kept under 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field
@@ -70,6 +71,21 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+
+    # Access and personal data (docs/decisions/0014-access-and-personal-data.md).
+    auth: Literal["keys", "off"] = "keys"  # keys: every /v1 request needs a site's API key
+    auth_refresh: float = 5.0  # seconds a replica trusts its cached keys: a revoked key stops within this
+    rate_ask_per_minute: float = 30.0  # POST /v1/ask per site and per replica; 0 = no limit
+    rate_ask_burst: int = 10
+    rate_read_per_minute: float = 600.0  # every other /v1 request, per site and per replica; 0 = no limit
+    rate_read_burst: int = 120
+    cors_origins: str = ""  # comma-separated origins a browser may call the API from; "" = none
+    answer_retention_days: float = 30.0  # `guichet purge` deletes older answer records; 0 = keep them
+    feedback_retention_days: float = 365.0  # and older feedback; 0 = keep it
+    # Workers' Prometheus endpoint (http://<metrics_host>:<metrics_port>/metrics); 0 = off. All
+    # interfaces: Prometheus scrapes the pod or container from outside. The functions use /metrics.
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 9100
 
     @property
     def store_path(self) -> Path:

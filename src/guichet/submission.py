@@ -7,7 +7,9 @@ a confirm, so that nothing is accepted and lost. Used by POST /v1/ask, `guichet 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
+from guichet import pii
 from guichet.answer_record import AnswerRecord, AskJob
 from guichet.answer_store import AnswerRepository
 from guichet.ports.broker import Broker, BrokerError
@@ -19,7 +21,11 @@ QUEUE_DOWN = "La file des questions est injoignable : la question n'a pas été 
 
 
 def enqueue(answers: AnswerRepository, broker: Broker, queue: str, job: AskJob) -> None:
-    """Raises StoreError (nothing was queued) or BrokerError (the record then says "failed")."""
+    """Raises StoreError (nothing was queued) or BrokerError (the record then says "failed").
+
+    Personal identifiers are masked here, before the job exists anywhere: queue, record, prompt, logs
+    (docs/decisions/0014)."""
+    job = replace(job, question=pii.mask(job.question), situation=pii.mask(job.situation))
     record = AnswerRecord.queued(job)
     answers.put(record)
     try:

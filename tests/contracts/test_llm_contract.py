@@ -13,13 +13,13 @@ from collections.abc import Generator, Iterator
 
 import httpx
 import pytest
-from tests.llama_server import LLAMA_ALIAS
-from tests.llama_server import llama_server as start_llama_server
 
 from guichet.ports.llm import ChatDelta, ChatMessage, ChatModel, ContextTooLong, LLMError, LLMUnavailable
 from guichet.ports.llms.fake_server import FakeOpenAIServer
 from guichet.ports.llms.openai_compat import OpenAICompatChatModel, refusal
 from guichet.ports.llms.scripted import ScriptedChatModel
+from tests.llama_server import LLAMA_ALIAS
+from tests.llama_server import llama_server as start_llama_server
 
 REPLY = "Vous pouvez renouveler votre carte d'identité en mairie, sur rendez-vous, avec une photo récente."
 QUESTION = [

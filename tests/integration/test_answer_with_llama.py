@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.llama_server import llama_server
 
 from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
 from guichet.answer_service import answer_options
@@ -27,6 +26,7 @@ from guichet.serving import sample_corpus_dir
 from guichet.settings import Settings
 from guichet.testing import RecordingAnswerStream
 from guichet.wiring import Stack
+from tests.llama_server import llama_server
 
 pytestmark = pytest.mark.slow
 

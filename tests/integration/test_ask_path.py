@@ -4,10 +4,7 @@ RabbitMQ (quorum queue, streams), answers in an S3 bucket (moto server), a fake 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,80 +15,15 @@ import pytest
 from guichet.ports.brokers.rabbitmq import RabbitMQBroker
 from guichet.ports.llms.fake_server import FakeOpenAIServer
 from guichet.ports.stores.s3 import S3ObjectStore
-from guichet.serving import sample_corpus_dir
-from guichet.testing import delete_queues, free_port, wait_for
+from guichet.testing import delete_queues, wait_for
+from tests.deployment import Deployment, ask_path_env, build_index, reply, stream_names
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.s3, pytest.mark.slow]
-
-QUESTION = "Comment faire une première demande de carte d'identité ?"
-FICHES = ("F1341.xml", "F358.xml", "F90011.xml")  # a small index: the bundled embedder is slow here
-
-
-def reply(messages: list[dict[str, Any]]) -> str:
-    return (
-        "Faites une pré-demande en ligne puis prenez rendez-vous en mairie [1]. "
-        "Apportez une photo d'identité récente [1]. Le délai dépend de la mairie [2]."
-    )
 
 
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("indexed")
-    corpus = data / "corpus"
-    corpus.mkdir()
-    for name in FICHES:
-        (corpus / name).write_bytes((sample_corpus_dir() / name).read_bytes())
-    env = {**os.environ, "GUICHET_DATA_DIR": str(data)}
-    env.pop("GUICHET_BROKER_URL", None)
-    subprocess.run([sys.executable, "-m", "guichet", "ingest", str(corpus)], env=env, check=True, timeout=300)
-    return data / "index"
-
-
-class Deployment:
-    def __init__(
-        self, env: dict[str, str], port: int, llm: FakeOpenAIServer, answers: S3ObjectStore, logs: Path
-    ) -> None:
-        self.env, self.llm, self.answers, self.logs = env, llm, answers, logs
-        self.url = f"http://127.0.0.1:{port}"
-        self.function = self._start("function", "--port", str(port))
-        self.worker = self._start("worker", "answer")
-        wait_for(self._ready, timeout=60)
-
-    def _start(self, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"{args[-1]}.log").open("ab")  # read them when a test fails
-        return subprocess.Popen(
-            [sys.executable, "-m", "guichet", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-
-    def _ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/readyz").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def restart_worker(self) -> None:
-        self.worker = self._start("worker", "answer")
-
-    def ask(self, question: str = QUESTION) -> str:
-        response = httpx.post(f"{self.url}/v1/ask", json={"question": question})
-        assert response.status_code == 202, response.text
-        return str(response.json()["id"])
-
-    def record(self, answer_id: str) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.url}/v1/answers/{answer_id}").json())
-
-    def final(self, answer_id: str, timeout: float = 90) -> dict[str, Any]:
-        wait_for(lambda: self.record(answer_id)["status"] in ("done", "failed"), timeout=timeout)
-        return self.record(answer_id)
-
-    def stop(self) -> None:
-        for process in (self.function, self.worker):
-            process.send_signal(signal.SIGTERM)
-        for process in (self.function, self.worker):
-            try:
-                process.wait(timeout=30)
-            finally:
-                process.kill()
+    return build_index(tmp_path_factory.mktemp("indexed"))
 
 
 @pytest.fixture
@@ -101,30 +33,23 @@ def deployment(
     queue, bucket, streams = unique_name("ask"), unique_name("answers"), unique_name("answers-live")
     answers = S3ObjectStore(bucket, endpoint_url=moto_s3, create_bucket=True)
     with FakeOpenAIServer(reply, delta_chars=6, delay=0.01) as llm:
-        env = {
-            **os.environ,
-            "GUICHET_DATA_DIR": str(tmp_path / "data"),
-            "GUICHET_INDEX_URL": str(index_dir),
-            "GUICHET_BROKER_URL": amqp_url,
-            "GUICHET_ASK_QUEUE": queue,
-            "GUICHET_INDEX_QUEUE": unique_name("index"),
-            "GUICHET_ANSWERS_URL": f"s3://{bucket}",
-            "GUICHET_S3_ENDPOINT": moto_s3,
-            "GUICHET_ANSWER_STREAM_PREFIX": streams,
-            "GUICHET_ANSWER_STREAM_SHARDS": "2",
-            "GUICHET_LLM_URL": llm.url,
-            "GUICHET_LLM_RETRIES": "1",
-            "GUICHET_LLM_RETRY_BACKOFF": "0.05",
-            "GUICHET_RETRY_BACKOFF": "0.05",
-            "GUICHET_MAX_DELIVERIES": "3",
-            "GUICHET_ANSWER_CONCURRENCY": "2",
-        }
-        deployment = Deployment(env, free_port(), llm, answers, tmp_path)
+        env = ask_path_env(
+            data_dir=tmp_path / "data",
+            index_dir=index_dir,
+            amqp_url=amqp_url,
+            s3_endpoint=moto_s3,
+            llm_url=llm.url,
+            queue=queue,
+            bucket=bucket,
+            streams=streams,
+            index_queue=unique_name("index"),
+        )
+        deployment = Deployment.start(env, llm, answers, tmp_path)
         try:
             yield deployment
         finally:
             deployment.stop()
-            delete_queues(amqp_url, [f"{streams}.0", f"{streams}.1"])
+            delete_queues(amqp_url, stream_names(streams))
 
 
 def sse_events(url: str, timeout: float = 90) -> list[tuple[str, dict[str, Any]]]:

@@ -30,9 +30,11 @@ class Api:
     def __init__(self, stream: bytes, polls: list[httpx.Response] | None = None) -> None:
         self.stream, self.polls = stream, list(polls or [])
         self.requests: list[tuple[str, str]] = []
+        self.authorizations: list[str | None] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append((request.method, request.url.path))
+        self.authorizations.append(request.headers.get("authorization"))
         if request.method == "POST":
             return httpx.Response(202, json=ACCEPTED)
         if request.url.path.endswith("/stream"):
@@ -138,3 +140,14 @@ def test_an_unreachable_api_is_a_clear_error() -> None:
 
     with pytest.raises(AskError, match=r"API injoignable à http://api\.test"):
         ask_remote("http://api.test", "Q ?", on_token=print, transport=httpx.MockTransport(down))
+
+
+def test_the_site_key_goes_with_every_request_when_given() -> None:
+    keyed = Api(sse(("status", {"status": "running"})), polls=[httpx.Response(200, json=RECORD)])
+    run(keyed, api_key="gk_site_secret")
+    assert len(keyed.authorizations) == 3  # ask, stream, poll
+    assert set(keyed.authorizations) == {"Bearer gk_site_secret"}
+
+    anonymous = Api(sse(("done", RECORD)))
+    run(anonymous)
+    assert anonymous.authorizations == [None, None]

@@ -21,7 +21,6 @@ import httpx
 import pytest
 import weaviate
 from google.protobuf.json_format import MessageToDict
-from tests.contracts.test_index_contract import CNI, DIM, EMBEDDER, IndexContract, make_chunks, put
 from weaviate.connect.base import ConnectionParams
 from weaviate.proto.v1 import (
     aggregate_pb2,
@@ -36,6 +35,7 @@ from weaviate.util import _ServerVersion
 from guichet.ports.index import IndexBackendError, VectorIndex
 from guichet.ports.indexes import weaviate as adapter
 from guichet.records import DocumentState, SearchFilters, chunk_uuid
+from tests.contracts.test_index_contract import CNI, DIM, EMBEDDER, IndexContract, make_chunks, put
 
 INT_PROPS = {"ordinal", "chunk_count"}
 

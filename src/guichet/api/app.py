@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from guichet import __version__, metrics
 from guichet.api import answers, ask, documents, feedback, search, stream
+from guichet.api.access import install_access
 from guichet.api.errors import error_response, install_error_handlers
+from guichet.api.page import install_page
+from guichet.api.security_headers import SecurityHeaders
 from guichet.runner import Consumer
 from guichet.wiring import Stack
 
@@ -25,15 +27,14 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
     app.state.stack = stack
     app.state.open_streams = stream.OpenStreams()  # close_all() at shutdown: see api/stream.py
     install_error_handlers(app)
+    install_access(app, stack)  # keys, rate limits, CORS (ADR 0014); inner: its 401/429 are counted
     limit_json_bodies(app, ask.MAX_BODY_BYTES)
     count_requests(app)
+    app.add_middleware(SecurityHeaders)  # outermost: error responses get the headers too
     for module in (ask, answers, stream, feedback, documents, search):
         app.include_router(module.router)
 
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        # The advisor page is not built yet: send people to the API documentation meanwhile.
-        return RedirectResponse("/docs", status_code=307)
+    install_page(app)  # GET / and /static: the advisor's page
 
     @app.get("/healthz", tags=["exploitation"])
     def healthz() -> dict[str, str]:

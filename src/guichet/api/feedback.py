@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from guichet import metrics
+from guichet import metrics, pii
 from guichet.answer_record import clean_text
 from guichet.answer_store import Feedback
 from guichet.api.answers import find_record
@@ -57,7 +57,12 @@ def add_feedback(request: Request, answer_id: str, body: FeedbackRequest) -> Fee
         raise ApiError(409, "reponse_en_cours", "La réponse n'est pas encore terminée : évaluez-la ensuite.")
     stack: Stack = request.app.state.stack
     stored = stack.answers.add_feedback(
-        Feedback(record.id, body.rating, tuple(body.reasons or ()), body.comment or "")
+        Feedback(  # masked: kept for a year to improve answers, identifiers are no use to that (ADR 0014)
+            record.id,
+            body.rating,
+            tuple(pii.mask(r) for r in body.reasons or ()),
+            pii.mask(body.comment or ""),
+        )
     )
-    metrics.FEEDBACK.labels(rating=body.rating).inc()
+    metrics.count_feedback(body.rating, body.reasons or ())
     return FeedbackCreated(id=stored.id)

@@ -84,6 +84,8 @@ def _safe_root(data: bytes, max_bytes: int) -> Element:
         raise DocumentError(f"XML refusé (DTD, entité ou référence externe) : {exc}") from exc
     except (ParseError, ValueError) as exc:
         raise DocumentError(f"XML invalide : {exc}") from exc
+    except LookupError as exc:  # <?xml encoding="…"?> naming no codec Python knows
+        raise DocumentError(f"XML invalide : encodage inconnu ({exc})") from exc
     if root.tag in AUXILIARY_ROOTS:
         raise IgnoredDocument(f"fichier {root.tag} de la DILA : rien à indexer")
     if root.tag != "Publication":

@@ -26,6 +26,7 @@ from guichet.events import build_bucket_notification
 from guichet.ports.store import InvalidKey, KeyConflict, ObjectNotFound, StoredObject, StoreError, check_key
 
 _TMP_PREFIX = ".guichet-tmp-"
+_NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs)
 
 
 class LocalObjectStore:
@@ -100,6 +101,9 @@ class LocalObjectStore:
         check_key(key)
         if any(part.startswith(_TMP_PREFIX) for part in key.split("/")):
             raise InvalidKey(f"clé d'objet réservée : {key!r}")
+        if any(len(part.encode()) > _NAME_MAX for part in key.split("/")):
+            # Valid on S3, but no file can have this name: refused, not an OSError on every call.
+            raise InvalidKey(f"clé d'objet trop longue pour un dossier ({_NAME_MAX} octets par segment)")
         path = self.root / key
         # check_key already forbids "..", this guards against anything the OS resolves differently.
         if not path.resolve().is_relative_to(self.root):

@@ -1,0 +1,63 @@
+"""Security headers on every response: a strict CSP for the advisor page, a relaxed one for /docs only.
+
+The page holds model output and document text: even if one were ever inserted as HTML by mistake, the
+CSP forbids inline script, inline style attributes and any origin but ours. FastAPI's /docs page loads
+Swagger UI from a CDN with an inline bootstrap script; it is an operator's tool that shows no model
+output as HTML, so it (and /redoc) alone gets a CSP allowing that CDN (docs/decisions/0010).
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; manifest-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
+)
+# FastAPI's /docs (Swagger UI) and /redoc pages: their CDN, their inline bootstrap script, ReDoc's inline
+# style, Google fonts and blob: worker. Nothing else is relaxed, and only on these paths.
+SWAGGER_CDN = "https://cdn.jsdelivr.net"
+DOCS_CSP = (
+    f"default-src 'self'; script-src 'self' 'unsafe-inline' {SWAGGER_CDN}; "
+    f"style-src 'self' 'unsafe-inline' {SWAGGER_CDN} https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
+)
+DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+
+COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    # Links to the fiches and téléservices leave the page: they need not learn which answer was open.
+    (b"referrer-policy", b"no-referrer"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+
+
+def csp_for(path: str) -> str:
+    return DOCS_CSP if path in DOCS_PATHS else STRICT_CSP
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (not BaseHTTPMiddleware): streamed responses (SSE) pass through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        added = [*COMMON_HEADERS, (b"content-security-policy", csp_for(scope["path"]).encode())]
+        names = {name for name, _ in added}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": [*kept, *added]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

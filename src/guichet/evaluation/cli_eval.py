@@ -1,0 +1,92 @@
+"""The body of `guichet eval` (cli.py keeps a thin declaration). Exit codes: 0 ok, 1 a threshold is not
+met (or the run failed), 2 usage error or invalid question set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from guichet.settings import Settings
+
+
+def _usage(message: str) -> None:
+    typer.echo(f"guichet: {message} (voir « guichet eval --help »)", err=True)
+    raise typer.Exit(2)
+
+
+def eval_main(
+    settings: Settings,
+    file: Path | None,
+    as_json: bool,
+    compare_with: Path | None,
+    out_dir: Path | None,
+    from_feedback: bool,
+    out: Path | None,
+    k: int,
+    thresholds: tuple[float | None, float | None],
+    judge: bool,
+    semantic: bool,
+) -> None:
+    """thresholds: the minimum hit@5 and MRR (None: not checked)."""
+    if from_feedback:
+        if file is not None:
+            _usage("--from-feedback n'attend pas de jeu de questions")
+        export_feedback_cases(settings, out)
+        return
+    if file is None:
+        _usage("indiquez un jeu de questions (FILE.jsonl) ou --from-feedback")
+        return
+    if out is not None:
+        _usage("--out ne sert qu'avec --from-feedback")
+    run_eval(settings, file, as_json, compare_with, out_dir, k, *thresholds, judge, semantic)
+
+
+def run_eval(
+    settings: Settings,
+    file: Path,
+    as_json: bool,
+    compare_with: Path | None,
+    out_dir: Path | None,
+    k: int,
+    min_hit_at_5: float | None,
+    min_mrr: float | None,
+    judge: bool,
+    semantic: bool,
+) -> None:
+    from guichet.cli import guarded
+    from guichet.evaluation.cases import CaseFileError
+    from guichet.evaluation.command import EvalOptions, evaluate_file
+    from guichet.evaluation.compare import ReportError
+
+    if judge and not settings.llm_url:
+        typer.echo("guichet: --judge ignoré : aucun modèle configuré (GUICHET_LLM_URL)", err=True)
+    options = EvalOptions(k, judge, semantic, min_hit_at_5, min_mrr, compare_with, out_dir)
+    try:
+        outcome = guarded(lambda: evaluate_file(settings, file, options))
+    except (CaseFileError, ReportError) as exc:
+        typer.echo(f"guichet: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(outcome.report, ensure_ascii=False, indent=1) if as_json else outcome.markdown)
+    for failure in outcome.failures:
+        typer.echo(f"guichet: {failure}", err=True)
+    if outcome.failures:
+        raise typer.Exit(1)
+
+
+def export_feedback_cases(settings: Settings, out: Path | None) -> None:
+    from guichet.cli import guarded
+    from guichet.evaluation.feedback import export_feedback
+    from guichet.wiring import build_answer_store
+
+    export = guarded(lambda: export_feedback(build_answer_store(settings)))
+    if out is None:
+        typer.echo(export.jsonl(), nl=False)
+    else:
+        out.write_text(export.jsonl(), "utf-8")
+    typer.echo(
+        f"{len(export.cases)} cas exportés (à vérifier avant de les ajouter au jeu de questions)", err=True
+    )
+    if export.orphans:
+        typer.echo(f"{export.orphans} avis ignorés : réponse introuvable", err=True)

@@ -1,0 +1,139 @@
+"""`guichet eval`'s work (cli.py only parses arguments): run the cases on the settings' stack, check,
+report, compare, apply the thresholds."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from guichet.answer_service import answer_options
+from guichet.commands import EmptyIndex
+from guichet.evaluation.cases import EvalCase, load_cases
+from guichet.evaluation.checks import Similarity, check_answer
+from guichet.evaluation.compare import compare, load_report, render_comparison
+from guichet.evaluation.corpus import CorpusInfo
+from guichet.evaluation.judge import judge_answer
+from guichet.evaluation.markdown import render
+from guichet.evaluation.report import build_report, case_result
+from guichet.evaluation.run import CaseRun, run_cases
+from guichet.ports.embedder import Embedder
+from guichet.ports.llm import ChatModel
+from guichet.settings import Settings
+from guichet.wiring import Stack, build_stack
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    k: int = 5
+    judge: bool = False
+    semantic: bool = False
+    min_hit_at_5: float | None = None
+    min_mrr: float | None = None
+    compare_with: Path | None = None
+    out_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class EvalOutcome:
+    report: dict[str, Any]
+    markdown: str
+    failures: list[str]  # thresholds not met, in French
+
+
+def evaluate_file(settings: Settings, path: Path, options: EvalOptions) -> EvalOutcome:
+    """Raises CaseFileError (invalid question set), ReportError (unreadable --compare), EmptyIndex."""
+    cases = load_cases(path)
+    old = load_report(options.compare_with) if options.compare_with else None
+    stack = build_stack(settings)
+    try:
+        if stack.index.chunk_count() == 0:
+            raise EmptyIndex("l'index est vide : lancez « guichet ingest CHEMIN… » avant « guichet eval »")
+        report = evaluate_cases(stack, cases, options, question_set=path.name)
+    finally:
+        stack.close()
+    text = render(report)
+    if old is not None:
+        diff = compare(old, report)
+        report["comparison"] = diff
+        text += "\n" + render_comparison(diff)
+    if options.out_dir is not None:
+        write_report(options.out_dir, report, text)
+    return EvalOutcome(report, text, threshold_failures(report, options))
+
+
+def evaluate_cases(
+    stack: Stack, cases: Sequence[EvalCase], options: EvalOptions, *, question_set: str = ""
+) -> dict[str, Any]:
+    model = stack.chat_model
+    runs = run_cases(cases, stack.index, stack.embedder, model, answer_options(stack.settings), _progress)
+    if options.judge and model is not None:
+        runs = [_judged(run, model) for run in runs]
+    similarity = embedder_similarity(stack.embedder) if options.semantic else None
+    results = [
+        case_result(r, check_answer(r.case, r.record, r.evidence, r.source_texts, similarity), options.k)
+        for r in runs
+    ]
+    corpus = CorpusInfo.read(stack.settings.data_dir)
+    corpus_json = corpus.to_json() if corpus else {"description": "", "passages": stack.index.chunk_count()}
+    corpus_json.pop("embedded", None)
+    corpus_json["ids"] = " ".join(corpus.ids) if corpus else ""  # one line in the JSON file
+    setup = {
+        "questions": question_set,
+        "mode": f"génératif ({model.name})" if model is not None else "extractif",
+        "embedder": stack.embedder.name,
+        "k": options.k,
+    }
+    return build_report(results, k=options.k, corpus=corpus_json, setup=setup)
+
+
+def _judged(run: CaseRun, model: ChatModel) -> CaseRun:
+    excerpts = [t for s in run.record.sources for t in run.source_texts.get(s.id, [])]
+    verdict = judge_answer(model, run.case.question, run.case.situation, run.record.answer, excerpts)
+    return replace(run, judge=verdict)
+
+
+def embedder_similarity(embedder: Embedder) -> Similarity:
+    def similarity(sentence: str, texts: Sequence[str]) -> float:
+        vectors = np.asarray(embedder.embed_passages([sentence, *texts]))
+        return float(np.max(vectors[1:] @ vectors[0]))
+
+    return similarity
+
+
+def _progress(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\rcas {done}/{total}" + ("\n" if done == total else ""))
+        sys.stderr.flush()
+
+
+def write_report(out_dir: Path, report: dict[str, Any], markdown: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(report_json(report), "utf-8")
+    (out_dir / "report.md").write_text(markdown, "utf-8")
+
+
+def report_json(report: dict[str, Any]) -> str:
+    """Indented, but one line per case: small, and a diff shows which cases changed."""
+    head = json.dumps({k: v for k, v in report.items() if k != "cases"}, ensure_ascii=False, indent=1)
+    cases = ",\n".join("  " + json.dumps(c, ensure_ascii=False) for c in report["cases"])
+    return f'{head[:-2]},\n "cases": [\n{cases}\n ]\n}}\n'
+
+
+def threshold_failures(report: dict[str, Any], options: EvalOptions) -> list[str]:
+    failures = []
+    for name, label, minimum in (
+        ("hit_at_5", "hit@5", options.min_hit_at_5),
+        ("mrr", "MRR", options.min_mrr),
+    ):
+        value = float(report["metrics"][name])
+        if minimum is not None and value < minimum:
+            failures.append(
+                f"{label} = {value:.3f}, sous le seuil de {minimum:.3f} : la recherche s'est dégradée"
+            )
+    return failures

@@ -1,0 +1,94 @@
+"""The project's question set (evals/questions.jsonl) agrees with the real fiches it names.
+
+Skipped without ../shared/fiches (a clean clone): the set names fiches only that corpus has.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import Counter
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from guichet.corpus.loader import parse_document
+from guichet.corpus.model import Document
+from guichet.evaluation.cases import EvalCase, load_cases
+from guichet.guard_facts import normalise_url
+
+REPO = Path(__file__).resolve().parents[2]
+QUESTIONS = REPO / "evals" / "questions.jsonl"
+FICHES = REPO.parent / "shared" / "fiches" / "xml"
+
+pytestmark = pytest.mark.skipif(not FICHES.is_dir(), reason=f"{FICHES} absent : corpus réel indisponible")
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace("’", "'").replace("\u00a0", " ").lower().split())
+
+
+@cache
+def _document(fiche_id: str) -> Document:
+    path = FICHES / f"{fiche_id}.xml"
+    return parse_document(f"service-public/{path.name}", path.read_bytes(), max_bytes=10**8)
+
+
+@cache
+def _text(fiche_id: str) -> str:
+    return _plain(" ".join(ET.parse(FICHES / f"{fiche_id}.xml").getroot().itertext()))
+
+
+def _urls(fiche_id: str) -> set[str]:
+    doc = _document(fiche_id)
+    urls = [s.url for s in doc.services] + [link.url for link in (*doc.links, *doc.see_also)]
+    return {normalise_url(u) for u in urls if u}
+
+
+def _branches(fiche_id: str) -> set[tuple[str, ...]]:
+    return {b.branch for b in _document(fiche_id).blocks if b.branch}
+
+
+@pytest.fixture(scope="module")
+def cases() -> list[EvalCase]:
+    return load_cases(QUESTIONS)
+
+
+def test_the_set_covers_what_the_issue_asks(cases: list[EvalCase]) -> None:
+    assert len(cases) >= 60
+    assert {c.audience for c in cases} >= {"particuliers", "professionnels"}
+    assert Counter(c.difficulty for c in cases).keys() == {1, 2, 3}
+    assert sum(c.expect_not_covered for c in cases) >= 6
+    assert sum(bool(c.situation and c.expected_branch) for c in cases) >= 10
+    assert len({c.theme for c in cases}) >= 9
+    assert len({c.key for c in cases}) == len(cases), "questions en double"
+
+
+def test_every_expected_fiche_exists_for_its_audience(cases: list[EvalCase]) -> None:
+    for case in cases:
+        for fiche_id in case.expected_sources:
+            assert (FICHES / f"{fiche_id}.xml").is_file(), f"l.{case.line}: {fiche_id} absente"
+            assert case.audience in _document(fiche_id).audience, (
+                f"l.{case.line}: {fiche_id} pas pour {case.audience}"
+            )
+
+
+def test_every_expected_fact_is_in_an_expected_fiche(cases: list[EvalCase]) -> None:
+    for case in cases:
+        for fact in case.expected_facts:
+            found = any(_plain(fact) in _text(f) for f in case.expected_sources)
+            assert found, f"l.{case.line}: « {fact} » absent de {case.expected_sources}"
+
+
+def test_every_expected_link_is_a_link_of_an_expected_fiche(cases: list[EvalCase]) -> None:
+    for case in cases:
+        for url in case.expected_links:
+            found = any(normalise_url(url) in _urls(f) for f in case.expected_sources)
+            assert found, f"l.{case.line}: {url} absent de {case.expected_sources}"
+
+
+def test_every_expected_branch_is_a_case_of_the_first_expected_fiche(cases: list[EvalCase]) -> None:
+    for case in (c for c in cases if c.expected_branch):
+        levels = tuple(case.expected_branch.split(" > "))
+        branches = _branches(case.expected_sources[0])
+        assert any(b[: len(levels)] == levels for b in branches), f"l.{case.line}: cas {levels} inconnu"
