@@ -69,6 +69,7 @@ lint: $(DEVSTAMP)
 
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict loadtests
 
 llm-server: $(LLM_VENV)/.installed
 

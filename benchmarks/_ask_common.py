@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pika
 from _common import percentile
 
 from guichet.api_keys import KeyRepository
 from guichet.ports.store import ObjectStore
-from guichet.testing import free_port, wait_for
+from guichet.testing import LoggedProcess, free_port
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 # Dummy credentials for moto: boto3 must never look for real ones.
@@ -36,36 +33,7 @@ def pin(cpus: set[int] | None) -> None:
         os.sched_setaffinity(0, cpus)
 
 
-class Process:
-    """A child process pinned to cpus, its output in a log file (shown when it fails to get ready)."""
-
-    def __init__(self, args: Sequence[str], env: dict[str, str], log: Path, cpus: set[int] | None) -> None:
-        self.log = log
-        self._out = log.open("wb")
-        self.popen = subprocess.Popen(
-            list(args), env=env, stdout=self._out, stderr=subprocess.STDOUT, preexec_fn=lambda: pin(cpus)
-        )
-
-    def wait_http(self, url: str, timeout: float = 120.0) -> None:
-        def up() -> bool:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.popen.args!r} exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                return httpx.get(url, timeout=2).status_code < 500
-            except httpx.TransportError:
-                return False
-
-        wait_for(up, timeout=timeout, interval=0.1)
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        self._out.close()
+Process = LoggedProcess
 
 
 def guichet_function(env: dict[str, str], port: int, log: Path, cpus: set[int] | None) -> Process:

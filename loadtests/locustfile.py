@@ -7,7 +7,8 @@ sometimes asks one of its related questions. Two request events are fired beside
 Environment: LOADTEST_SHAPE (peak | spike | day), LOADTEST_RATE (asks/s at the peak), LOADTEST_DURATION
 (seconds), LOADTEST_PACING_S (seconds between an advisor's asks, 30), LOADTEST_SLO_TTFT_P95_S (2),
 LOADTEST_SLO_ANSWER_P95_S (30), LOADTEST_MAX_FAILURE_RATIO (0.01), LOADTEST_IDS (file: accepted answer
-ids, one a line, for the lost-jobs check). The run exits 1 when an SLO is missed.
+ids, one a line, for the lost-jobs check), LOADTEST_API_KEY (a site's key, sent as a bearer token; against
+a deployment, give the load site generous rate limits). The run exits 1 when an SLO is missed.
 """
 
 from __future__ import annotations
@@ -33,11 +34,14 @@ QUESTIONS = (Path(__file__).parent / "questions.txt").read_text(encoding="utf-8"
 FEEDBACK_SHARE = 0.2  # advisors who rate an answer
 RELATED_SHARE = 0.15  # advisors who click a related question
 STREAM_TIMEOUT_S = 120.0
+API_KEY = os.environ.get("LOADTEST_API_KEY", "")
 log = logging.getLogger("advisor")
 
 
 class Advisor(HttpUser):
     def on_start(self) -> None:
+        if API_KEY:
+            self.client.headers["Authorization"] = f"Bearer {API_KEY}"
         # Each advisor keeps its own phase: first ask at a random point of the pacing period, then one
         # every PACING seconds. (Locust's constant_pacing counts from the user's creation, so a random
         # first delay would be undone and every advisor would ask in the same second, PACING s later.)

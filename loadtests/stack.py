@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,42 +20,12 @@ from typing import Any
 import httpx
 
 from guichet.serving import sample_corpus_dir
-from guichet.testing import delete_queues, free_port, wait_for
+from guichet.testing import LoggedProcess, delete_queues, free_port, wait_for
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 # A small index (the bundled embedder is slow on 2 cores); questions of loadtests/questions.txt match them.
 FICHES = ("F1341.xml", "F358.xml", "F90011.xml")
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "load", "AWS_SECRET_ACCESS_KEY": "load", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-class Service:
-    """A child process with its output in a log file (read when it fails)."""
-
-    def __init__(self, args: Sequence[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self._out = log.open("ab")
-        self.popen = subprocess.Popen(list(args), env=env, stdout=self._out, stderr=subprocess.STDOUT)
-
-    def wait_http(self, url: str, timeout: float = 120.0) -> None:
-        def up() -> bool:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.popen.args!r} s'est arrêté :\n{self.log.read_text()[-3000:]}")
-            try:
-                return httpx.get(url, timeout=2).status_code < 500
-            except httpx.TransportError:
-                return False
-
-        wait_for(up, timeout=timeout, interval=0.2)
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        self._out.close()
 
 
 def build_index(data_dir: Path, fiches: Iterable[str] = FICHES) -> Path:
@@ -102,7 +71,7 @@ class LoadStack:
     worker_concurrency: int = 8
     url: str = ""
     llm_url: str = ""
-    _services: list[Service] = field(default_factory=list)
+    _services: list[LoggedProcess] = field(default_factory=list)
     _names: dict[str, str] = field(default_factory=dict)
 
     def __enter__(self) -> LoadStack:
@@ -218,8 +187,8 @@ class LoadStack:
                 else:
                     os.environ[k] = v
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Service:
-        service = Service(args, env or {**os.environ, **AWS_ENV}, self.logs / f"{name}.log")
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> LoggedProcess:
+        service = LoggedProcess(args, env or {**os.environ, **AWS_ENV}, self.logs / f"{name}.log")
         self._services.append(service)
         return service
 

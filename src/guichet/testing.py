@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import httpx
 
 from guichet.ports.answer_stream import AnswerEvent, AnswerStream
 
@@ -17,6 +23,48 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0, interval: flo
         if time.monotonic() >= deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+class LoggedProcess:
+    """A child process (a server a test, benchmark or load test starts), its output in a log file shown
+    when it fails to get ready; cpus pins it (benchmarks), None leaves it free."""
+
+    def __init__(
+        self, args: Sequence[str], env: dict[str, str], log: Path, cpus: set[int] | None = None
+    ) -> None:
+        self.log = log
+        self._out = log.open("ab")
+        self.popen = subprocess.Popen(
+            list(args),
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=None if cpus is None else lambda: os.sched_setaffinity(0, cpus),
+        )
+
+    def wait_http(self, url: str, timeout: float = 120.0) -> None:
+        """Until url answers below 500; RuntimeError with the log's tail if the process exits first."""
+
+        def up() -> bool:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{self.popen.args!r} s'est arrêté :\n{self.log.read_text()[-3000:]}")
+            try:
+                return httpx.get(url, timeout=2).status_code < 500
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, timeout=timeout, interval=0.1)
+
+    def stop(self) -> None:
+        """SIGTERM (a graceful stop), SIGKILL after 30 s."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._out.close()
 
 
 def free_port() -> int:

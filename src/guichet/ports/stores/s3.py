@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+MAX_POOL_CONNECTIONS = 64
 
 
 class S3ObjectStore:
@@ -43,7 +44,13 @@ class S3ObjectStore:
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
             # MinIO wants path-style addressing; bounded retries keep a dead endpoint from hanging callers.
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"}),
+            config=Config(
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 3, "mode": "standard"},
+                # One client serves every request thread of a function (SSE streams poll the store too):
+                # botocore's default pool of 10 connections would be re-opened over and over under load.
+                max_pool_connections=MAX_POOL_CONNECTIONS,
+            ),
         )
         if create_bucket:
             self._create_bucket(region)
