@@ -25,7 +25,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield served
 
 
-@pytest.fixture(scope="session")
+# Module scope: the sync API runs an event loop in this thread while it lives, and later tests that call
+# asyncio.run() would find it running.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"Chromium absent ({CHROMIUM}) : installez le paquet Debian « chromium »")
