@@ -11,12 +11,12 @@ from pathlib import Path
 
 from guichet import metrics
 from guichet.answer_record import AskJob, new_answer_id
-from guichet.answer_service import answer_consumers, enqueue
+from guichet.answer_service import SHUTDOWN_MARGIN_S, answer_consumers, enqueue
 from guichet.ask_local import AskTimeout, follow
 from guichet.bulk_ingest import ingest_into
 from guichet.index_worker import IndexEventHandler
 from guichet.render import render_record
-from guichet.runner import Consumer, consume_in_thread, stop_on_signals
+from guichet.runner import Consumer, consume_in_thread, join_all, stop_on_signals
 from guichet.settings import Settings
 from guichet.wiring import Stack, build_stack
 
@@ -85,8 +85,8 @@ def serve_all(settings: Settings, host: str, port: int, *, demo: bool) -> None:
                 print(NO_LLM_HINT, flush=True)
             _run_http(stack, host, port, stop, workers=workers)
             stop.set()
-            for consumer in workers:
-                consumer.join(timeout=60)  # the job in hand finishes and is acknowledged, or is requeued
+            # the jobs in hand finish and are acknowledged within one deadline, or are requeued
+            join_all(workers, settings.llm_max_duration + SHUTDOWN_MARGIN_S)
             crashed = [c.error for c in workers if c.error is not None]
             if crashed:
                 raise WorkerCrashed(f"un worker s'est arrêté : {crashed[0]!r}")
