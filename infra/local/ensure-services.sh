@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts (installing if needed) what the tests talk to or drive: RabbitMQ on 127.0.0.1:5672, Debian's
-# Chromium (browser tests) and Prometheus' promtool (alert-rule tests). The S3 endpoint is a moto server
+# Chromium (browser tests), Prometheus' promtool (alert-rule tests) and npm (the page's DSFR). The S3 endpoint is a moto server
 # that the tests start themselves.
 set -euo pipefail
 
@@ -32,6 +32,7 @@ ensure_debian_tools() {
   local missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)  # `make web`: the DSFR for the advisor page
   if [ ${#missing[@]} -eq 0 ]; then return 0; fi
   echo "installing ${missing[*]} (Debian packages)…"
   as_root apt-get update -qq
@@ -40,4 +41,4 @@ ensure_debian_tools() {
 
 ensure_rabbitmq
 ensure_debian_tools
-echo "services ready: RabbitMQ 127.0.0.1:5672, chromium, promtool"
+echo "services ready: RabbitMQ 127.0.0.1:5672, chromium, promtool, npm"
