@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     # interfaces: Prometheus scrapes the pod or container from outside. The functions use /metrics.
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 9100
+    # POST /v1/chat/completions waits this long for the final answer, then answers 504 with its id.
+    chat_wait: float = 330.0
 
     @property
     def store_path(self) -> Path:

@@ -62,11 +62,13 @@ def draft_answer(
     started = time.perf_counter()
     if model is None or not extracts:
         return _extractive(job, extracts, events, NO_LLM_NOTICE if model is None else "", started)
-    fitted = fit_extracts(job.question, job.situation, job.audience, extracts, max_chars=prompt_chars)
+    fitted = fit_extracts(
+        job.question, job.situation, job.audience, extracts, max_chars=prompt_chars, thread=job.thread
+    )
 
     generation = generate(
         model,
-        lambda n: build_messages(job.question, job.situation, job.audience, fitted[:n]),
+        lambda n: build_messages(job.question, job.situation, job.audience, fitted[:n], job.thread),
         lambda n: allowed_texts(fitted[:n]),  # the same texts the final guard uses
         len(fitted),
         events,

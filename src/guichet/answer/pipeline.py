@@ -21,14 +21,13 @@ from guichet.answer.live_events import EventWriter
 from guichet.answer.record import AnswerRecord, AskJob, Timings
 from guichet.answer.related import related_questions
 from guichet.answer.retrieval import Retriever
+from guichet.answer.thread import branch_situation, retrieval_query, thread_situation
 from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
 
 __all__ = ["GUARD_NOTICE", "AnswerOptions", "Answerer", "allowed_texts", "compose"]
 
 GUARD_NOTICE = "Des informations absentes des sources citées (liens, numéros, montants) ont été retirées."
-# The situation helps retrieval find the matching case, but a long one would drown the question.
-SITUATION_QUERY_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,8 @@ class Answerer:
 
     def answer(self, job: AskJob, record: AnswerRecord, events: EventWriter) -> AnswerRecord:
         started = time.time()
+        # A follow-up carries its thread's situations: retrieval, the cases and the prompt all see them.
+        job = replace(job, situation=thread_situation(job.situation, job.thread))
         extracts = self._evidence(job)
         retrieval_s = time.time() - started
         events.emit("sources", {"sources": [_candidate(e) for e in extracts]})
@@ -74,11 +75,10 @@ class Answerer:
         return replace(final, mode=draft.mode, model=draft.model, timings=timings, updated_at=time.time())
 
     def _evidence(self, job: AskJob) -> list[Extract]:
-        query = job.question
-        if job.situation:
-            query = f"{job.question}\n{job.situation[:SITUATION_QUERY_CHARS]}"
+        query = retrieval_query(job.question, job.situation, job.thread)
         hits = self._retriever.search(query, audience=job.audience, k=self._options.retrieve_k)
-        return gather_evidence(hits, self._index, limit=self._options.extracts, situation=job.situation)
+        situation = branch_situation(job.question, job.situation, job.thread)
+        return gather_evidence(hits, self._index, limit=self._options.extracts, situation=situation)
 
 
 def compose(

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from guichet import __version__, metrics
-from guichet.api import answers, ask, documents, feedback, search, stream
+from guichet.api import answers, ask, documents, feedback, openai_compat, search, stream
 from guichet.api.access import install_access
 from guichet.api.errors import error_response, install_error_handlers
 from guichet.api.page import install_page
@@ -31,7 +31,7 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
     limit_json_bodies(app, ask.MAX_BODY_BYTES)
     count_requests(app)
     app.add_middleware(SecurityHeaders)  # outermost: error responses get the headers too
-    for module in (ask, answers, stream, feedback, documents, search):
+    for module in (ask, answers, stream, feedback, documents, search, openai_compat):
         app.include_router(module.router)
 
     install_page(app)  # GET / and /static: the advisor's page
@@ -83,6 +83,8 @@ def limit_json_bodies(app: FastAPI, limit: int) -> None:
         length = request.headers.get("content-length", "")
         # Documents have their own, much larger limit (GUICHET_MAX_DOCUMENT_BYTES), checked by their route.
         uploads = request.url.path.startswith("/v1/documents")
+        # Chat clients send the whole conversation: that route has its own, larger limit.
+        uploads = uploads or request.url.path == "/v1/chat/completions"
         if not uploads and length.isdigit() and len(length) < 20 and int(length) > limit:
             return error_response(
                 413, "trop_volumineux", f"Requête trop volumineuse ({limit} octets au plus)."
