@@ -55,7 +55,7 @@ def message_text(content: object, param: str) -> str:
     if isinstance(content, list):
         parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
         return "\n".join(p for p in parts if isinstance(p, str))
-    raise _invalid("le contenu d'un message doit être une chaîne ou une liste de parties", param)
+    raise _invalid(f"{param} : une chaîne ou une liste de parties est attendue.", param)
 
 
 def parse_chat(body: bytes) -> ParsedChat:
