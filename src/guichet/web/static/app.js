@@ -3,6 +3,7 @@
 import { ApiError, apiJson, postJson, storeKey } from "./api.js";
 import { byId, show } from "./dom.js";
 import { FeedbackForm } from "./feedback.js";
+import { FollowUpForm, ThreadView, threadAfter } from "./followup.js";
 import { loadHistory, remember, renderHistory } from "./history.js";
 import {
   AUDIENCES,
@@ -62,6 +63,8 @@ const ui = {
 let current = null; // {id, question, audience, situation, draft, candidates, record, controller}
 let pendingRetry = null; // what to do again once a site key is entered
 const feedback = new FeedbackForm((error, retry) => askForKey(error, retry));
+const threadView = new ThreadView(ui.asked);
+const followUp = new FollowUpForm(ui.tools, askFollowUp);
 
 function setStatus(text) {
   ui.status.textContent = text;
@@ -81,6 +84,8 @@ function startAnswer(state) {
   show(ui.section);
   show(ui.skipToAnswer);
   ui.asked.textContent = state.question;
+  threadView.render(state.thread || []);
+  followUp.hide();
   const audience = AUDIENCES[state.audience] || AUDIENCES.particuliers;
   const situation = state.situation ? ` — Situation : ${state.situation}` : "";
   ui.context.textContent = `Public : ${audience}${situation}`;
@@ -118,6 +123,8 @@ function showRecord(state, record) {
   renderHelpers(ui.helpers, record.helpers || []);
   renderRelated(ui.related, record.related_questions || [], askRelated);
   show(ui.tools);
+  threadView.render(record.thread || []);
+  followUp.reset(record);
   feedback.reset(record.id);
   show(ui.feedbackSection);
   setStatus("Réponse terminée.");
@@ -168,14 +175,15 @@ function handleError(state, error, retry) {
   showFailure(UNEXPECTED);
 }
 
-async function ask(question, audience, situation) {
-  const state = newState({ id: null, question, audience, situation });
+async function ask(question, audience, situation, followUpOf = null, thread = []) {
+  const state = newState({ id: null, question, audience, situation, thread });
   startAnswer(state);
   setStatus("Envoi de la question…");
   try {
     const payload = { question };
     if (audience) payload.audience = audience;
     if (situation) payload.situation = situation;
+    if (followUpOf) payload.follow_up_of = followUpOf;
     const { body } = await postJson("/v1/ask", payload, state.controller.signal);
     state.id = body.id;
     remember({ id: body.id, question, audience, situation, at: Date.now() });
@@ -183,7 +191,7 @@ async function ask(question, audience, situation) {
     setStatus(STATUS_TEXT.queued);
     await follow(state);
   } catch (error) {
-    handleError(state, error, () => ask(question, audience, situation));
+    handleError(state, error, () => ask(question, audience, situation, followUpOf, thread));
   }
 }
 
@@ -202,6 +210,14 @@ async function openPrevious(entry) {
   } catch (error) {
     handleError(state, error, () => openPrevious(entry));
   }
+}
+
+/** A question that follows the answer shown: same audience, the situation carried by the thread. */
+function askFollowUp(question) {
+  const previous = current?.record;
+  if (!previous || previous.status !== "done") return;
+  ui.title.focus();
+  ask(question, previous.audience, "", previous.id, threadAfter(previous));
 }
 
 function askRelated(question) {
