@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -142,7 +143,7 @@ def _submit(stack: Stack, chat: ParsedChat, site: str) -> AskJob:
 
 async def _frames_until_final(
     request: Request, stack: Stack, record: AnswerRecord, deadline: float
-) -> AsyncIterator[AnswerRecord | None]:
+) -> AsyncGenerator[AnswerRecord | None, None]:
     """None at every frame of the answer's stream that is not final (a keep-alive for streaming
     clients), then the final record from the answer store; AnswerTimeout past the deadline."""
     stop = threading.Event()
@@ -186,9 +187,10 @@ def _kind(frame: str) -> str:
 
 
 async def _final(request: Request, stack: Stack, record: AnswerRecord, deadline: float) -> AnswerRecord:
-    async for item in _frames_until_final(request, stack, record, deadline):
-        if item is not None:
-            return item
+    async with aclosing(_frames_until_final(request, stack, record, deadline)) as items:
+        async for item in items:
+            if item is not None:
+                return item
     raise AnswerTimeout
 
 
@@ -234,15 +236,16 @@ async def _stream(
 ) -> AsyncIterator[str]:
     yield _chunk(record, {"role": "assistant", "content": ""})
     try:
-        async for item in _frames_until_final(request, stack, record, deadline):
-            if item is None:
-                yield KEEP_ALIVE
-                continue
-            for piece in _pieces(answer_markdown(item)):
-                yield _chunk(item, {"content": piece})
-            yield _chunk(item, {}, "stop", guichet=item.to_dict())
-            yield "data: [DONE]\n\n"
-            return
+        async with aclosing(_frames_until_final(request, stack, record, deadline)) as items:
+            async for item in items:
+                if item is None:
+                    yield KEEP_ALIVE
+                    continue
+                for piece in _pieces(answer_markdown(item)):
+                    yield _chunk(item, {"content": piece})
+                yield _chunk(item, {}, "stop", guichet=item.to_dict())
+                yield "data: [DONE]\n\n"
+                return
     except AnswerTimeout:
         # Headers are sent: the error goes in the stream, where OpenAI's clients raise it.
         error = error_body(504, "reponse_en_attente", _timeout_message(stack, record.id))
