@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,13 @@ from guichet.cli.commands import EmptyIndex
 from guichet.evaluation.checks import check_answer
 from guichet.evaluation.command import EvalOptions, EvalOutcome, threshold_failures, write_report
 from guichet.evaluation.corpus import CorpusInfo
-from guichet.evaluation.follow_ups import follow_up_summary, load_follow_ups, render_summary, run_follow_ups
+from guichet.evaluation.follow_ups import (
+    FollowUpCase,
+    follow_up_summary,
+    load_follow_ups,
+    render_summary,
+    run_follow_ups,
+)
 from guichet.evaluation.markdown import render
 from guichet.evaluation.report import build_report, case_result
 from guichet.settings import Settings
@@ -24,31 +31,36 @@ def evaluate_follow_up_file(settings: Settings, path: Path, options: EvalOptions
     try:
         if stack.index.chunk_count() == 0:
             raise EmptyIndex("l'index est vide : lancez « guichet ingest CHEMIN… » avant « guichet eval »")
-        model = stack.chat_model
-        runs = run_follow_ups(cases, stack.index, stack.embedder, model, answer_options(stack.settings))
-        results = [
-            case_result(
-                r.run,
-                check_answer(r.run.case, r.run.record, r.run.evidence, r.run.source_texts, None),
-                options.k,
-            )
-            for r in runs
-        ]
-        setup = {
-            "questions": path.name,
-            "mode": f"génératif ({model.name})" if model is not None else "extractif",
-            "embedder": stack.embedder.name,
-            "k": options.k,
-        }
-        report = build_report(results, k=options.k, corpus=_corpus(stack), setup=setup)
+        report = evaluate_follow_ups(stack, cases, options, question_set=path.name)
     finally:
         stack.close()
-    summary = follow_up_summary(runs, options.k)
-    report["follow_ups"] = summary
-    text = render(report) + render_summary(summary)
+    text = render(report) + render_summary(report["follow_ups"])
     if options.out_dir is not None:
         write_report(options.out_dir, report, text)
     return EvalOutcome(report, text, threshold_failures(report, options))
+
+
+def evaluate_follow_ups(
+    stack: Stack, cases: Sequence[FollowUpCase], options: EvalOptions, *, question_set: str = ""
+) -> dict[str, Any]:
+    """The report of the follow-up cases on stack: the follow-ups' metrics, plus "follow_ups"."""
+    model = stack.chat_model
+    runs = run_follow_ups(cases, stack.index, stack.embedder, model, answer_options(stack.settings))
+    results = [
+        case_result(
+            r.run, check_answer(r.run.case, r.run.record, r.run.evidence, r.run.source_texts, None), options.k
+        )
+        for r in runs
+    ]
+    setup = {
+        "questions": question_set,
+        "mode": f"génératif ({model.name})" if model is not None else "extractif",
+        "embedder": stack.embedder.name,
+        "k": options.k,
+    }
+    report = build_report(results, k=options.k, corpus=_corpus(stack), setup=setup)
+    report["follow_ups"] = follow_up_summary(runs, options.k)
+    return report
 
 
 def _corpus(stack: Stack) -> dict[str, Any]:
