@@ -27,6 +27,7 @@ from guichet.answer.thread import (
     text_thread,
     thread_after,
     thread_situation,
+    with_followed_question,
 )
 from guichet.api.openai_render import answer_markdown, referenced_answer
 from guichet.api.openai_request import ChatRequestError, parse_chat
@@ -76,6 +77,10 @@ def test_retrieval_reads_the_followed_question_and_the_situations() -> None:
     assert thread_situation("récente", long) == "récente"
     assert branch_situation("Et s'il est mineur ?", "né à Lyon", turns) == "né à Lyon\nEt s'il est mineur ?"
     assert branch_situation("Q", "S", ()) == "S"
+    assert with_followed_question("Et celui de son mariage ?", thread).startswith(
+        "Et celui de son mariage ?\nCarte d'identité adulte"
+    )
+    assert with_followed_question("Q", ()) == "Q"
 
 
 def test_the_prompt_fences_the_thread_as_data() -> None:

@@ -21,6 +21,7 @@ from guichet.answer.generation import Generation, GenerationOptions, generate
 from guichet.answer.live_events import EventWriter
 from guichet.answer.prompt import build_messages, fit_extracts, is_not_covered, recites_instructions
 from guichet.answer.record import AskJob, Mode
+from guichet.answer.thread import with_followed_question
 from guichet.ports.llm import ChatModel
 
 NO_LLM_NOTICE = (
@@ -106,6 +107,7 @@ def complete_sentences(text: str) -> str:
 def _extractive(
     job: AskJob, extracts: Sequence[Extract], events: EventWriter, notice: str, started: float
 ) -> Draft:
-    text = compose_extractive(job.question, job.situation, extracts)
+    # A follow-up's terms alone ("Et celui de son mariage ?") rarely reach the composer's bar of two.
+    text = compose_extractive(with_followed_question(job.question, job.thread), job.situation, extracts)
     events.token(text)
     return Draft(text, "extractive", "", time.perf_counter() - started, notice if extracts else "", extracts)

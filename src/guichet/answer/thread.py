@@ -10,7 +10,8 @@ the ask API's limits. What each stage uses (docs/decisions/0026):
 - the situation: the thread's situations and this one, newest last, MAX_SITUATION_CHARS at most (the
   oldest dropped first); the branch choice among a fiche's cases also reads the follow-up question,
   which usually states what changed ("s'il est mineur");
-- the prompt: the earlier questions and the titles of their sources, fenced as data (prompt.py).
+- the prompt: the earlier questions and the titles of their sources, fenced as data (prompt.py);
+- the extractive composer (no model): the question and the one it follows, to choose its passages.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def retrieval_query(question: str, situation: str, thread: Sequence[ThreadTurn])
     if situation:
         parts.append(situation[:QUERY_CONTEXT_CHARS])
     return "\n".join(parts)
+
+
+def with_followed_question(question: str, thread: Sequence[ThreadTurn]) -> str:
+    """A follow-up and the question it follows, for the extractive composer's choice of passages."""
+    return f"{question}\n{thread[-1].question[:QUERY_CONTEXT_CHARS]}" if thread else question
 
 
 def thread_situation(situation: str, thread: Sequence[ThreadTurn]) -> str:
