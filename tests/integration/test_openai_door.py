@@ -133,7 +133,7 @@ def test_an_empty_question_is_400_in_openai_shape(client: openai.OpenAI, stream:
     body: Any = caught.value.body
     assert caught.value.status_code == 400 and body["type"] == "invalid_request_error"
     assert body["code"] == "message_vide" and body["param"] == "messages"
-    assert "ne doit pas être vide" in body["message"]
+    assert body["message"] == "La question est vide : le dernier message (role « user ») doit la contenir."
 
 
 def test_other_refusals_are_in_openai_shape(client: openai.OpenAI) -> None:

@@ -18,6 +18,7 @@ from guichet.answer.record import MAX_QUESTION_CHARS, MAX_SITUATION_CHARS, clean
 from guichet.corpus.model import AUDIENCES
 
 _SETTING_LINE = re.compile(r"^\s*(public|audience|situation)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+EMPTY_QUESTION = "La question est vide : le dernier message (role « user ») doit la contenir."
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 
 
@@ -148,5 +149,6 @@ def _clean(text: str, limit: int, param: str, *, required: bool, what: str) -> s
     try:
         return clean_text(text, limit=limit, required=required)
     except ValueError as exc:
-        code = "message_vide" if required and not text.strip() else "requete_invalide"
-        raise _invalid(f"{what[0].upper()}{what[1:]} : {exc}.", param, code) from exc
+        if required and not text.strip():
+            raise _invalid(EMPTY_QUESTION, param, "message_vide") from exc
+        raise _invalid(f"{what[0].upper()}{what[1:]} : {exc}.", param) from exc
