@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # interfaces: Prometheus scrapes the pod or container from outside. The functions use /metrics.
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 9100
+    # Pilotage (docs/decisions/0024): postgresql://user@host/db ; "" = SQLite at <data_dir>/analytics.sqlite3
+    analytics_url: str = ""
+    analytics_queue: str = "guichet.analytics"
 
     @property
     def store_path(self) -> Path:

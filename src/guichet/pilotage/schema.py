@@ -1,0 +1,44 @@
+"""The analytics store's schema and its migrations, one list for PostgreSQL and SQLite alike.
+
+Three tables: the events seen (answers, ratings: their ids make redelivery harmless) and the cells that
+the statistics read, one row per month × site × theme with counters (ADR 0024). A migration is a list of
+statements applied once, in order, inside the transaction that records its number.
+"""
+
+from __future__ import annotations
+
+from guichet.metrics import OTHER_REASON, REASONS
+from guichet.pilotage import histogram
+
+REASON_COLUMNS: tuple[str, ...] = tuple(f"r_{r}" for r in (*REASONS, OTHER_REASON))
+COUNTERS: tuple[str, ...] = (
+    "answers",  # final answers, failed included
+    "failed",
+    "extractive",
+    "covered_known",  # answers whose record says whether the sources covered the question
+    "not_covered",
+    "ratings",  # rated answers (an answer's first rating counts, later ones do not)
+    "up",
+    "down",
+    *REASON_COLUMNS,  # reasons of thumbs-down ratings
+    *histogram.COLUMNS,  # first-token times of done answers
+)
+
+_CELLS = ",\n  ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in COUNTERS)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE analytics_answers (
+  id TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL, month TEXT NOT NULL, site TEXT NOT NULL,
+  audience TEXT NOT NULL, theme TEXT NOT NULL, status TEXT NOT NULL, mode TEXT NOT NULL,
+  covered INTEGER, first_token_ms INTEGER NOT NULL, total_ms INTEGER NOT NULL)""",
+        """CREATE TABLE analytics_ratings (
+  answer_id TEXT PRIMARY KEY, id TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, month TEXT NOT NULL,
+  site TEXT NOT NULL, theme TEXT NOT NULL, rating TEXT NOT NULL, reasons TEXT NOT NULL)""",
+        f"""CREATE TABLE analytics_cells (
+  month TEXT NOT NULL, site TEXT NOT NULL, theme TEXT NOT NULL,
+  {_CELLS},
+  PRIMARY KEY (month, site, theme))""",
+        "CREATE INDEX analytics_cells_site ON analytics_cells (site, month)",
+    ),
+)
+VERSION_TABLE = "CREATE TABLE IF NOT EXISTS analytics_schema (version INTEGER NOT NULL)"

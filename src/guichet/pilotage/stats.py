@@ -1,0 +1,175 @@
+"""The statistics of GET /v1/stats, `guichet stats` and the pilotage page, computed from the cells.
+
+Filters narrow the cells (months, sites of a région or département, a site, a theme); groups are read
+in SQL (site, theme, month) or folded from the sites' rows with the registry (département, région).
+A group with fewer than MIN_RATINGS ratings shows no satisfaction rate: one or two opinions are not a
+rate, and could point at one advisor on a small site.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from guichet.metrics import OTHER_REASON, REASONS
+from guichet.pilotage import histogram
+from guichet.pilotage.sites import UNKNOWN, Site
+from guichet.pilotage.store import AnalyticsStore, CellFilter, Group
+
+GroupBy = Literal["region", "departement", "site", "theme", "month"]
+GROUP_BYS: tuple[GroupBy, ...] = ("region", "departement", "site", "theme", "month")
+MIN_RATINGS = 5
+TOP_REASONS = 3
+NO_THEME = "Sans thème"
+REASON_LABELS = {
+    "inexact": "Inexacte",
+    "incomplet": "Incomplète",
+    "sources_manquantes": "Sources manquantes ou inadaptées",
+    "trop_long": "Trop longue",
+    "hors_sujet": "Hors sujet",
+    "lien_errone": "Lien erroné",
+    OTHER_REASON: "Autre motif",
+}
+assert set(REASON_LABELS) == {*REASONS, OTHER_REASON}
+
+
+@dataclass(frozen=True)
+class StatsQuery:
+    first_month: str
+    last_month: str
+    region: str | None = None
+    departement: str | None = None
+    site: str | None = None
+    theme: str | None = None
+    group_by: GroupBy | None = None
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class StatsRow:
+    key: str
+    label: str
+    answers: int
+    failed: int
+    ratings: int
+    up: int
+    down: int
+    share_rated: float | None
+    satisfaction: float | None  # up / ratings; None for a small group
+    small_group: bool
+    top_down_reasons: tuple[Reason, ...]
+    extractive_share: float | None
+    not_covered_share: float | None  # None: no record said whether it was covered
+    first_token_p50_s: float | None
+    first_token_p95_s: float | None
+
+
+@dataclass(frozen=True)
+class StatsResult:
+    query: StatsQuery
+    total: StatsRow
+    groups: tuple[StatsRow, ...] = field(default=())
+
+
+def compute(store: AnalyticsStore, sites: dict[str, Site], query: StatsQuery) -> StatsResult:
+    where = CellFilter(query.first_month, query.last_month, _site_filter(sites, query), query.theme)
+    group: Group | None = None
+    if query.group_by in ("region", "departement", "site"):
+        group = "site"
+    elif query.group_by in ("theme", "month"):
+        group = query.group_by
+    rows = store.cells(where, group)
+    folded: dict[str, Counter[str]] = {}
+    for value, counters in rows:
+        key = _group_key(query.group_by, value, sites)
+        folded.setdefault(key, Counter()).update(counters)
+    total = _sum(folded.values())
+    groups = () if query.group_by is None else _rows(query.group_by, folded, sites)
+    return StatsResult(query, _row("total", "Ensemble", total), groups)
+
+
+def _site_filter(sites: dict[str, Site], q: StatsQuery) -> tuple[str, ...] | None:
+    if q.region is None and q.departement is None:
+        return None if q.site is None else (q.site,)
+    chosen = [
+        s.id
+        for s in sites.values()
+        if (q.region is None or s.region.casefold() == q.region.casefold())
+        and (q.departement is None or s.departement == q.departement.upper())
+        and (q.site is None or s.id == q.site)
+    ]
+    return tuple(sorted(chosen))
+
+
+def _group_key(group_by: GroupBy | None, value: str, sites: dict[str, Site]) -> str:
+    if group_by == "region":
+        site = sites.get(value)
+        return site.region if site else UNKNOWN
+    if group_by == "departement":
+        site = sites.get(value)
+        return site.departement if site else UNKNOWN
+    return value
+
+
+def _sum(counters: Iterable[Counter[str]]) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for c in counters:
+        total.update(c)
+    return total
+
+
+def _rows(group_by: GroupBy, folded: dict[str, Counter[str]], sites: dict[str, Site]) -> tuple[StatsRow, ...]:
+    rows = [_row(key, _label(group_by, key, sites), c) for key, c in folded.items()]
+    if group_by == "month":
+        return tuple(sorted(rows, key=lambda r: r.key))
+    return tuple(sorted(rows, key=lambda r: (-r.answers, r.label)))
+
+
+def _label(group_by: GroupBy, key: str, sites: dict[str, Site]) -> str:
+    if group_by == "site":
+        site = sites.get(key)
+        return f"{site.name} ({site.commune})" if site else f"{key} (site non décrit)"
+    if group_by == "theme":
+        return key or NO_THEME
+    if key == UNKNOWN:
+        return "Non renseigné"
+    return key
+
+
+def _row(key: str, label: str, c: Counter[str]) -> StatsRow:
+    done = c["answers"] - c["failed"]
+    ratings = c["ratings"]
+    reasons = sorted(
+        (Reason(code, REASON_LABELS[code], c[f"r_{code}"]) for code in REASON_LABELS if c[f"r_{code}"]),
+        key=lambda r: (-r.count, r.code),
+    )
+    ft = [c[col] for col in histogram.COLUMNS]
+    return StatsRow(
+        key=key,
+        label=label,
+        answers=c["answers"],
+        failed=c["failed"],
+        ratings=ratings,
+        up=c["up"],
+        down=c["down"],
+        share_rated=_share(ratings, c["answers"]),
+        satisfaction=_share(c["up"], ratings) if ratings >= MIN_RATINGS else None,
+        small_group=ratings < MIN_RATINGS,
+        top_down_reasons=tuple(reasons[:TOP_REASONS]),
+        extractive_share=_share(c["extractive"], done),
+        not_covered_share=_share(c["not_covered"], c["covered_known"]),
+        first_token_p50_s=histogram.quantile(ft, 0.5),
+        first_token_p95_s=histogram.quantile(ft, 0.95),
+    )
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole > 0 else None

@@ -1,0 +1,203 @@
+"""Pilotage through the real path: site keys → POST /v1/ask → answer worker → ratings → analytics queue →
+analytics consumer → analytics store (SQLite, the embedded default) → GET /v1/stats, CSV, rebuild."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from guichet.access.keys import KeyRepository
+from guichet.answer.worker import answer_consumers
+from guichet.api.app import create_app
+from guichet.indexing.bulk_ingest import ingest_into
+from guichet.pilotage.backends import SQLiteAnalyticsStore
+from guichet.pilotage.rebuild import rebuild
+from guichet.pilotage.sites import SiteRepository, parse_sites
+from guichet.pilotage.stats import StatsQuery, compute
+from guichet.pilotage.store import month_of
+from guichet.pilotage.themes import ThemeLookup
+from guichet.ports.brokers.memory import MemoryBroker
+from guichet.ports.indexes.embedded import EmbeddedIndex
+from guichet.process.serve import sample_corpus_dir
+from guichet.settings import Settings
+from guichet.testing.fake_embedder import HashingEmbedder
+from guichet.testing.helpers import wait_for
+from guichet.wiring import Stack
+
+SITES_CSV = Path(__file__).resolve().parents[2] / "docs" / "samples" / "sites.csv"
+QUESTION = "Comment renouveler une carte d'identité périmée ?"
+SECRET_WORD = "Zéphyrine"  # in the situation: must never reach the analytics store
+
+
+@dataclass
+class World:
+    client: TestClient
+    stack: Stack
+    broker: MemoryBroker
+    keys: dict[str, str]  # site (or "operator") -> bearer key
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+    def ask(self, site: str) -> str:
+        body = {"question": QUESTION, "situation": f"Madame {SECRET_WORD}, 34 ans"}
+        response = self.client.post("/v1/ask", json=body, headers=self.auth(site))
+        assert response.status_code == 202, response.text
+        answer_id: str = response.json()["id"]
+        wait_for(
+            lambda: self.client.get(f"/v1/answers/{answer_id}", headers=self.auth(site)).status_code == 200
+        )
+        return answer_id
+
+    def rate(self, site: str, answer_id: str, rating: str, reasons: list[str] | None = None) -> None:
+        body = {"rating": rating, "reasons": reasons or [], "comment": f"voir {SECRET_WORD}"}
+        response = self.client.post(f"/v1/answers/{answer_id}/feedback", json=body, headers=self.auth(site))
+        assert response.status_code == 201, response.text
+
+    def settle(self) -> None:
+        self.broker.join(self.stack.settings.analytics_queue, timeout=30)
+
+    def stats(self, **params: str) -> dict:  # type: ignore[type-arg]
+        response = self.client.get("/v1/stats", params=params, headers=self.auth("operator"))
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    settings = Settings(data_dir=tmp_path, auth="keys", rate_ask_per_minute=0, rate_read_per_minute=0)
+    broker = MemoryBroker(settings.broker_path, retry_backoff=0.01)
+    embedder = HashingEmbedder()
+    index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
+    stack = Stack(settings, broker=broker, embedder=embedder, index=index)
+    quiet = Stack(settings, embedder=embedder, index=index, announce_writes=False)
+    ingest_into(quiet, [sample_corpus_dir()], prefix="exemples", progress=False)
+    SiteRepository(stack.answers.store).merge(parse_sites(SITES_CSV.read_text(encoding="utf-8")))
+    repo = KeyRepository(stack.answers.store)
+    keys = {site: repo.create(site, "advisor")[1] for site in ("fs-paris-15", "fs-lyon-8", "fs-inconnu")}
+    keys["operator"] = repo.create("equipe-nationale", "operator")[1]
+    stop = threading.Event()
+    consumers = answer_consumers(stack, stop, concurrency=2)
+    try:
+        yield World(TestClient(create_app(stack)), stack, broker, keys)
+    finally:
+        stop.set()
+        for consumer in consumers:
+            consumer.join(20)
+        quiet.close()
+        stack.close()
+        index.close()
+        broker.close()
+
+
+def test_asks_and_ratings_are_counted_by_site_without_personal_data(world: World) -> None:
+    paris = [world.ask("fs-paris-15") for _ in range(6)]
+    lyon = world.ask("fs-lyon-8")
+    for answer_id in paris[:4]:
+        world.rate("fs-paris-15", answer_id, "up")
+    world.rate("fs-paris-15", paris[4], "down", ["incomplet", "Lien erroné", "mon texte à moi"])
+    world.rate("fs-lyon-8", lyon, "down", ["inexact"])
+    world.settle()
+
+    by_site = {g["key"]: g for g in world.stats(group_by="site")["groups"]}
+    assert set(by_site) == {"fs-paris-15", "fs-lyon-8"}
+    paris_row, lyon_row = by_site["fs-paris-15"], by_site["fs-lyon-8"]
+    assert (paris_row["answers"], paris_row["ratings"], paris_row["up"], paris_row["down"]) == (6, 5, 4, 1)
+    assert paris_row["satisfaction"] == 0.8 and paris_row["small_group"] is False
+    assert paris_row["share_rated"] == round(5 / 6, 4)
+    assert paris_row["label"] == "France services Paris 15e (Paris)"
+    reasons = {r["code"]: r["count"] for r in paris_row["top_down_reasons"]}
+    assert reasons == {"incomplet": 1, "lien_errone": 1, "autre": 1}  # free text is never stored
+    assert lyon_row["ratings"] == 1 and lyon_row["satisfaction"] is None and lyon_row["small_group"] is True
+    assert paris_row["extractive_share"] == 1.0  # no LLM configured: every answer is extractive
+    assert paris_row["first_token_p50_s"] is not None and paris_row["first_token_p95_s"] is not None
+
+    total = world.stats()["total"]
+    assert (total["answers"], total["ratings"], total["up"]) == (7, 6, 4)
+
+    by_region = {g["key"]: g["answers"] for g in world.stats(group_by="region")["groups"]}
+    assert by_region == {"Île-de-France": 6, "Auvergne-Rhône-Alpes": 1}
+    only_69 = world.stats(departement="69")["total"]
+    assert only_69["answers"] == 1
+    themes = {g["key"] for g in world.stats(group_by="theme")["groups"]}
+    assert "Papiers - Citoyenneté - Élections" in themes
+    month = month_of(__import__("time").time())
+    assert [g["key"] for g in world.stats(group_by="month")["groups"]] == [month]
+
+    stored = b"".join(p.read_bytes() for p in world.stack.settings.data_dir.glob("analytics.sqlite3*"))
+    assert SECRET_WORD.encode() not in stored and b"renouveler" not in stored
+
+
+def test_stats_need_the_operator_role_and_valid_parameters(world: World) -> None:
+    assert world.client.get("/v1/stats").status_code == 401
+    refused = world.client.get("/v1/stats", headers=world.auth("fs-paris-15"))
+    assert refused.status_code == 403 and "opérateur" in refused.json()["error"]["message"]
+    assert world.client.get("/v1/sites", headers=world.auth("fs-paris-15")).status_code == 403
+    for params in (
+        {"from": "2026-13"},
+        {"from": "hier"},
+        {"group_by": "commune"},
+        {"from": "2026-05", "to": "2026-01"},
+    ):
+        response = world.client.get("/v1/stats", params=params, headers=world.auth("operator"))
+        assert response.status_code == 422, params
+        assert response.json()["error"]["message"]
+    sites = world.client.get("/v1/sites", headers=world.auth("operator")).json()
+    assert {s["id"] for s in sites} >= {"fs-paris-15", "fs-ajaccio"}
+
+
+def test_csv_export_and_small_groups(world: World) -> None:
+    answer_id = world.ask("fs-lyon-8")
+    world.rate("fs-lyon-8", answer_id, "up")
+    world.ask("fs-inconnu")  # a key whose site is not in the registry
+    world.settle()
+    response = world.client.get(
+        "/v1/stats",
+        params={"group_by": "departement"},
+        headers={**world.auth("operator"), "Accept": "text/csv"},
+    )
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:3] == ["groupe", "libelle", "reponses"]
+    by_key = {r[0]: r for r in rows[1:]}
+    assert set(by_key) == {"69", "inconnu", "total"}
+    assert by_key["69"][8] == "moins de 5 avis" and by_key["inconnu"][1] == "Non renseigné"
+    assert by_key["total"][2] == "2"
+
+
+def test_redelivered_events_count_once_and_rebuild_gives_the_same_figures(
+    world: World, tmp_path: Path
+) -> None:
+    ids = [world.ask("fs-paris-15") for _ in range(3)]
+    world.rate("fs-paris-15", ids[0], "down", ["hors_sujet"])
+    world.settle()
+    before = world.stats(group_by="site")
+    publisher = world.stack.analytics_publisher
+    for answer_id in ids:  # a redelivered job republishes its answer's event
+        record = world.stack.answers.get(answer_id)
+        assert record is not None
+        publisher.answer(record)
+    world.settle()
+    assert world.stats(group_by="site") == before
+
+    fresh = SQLiteAnalyticsStore(tmp_path / "rebuilt" / "analytics.sqlite3")
+    try:
+        report = rebuild(world.stack.answers.store, fresh, ThemeLookup(world.stack.index))
+        assert (report.answers, report.ratings, report.new, report.unreadable) == (3, 1, 4, 0)
+        sites = SiteRepository(world.stack.answers.store).load()
+        month = before["period"]
+        query = StatsQuery(month["from"], month["to"], group_by="site")
+        rebuilt = compute(fresh, sites, query)
+        assert [(g.key, g.answers, g.ratings, g.down) for g in rebuilt.groups] == [
+            (g["key"], g["answers"], g["ratings"], g["down"]) for g in before["groups"]
+        ]
+        assert rebuild(world.stack.answers.store, fresh, ThemeLookup(world.stack.index)).new == 0
+    finally:
+        fresh.close()
