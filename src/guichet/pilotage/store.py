@@ -92,18 +92,22 @@ class AnalyticsStore:
 
     # --- writes --------------------------------------------------------------------------------------
     def record(self, events: Sequence[Event]) -> int:
-        """Stores the batch in one transaction; returns how many events were new."""
+        """Stores the batch in one transaction; returns how many events were new.
+
+        Rows are locked in one order (events by id, then cells by key), whoever writes: two batches that
+        overlap (a rebuild while the consumers run, two replicas) wait for each other, never deadlock."""
+        ordered = sorted(events, key=lambda e: (e.kind, e.answer_id if isinstance(e, RatingEvent) else e.id))
         with self._transaction() as cursor:
             deltas: dict[CellKey, Counter[str]] = {}
             new = 0
-            for event in events:
+            for event in ordered:
                 if isinstance(event, AnswerEvent) and self._insert_answer(cursor, event):
                     _add_answer(deltas, event)
                     new += 1
                 elif isinstance(event, RatingEvent) and self._insert_rating(cursor, event):
                     _add_rating(deltas, event)
                     new += 1
-            for key, delta in deltas.items():
+            for key, delta in sorted(deltas.items()):
                 self._add_to_cell(cursor, key, delta)
             return new
 
