@@ -19,7 +19,7 @@ import pytest
 from guichet.pilotage import histogram
 from guichet.pilotage.backends import PostgresAnalyticsStore, SQLiteAnalyticsStore
 from guichet.pilotage.events import AnswerEvent, RatingEvent, parse_event
-from guichet.pilotage.schema import MIGRATIONS
+from guichet.pilotage.schema import COUNTERS, MIGRATIONS
 from guichet.pilotage.store import AnalyticsError, AnalyticsStore, CellFilter, month_of
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -88,9 +88,12 @@ def rating(
     return RatingEvent(uuid.uuid4().hex, NOV + 60, answer_id, NOV, site, "Papiers", value, reasons)
 
 
-def cells(store: AnalyticsStore, group: str | None = None, **where: object) -> dict[str, dict[str, int]]:
+def cells(
+    store: AnalyticsStore, group: str | None = None, mapping: dict[str, str] | None = None, **where: object
+) -> dict[str, dict[str, int]]:
     values: dict[str, object] = {"first_month": "2026-01", "last_month": "2026-12", **where}
-    return dict(store.cells(CellFilter(**values), group))  # type: ignore[arg-type]
+    rows = store.cells(CellFilter(**values), group, mapping)  # type: ignore[arg-type]
+    return {key: dict(zip(COUNTERS, counts, strict=True)) for key, counts in rows}
 
 
 def test_migrations_run_once(store: AnalyticsStore) -> None:
@@ -133,6 +136,9 @@ def test_cells_are_filtered_and_grouped(store: AnalyticsStore) -> None:
     assert cells(store, sites=("s2",), theme="Travail")[""]["answers"] == 1
     assert cells(store, first_month="2026-12", last_month="2026-12")[""]["answers"] == 1
     assert cells(store, sites=()) == {}
+    by_region = cells(store, "site", {"s1": "Bretagne", "s2": "Corse"}, first_month="2026-11")
+    assert {k: v["answers"] for k, v in by_region.items()} == {"Bretagne": 1, "Corse": 2, "inconnu": 1}
+    assert {k: v["answers"] for k, v in cells(store, "site", {}).items()} == {"inconnu": 4}
     assert store.themes() == ["Papiers", "Travail"]
 
 
@@ -181,3 +187,16 @@ def test_events_round_trip_and_bad_bodies_are_refused() -> None:
 def test_an_unreachable_postgresql_is_an_analytics_error() -> None:
     with pytest.raises(AnalyticsError):
         PostgresAnalyticsStore("postgresql://postgres@127.0.0.1:1/none", connect_timeout=1)
+
+
+def test_migration_2_fills_the_site_rollup_from_the_cells(store: AnalyticsStore) -> None:
+    """A store at schema 1 (cells only) holding data: migrating adds the month × site rollup, filled."""
+    store.record([answer("a1", site="s1"), answer("a2", site="s1", theme="Travail"), answer("a3", site="s2")])
+    with store._transaction() as cursor:  # back to schema 1, data kept
+        cursor.execute("DROP TABLE analytics_site_months")
+        cursor.execute("DELETE FROM analytics_schema WHERE version = 2")
+    assert store.migrate() == 2
+    by_site = cells(store, "site")  # read from the rollup
+    assert {k: v["answers"] for k, v in by_site.items()} == {"s1": 2, "s2": 1}
+    by_theme = cells(store, "theme")  # read from the cells
+    assert sum(v["answers"] for v in by_theme.values()) == 3

@@ -24,7 +24,6 @@ COLUMNS = ("id", "nom", "commune", "code_insee", "departement", "region")
 CODE_INSEE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 DEPARTEMENT = re.compile(r"^(\d{2}|2[AB]|97\d)$")
 MAX_FIELD = 200
-UNKNOWN = "inconnu"  # the département/région shown for a site id that no import has described
 
 
 class SiteFileError(ValueError):

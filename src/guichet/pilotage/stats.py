@@ -8,15 +8,14 @@ rate, and could point at one advisor on a small site.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from guichet.metrics import OTHER_REASON, REASONS
 from guichet.pilotage import histogram
-from guichet.pilotage.sites import UNKNOWN, Site
-from guichet.pilotage.store import AnalyticsStore, CellFilter, Group
+from guichet.pilotage.schema import COUNTERS
+from guichet.pilotage.sites import Site
+from guichet.pilotage.store import UNKNOWN_GROUP, AnalyticsStore, CellFilter, Counts
 
 GroupBy = Literal["region", "departement", "site", "theme", "month"]
 GROUP_BYS: tuple[GroupBy, ...] = ("region", "departement", "site", "theme", "month")
@@ -81,19 +80,22 @@ class StatsResult:
 
 def compute(store: AnalyticsStore, sites: dict[str, Site], query: StatsQuery) -> StatsResult:
     where = CellFilter(query.first_month, query.last_month, _site_filter(sites, query), query.theme)
-    group: Group | None = None
-    if query.group_by in ("region", "departement", "site"):
-        group = "site"
-    elif query.group_by in ("theme", "month"):
-        group = query.group_by
-    rows = store.cells(where, group)
-    folded: dict[str, Counter[str]] = {}
-    for value, counters in rows:
-        key = _group_key(query.group_by, value, sites)
-        folded.setdefault(key, Counter()).update(counters)
-    total = _sum(folded.values())
-    groups = () if query.group_by is None else _rows(query.group_by, folded, sites)
-    return StatsResult(query, _row("total", "Ensemble", total), groups)
+    if query.group_by == "region":
+        rows = store.cells(where, "site", {s.id: s.region for s in sites.values()})
+    elif query.group_by == "departement":
+        rows = store.cells(where, "site", {s.id: s.departement for s in sites.values()})
+    else:
+        rows = store.cells(where, query.group_by)
+    total = _row("total", "Ensemble", _column_sums([counts for _, counts in rows]))
+    if query.group_by is None:
+        return StatsResult(query, total)
+    groups = [_row(key, _label(query.group_by, key, sites), counts) for key, counts in rows]
+    order = (lambda r: r.key) if query.group_by == "month" else (lambda r: (-r.answers, r.label))
+    return StatsResult(query, total, tuple(sorted(groups, key=order)))
+
+
+def _column_sums(rows: list[Counts]) -> Counts:
+    return tuple(sum(column) for column in zip(*rows, strict=True)) if rows else (0,) * len(COUNTERS)
 
 
 def _site_filter(sites: dict[str, Site], q: StatsQuery) -> tuple[str, ...] | None:
@@ -109,42 +111,19 @@ def _site_filter(sites: dict[str, Site], q: StatsQuery) -> tuple[str, ...] | Non
     return tuple(sorted(chosen))
 
 
-def _group_key(group_by: GroupBy | None, value: str, sites: dict[str, Site]) -> str:
-    if group_by == "region":
-        site = sites.get(value)
-        return site.region if site else UNKNOWN
-    if group_by == "departement":
-        site = sites.get(value)
-        return site.departement if site else UNKNOWN
-    return value
-
-
-def _sum(counters: Iterable[Counter[str]]) -> Counter[str]:
-    total: Counter[str] = Counter()
-    for c in counters:
-        total.update(c)
-    return total
-
-
-def _rows(group_by: GroupBy, folded: dict[str, Counter[str]], sites: dict[str, Site]) -> tuple[StatsRow, ...]:
-    rows = [_row(key, _label(group_by, key, sites), c) for key, c in folded.items()]
-    if group_by == "month":
-        return tuple(sorted(rows, key=lambda r: r.key))
-    return tuple(sorted(rows, key=lambda r: (-r.answers, r.label)))
-
-
 def _label(group_by: GroupBy, key: str, sites: dict[str, Site]) -> str:
     if group_by == "site":
         site = sites.get(key)
         return f"{site.name} ({site.commune})" if site else f"{key} (site non décrit)"
     if group_by == "theme":
         return key or NO_THEME
-    if key == UNKNOWN:
+    if key == UNKNOWN_GROUP:
         return "Non renseigné"
     return key
 
 
-def _row(key: str, label: str, c: Counter[str]) -> StatsRow:
+def _row(key: str, label: str, counts: Counts) -> StatsRow:
+    c = dict(zip(COUNTERS, counts, strict=True))
     done = c["answers"] - c["failed"]
     ratings = c["ratings"]
     reasons = sorted(

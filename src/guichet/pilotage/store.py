@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,13 +19,15 @@ from zoneinfo import ZoneInfo
 
 from guichet.pilotage import histogram
 from guichet.pilotage.events import AnswerEvent, Event, RatingEvent
-from guichet.pilotage.schema import COUNTERS, MIGRATIONS, VERSION_TABLE
+from guichet.pilotage.schema import COUNTERS, MIGRATIONS, ROLLUPS, VERSION_TABLE
 
 log = logging.getLogger(__name__)
 
 PARIS = ZoneInfo("Europe/Paris")  # a month is a French calendar month, as in the baromètre
 Group = Literal["site", "theme", "month"]
 CellKey = tuple[str, str, str]  # month, site, theme
+Counts = tuple[int, ...]  # summed counters, in schema.COUNTERS order
+UNKNOWN_GROUP = "inconnu"  # the région/département of a site id that no import described
 
 
 class AnalyticsError(Exception):
@@ -96,77 +98,111 @@ class AnalyticsStore:
 
         Rows are locked in one order (events by id, then cells by key), whoever writes: two batches that
         overlap (a rebuild while the consumers run, two replicas) wait for each other, never deadlock."""
-        ordered = sorted(events, key=lambda e: (e.kind, e.answer_id if isinstance(e, RatingEvent) else e.id))
+        answers = sorted({e.id: e for e in events if isinstance(e, AnswerEvent)}.values(), key=lambda e: e.id)
+        ratings = sorted(
+            {e.answer_id: e for e in reversed(events) if isinstance(e, RatingEvent)}.values(),
+            key=lambda e: e.answer_id,
+        )  # one rating per answer: the batch's first, as if they came one by one
         with self._transaction() as cursor:
             deltas: dict[CellKey, Counter[str]] = {}
-            new = 0
-            for event in ordered:
-                if isinstance(event, AnswerEvent) and self._insert_answer(cursor, event):
-                    _add_answer(deltas, event)
-                    new += 1
-                elif isinstance(event, RatingEvent) and self._insert_rating(cursor, event):
-                    _add_rating(deltas, event)
-                    new += 1
-            for key, delta in sorted(deltas.items()):
-                self._add_to_cell(cursor, key, delta)
-            return new
+            new_answers = self._insert_answers(cursor, answers) if answers else set()
+            new_ratings = self._insert_ratings(cursor, ratings) if ratings else set()
+            for a in answers:
+                if a.id in new_answers:
+                    _add_answer(deltas, a)
+            for r in ratings:
+                if r.answer_id in new_ratings:
+                    _add_rating(deltas, r)
+            if deltas:
+                cells = sorted(deltas.items())
+                self._add_to_cells(cursor, "analytics_cells", cells)
+                self._add_to_cells(cursor, "analytics_site_months", _by_site_month(cells))
+            return len(new_answers) + len(new_ratings)
 
-    def _insert_answer(self, cursor: Cursor, e: AnswerEvent) -> bool:
-        covered = None if e.covered is None else int(e.covered)
-        cursor.execute(
-            self._sql(
-                "INSERT INTO analytics_answers (id, at, month, site, audience, theme, status, mode, covered,"
-                " first_token_ms, total_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (id) DO NOTHING"
-            ),
-            (e.id, e.at, month_of(e.at), e.site, e.audience, e.theme, e.status, e.mode, covered,
-             round(e.first_token_s * 1000), round(e.total_s * 1000)),
-        )  # fmt: skip
-        return cursor.rowcount == 1
-
-    def _insert_rating(self, cursor: Cursor, e: RatingEvent) -> bool:
-        cursor.execute(
-            self._sql(
-                "INSERT INTO analytics_ratings (answer_id, id, at, month, site, theme, rating, reasons)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (answer_id) DO NOTHING"
-            ),
-            (e.answer_id, e.id, e.at, month_of(e.answer_at), e.site, e.theme, e.rating, ",".join(e.reasons)),
+    # Row by row: right for SQLite (in-process, no round trips); PostgreSQL sends arrays (backends.py).
+    def _insert_answers(self, cursor: Cursor, events: Sequence[AnswerEvent]) -> set[str]:
+        sql = self._sql(
+            f"INSERT INTO analytics_answers ({', '.join(ANSWER_COLUMNS)}) VALUES"
+            f" ({', '.join('?' for _ in ANSWER_COLUMNS)}) ON CONFLICT (id) DO NOTHING"
         )
-        return cursor.rowcount == 1
+        new = set()
+        for row in answer_rows(events):
+            cursor.execute(sql, row)
+            if cursor.rowcount == 1:
+                new.add(str(row[0]))
+        return new
 
-    def _add_to_cell(self, cursor: Cursor, key: CellKey, delta: Counter[str]) -> None:
-        columns = [c for c in COUNTERS if delta[c]]
-        values = ", ".join("?" for _ in columns)
-        updates = ", ".join(f"{c} = analytics_cells.{c} + excluded.{c}" for c in columns)
-        cursor.execute(
-            self._sql(
-                f"INSERT INTO analytics_cells (month, site, theme, {', '.join(columns)})"
-                f" VALUES (?, ?, ?, {values}) ON CONFLICT (month, site, theme) DO UPDATE SET {updates}"
-            ),
-            (*key, *(delta[c] for c in columns)),
+    def _insert_ratings(self, cursor: Cursor, events: Sequence[RatingEvent]) -> set[str]:
+        sql = self._sql(
+            f"INSERT INTO analytics_ratings ({', '.join(RATING_COLUMNS)}) VALUES"
+            f" ({', '.join('?' for _ in RATING_COLUMNS)}) ON CONFLICT (answer_id) DO NOTHING"
         )
+        new = set()
+        for row in rating_rows(events):
+            cursor.execute(sql, row)
+            if cursor.rowcount == 1:
+                new.add(str(row[0]))
+        return new
+
+    def _add_to_cells(
+        self, cursor: Cursor, table: str, deltas: Sequence[tuple[tuple[str, ...], Counter[str]]]
+    ) -> None:
+        keys = dict(ROLLUPS)[table]
+        for key, delta in deltas:
+            columns = [c for c in COUNTERS if delta[c]]
+            values = ", ".join("?" for _ in (*keys, *columns))
+            updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in columns)
+            cursor.execute(
+                self._sql(
+                    f"INSERT INTO {table} ({', '.join((*keys, *columns))}) VALUES ({values})"
+                    f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+                ),
+                (*key, *(delta[c] for c in columns)),
+            )
 
     # --- reads ---------------------------------------------------------------------------------------
-    def cells(self, where: CellFilter, group: Group | None) -> list[tuple[str, dict[str, int]]]:
-        """Summed counters per group value ("" for the one row of an ungrouped query)."""
-        clauses = ["month >= ?", "month <= ?"]
+    def cells(
+        self, where: CellFilter, group: Group | None, mapping: Mapping[str, str] | None = None
+    ) -> list[tuple[str, Counts]]:
+        """Summed counters (in COUNTERS order) per group value; "" keys the one row of an ungrouped query.
+
+        mapping: site id → the label to group by instead (its région, its département), computed in SQL so
+        that ~20 rows come back rather than 2,700; sites it lacks are grouped under mapping_default."""
+        clauses = ["c.month >= ?", "c.month <= ?"]
         params: list[Any] = [where.first_month, where.last_month]
         if where.sites is not None:
             if not where.sites:
                 return []
-            clauses.append(f"site IN ({', '.join('?' for _ in where.sites)})")
+            clauses.append(f"c.site IN ({', '.join('?' for _ in where.sites)})")
             params.extend(where.sites)
         if where.theme is not None:
-            clauses.append("theme = ?")
+            clauses.append("c.theme = ?")
             params.append(where.theme)
-        sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in COUNTERS)
-        head = f"{group}, " if group else "'', "
-        tail = f" GROUP BY {group}" if group else ""
-        sql = f"SELECT {head}{sums} FROM analytics_cells WHERE {' AND '.join(clauses)}{tail}"
+        join, key = "", f"c.{group}" if group else None
+        if mapping is not None:
+            source, mapped = self._mapping_source(mapping)
+            join = f" LEFT JOIN {source} AS m ON m.site = c.site"
+            key = f"COALESCE(m.grp, '{UNKNOWN_GROUP}')"  # a constant of ours, not user input
+            params = [*mapped, *params]
+        sums = ", ".join(f"COALESCE(SUM(c.{c}), 0)" for c in COUNTERS)
+        table = "analytics_cells" if where.theme is not None or group == "theme" else "analytics_site_months"
+        sql = f"SELECT {key or repr('')}, {sums} FROM {table} c{join} WHERE {' AND '.join(clauses)}"
+        if key:
+            sql += f" GROUP BY {key}"
         with self._transaction() as cursor:
             cursor.execute(self._sql(sql), params)
             rows = cursor.fetchall()
-        return [(str(r[0]), dict(zip(COUNTERS, (int(v) for v in r[1:]), strict=True))) for r in rows]
+        return [(str(r[0]), tuple(int(v) for v in r[1:])) for r in rows]
+
+    def _mapping_source(self, mapping: Mapping[str, str]) -> tuple[str, list[Any]]:
+        """A relation (site, grp) of the mapping's pairs, and its parameters: VALUES here (SQLite)."""
+        if not mapping:
+            return "(SELECT NULL AS site, NULL AS grp)", []
+        values = ", ".join("(?, ?)" for _ in mapping)
+        return (
+            f"(SELECT column1 AS site, column2 AS grp FROM (VALUES {values}))",
+            [v for pair in mapping.items() for v in pair],
+        )
 
     def themes(self) -> list[str]:
         with self._transaction() as cursor:
@@ -184,6 +220,38 @@ class AnalyticsStore:
 
     def _sql(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+
+ANSWER_COLUMNS = (
+    "id", "at", "month", "site", "audience", "theme", "status", "mode", "covered",
+    "first_token_ms", "total_ms",
+)  # fmt: skip
+RATING_COLUMNS = ("answer_id", "id", "at", "month", "site", "theme", "rating", "reasons")
+
+
+def answer_rows(events: Sequence[AnswerEvent]) -> list[tuple[Any, ...]]:
+    return [
+        (e.id, e.at, month_of(e.at), e.site, e.audience, e.theme, e.status, e.mode,
+         None if e.covered is None else int(e.covered),
+         round(e.first_token_s * 1000), round(e.total_s * 1000))
+        for e in events
+    ]  # fmt: skip
+
+
+def rating_rows(events: Sequence[RatingEvent]) -> list[tuple[Any, ...]]:
+    return [
+        (e.answer_id, e.id, e.at, month_of(e.answer_at), e.site, e.theme, e.rating, ",".join(e.reasons))
+        for e in events
+    ]
+
+
+def _by_site_month(
+    cells: Sequence[tuple[CellKey, Counter[str]]],
+) -> list[tuple[tuple[str, ...], Counter[str]]]:
+    summed: dict[tuple[str, ...], Counter[str]] = {}
+    for (month, site, _theme), delta in cells:
+        summed.setdefault((month, site), Counter()).update(delta)
+    return sorted(summed.items())
 
 
 def _add_answer(deltas: dict[CellKey, Counter[str]], e: AnswerEvent) -> None:
