@@ -64,9 +64,11 @@ class World:
 
 
 @contextmanager
-def pilotage_world(tmp_path: Path, sites: Sequence[str] = SITES) -> Iterator[World]:
+def pilotage_world(
+    tmp_path: Path, sites: Sequence[str] = SITES, *, broker_class: type[MemoryBroker] = MemoryBroker
+) -> Iterator[World]:
     settings = Settings(data_dir=tmp_path, auth="keys", rate_ask_per_minute=0, rate_read_per_minute=0)
-    broker = MemoryBroker(settings.broker_path, retry_backoff=0.01)
+    broker = broker_class(settings.broker_path, retry_backoff=0.01)
     embedder = HashingEmbedder()
     index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
     stack = Stack(settings, broker=broker, embedder=embedder, index=index)

@@ -8,6 +8,7 @@ import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -17,6 +18,8 @@ from guichet.pilotage.sites import SiteRepository
 from guichet.pilotage.stats import StatsQuery, compute
 from guichet.pilotage.store import month_of
 from guichet.pilotage.themes import ThemeLookup
+from guichet.ports.broker import BrokerError
+from guichet.ports.brokers.memory import MemoryBroker
 from tests.pilotage_world import SECRET_WORD, World, pilotage_world
 
 
@@ -130,3 +133,29 @@ def test_redelivered_events_count_once_and_rebuild_gives_the_same_figures(
         assert rebuild(world.stack.answers.store, fresh, ThemeLookup(world.stack.index)).new == 0
     finally:
         fresh.close()
+
+
+class FlakyAnalyticsBroker(MemoryBroker):
+    """Refuses the first analytics event of each answer once, as a broker outage would."""
+
+    refused: ClassVar[set[str]] = set()
+
+    def publish(
+        self, queue: str, body: bytes, *, message_id: str = "", headers: dict[str, str] | None = None
+    ) -> None:
+        if message_id.startswith("answer:") and message_id not in self.refused:
+            self.refused.add(message_id)
+            raise BrokerError("analytics queue unreachable (test)")
+        super().publish(queue, body, message_id=message_id, headers=headers)
+
+
+def test_an_answer_event_refused_by_the_broker_is_published_on_redelivery(tmp_path: Path) -> None:
+    with pilotage_world(tmp_path, broker_class=FlakyAnalyticsBroker) as world:
+        answer_id = world.ask("fs-paris-15")
+        world.settle()
+        world.broker.join(world.stack.settings.ask_queue, timeout=30)
+        world.settle()
+        assert f"answer:{answer_id}" in FlakyAnalyticsBroker.refused
+        total = world.stats()["total"]
+        record = world.stack.answers.get(answer_id)
+        assert total["answers"] == 1 and record is not None and record.attempt == 1  # answered once
