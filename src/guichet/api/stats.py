@@ -111,7 +111,7 @@ def _sites(stack: Stack) -> dict[str, Site]:
     return SiteRepository(stack.answers.store).load()
 
 
-def _compute(stack: Stack, query: StatsQuery) -> StatsResult:
+def compute_stats(stack: Stack, query: StatsQuery) -> StatsResult:
     return compute(stack.analytics, _sites(stack), query)
 
 
@@ -144,7 +144,7 @@ async def stats(
     query = stats_query(from_, to, region, departement, site, theme, group_by)
     stack: Stack = request.app.state.stack
     try:
-        result = await anyio.to_thread.run_sync(_compute, stack, query)
+        result = await anyio.to_thread.run_sync(compute_stats, stack, query)
     except (AnalyticsError, StoreError) as exc:
         raise ApiError(503, "statistiques_indisponibles", UNAVAILABLE) from exc
     if wants_csv(request, format):

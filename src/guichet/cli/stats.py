@@ -33,7 +33,7 @@ def stats(
     if ctx.invoked_subcommand is not None:
         return
     from guichet.api.errors import ApiError
-    from guichet.api.stats import _compute, stats_body, stats_query
+    from guichet.api.stats import compute_stats, stats_body, stats_query
     from guichet.cli.main import _settings, fail, guarded
     from guichet.pilotage.csv_export import stats_csv
     from guichet.pilotage.store import AnalyticsError
@@ -45,7 +45,7 @@ def stats(
         raise typer.BadParameter(exc.message) from exc
     stack = build_stack(_settings())
     try:
-        result = guarded(lambda: _compute(stack, query))
+        result = guarded(lambda: compute_stats(stack, query))
     except AnalyticsError as exc:
         fail(str(exc))
     finally:

@@ -33,7 +33,20 @@ const COLUMNS = [
   "Premier jeton, 95e centile",
 ];
 const SMALL = "moins de 5 avis";
-const MONTHS = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."];
+const MONTHS = [
+  "janv.",
+  "févr.",
+  "mars",
+  "avr.",
+  "mai",
+  "juin",
+  "juil.",
+  "août",
+  "sept.",
+  "oct.",
+  "nov.",
+  "déc.",
+];
 
 const integer = new Intl.NumberFormat("fr-FR");
 const share = new Intl.NumberFormat("fr-FR", { style: "percent", maximumFractionDigits: 1 });
@@ -118,22 +131,52 @@ function query(extra = {}) {
 
 function table(group, body) {
   const rows = group === "site" ? body.groups.slice(0, SITE_ROWS) : body.groups;
-  const head = el("tr", {}, el("th", { scope: "col" }, FIRST_COLUMN[group]), COLUMNS.map((c) => el("th", { scope: "col" }, c)));
+  const head = el(
+    "tr",
+    {},
+    el("th", { scope: "col" }, FIRST_COLUMN[group]),
+    COLUMNS.map((c) => el("th", { scope: "col" }, c)),
+  );
   const label = (row) => (group === "month" ? monthLabel(row.key) : row.label);
-  const lines = rows.map((row) => el("tr", {}, el("th", { scope: "row" }, label(row)), cells(row).map((c) => el("td", {}, c))));
-  const total = el("tr", { class: "total" }, el("th", { scope: "row" }, "Ensemble"), cells(body.total).map((c) => el("td", {}, c)));
-  const empty = rows.length ? [] : [el("tr", {}, el("td", { colspan: COLUMNS.length + 1 }, "Aucune réponse sur cette période."))];
+  const lines = rows.map((row) =>
+    el(
+      "tr",
+      {},
+      el("th", { scope: "row" }, label(row)),
+      cells(row).map((c) => el("td", {}, c)),
+    ),
+  );
+  const total = el(
+    "tr",
+    { class: "total" },
+    el("th", { scope: "row" }, "Ensemble"),
+    cells(body.total).map((c) => el("td", {}, c)),
+  );
+  const empty = rows.length
+    ? []
+    : [el("tr", {}, el("td", { colspan: COLUMNS.length + 1 }, "Aucune réponse sur cette période."))];
   return el(
     "div",
     { class: "fr-table__wrapper" },
     el(
       "div",
       // Wide tables scroll sideways: the scrolling box takes the focus, so the keyboard can scroll it.
-      { class: "fr-table__container", tabindex: 0, role: "region", "aria-label": `${CAPTIONS[group]} (défilement horizontal)` },
+      {
+        class: "fr-table__container",
+        tabindex: 0,
+        role: "region",
+        "aria-label": `${CAPTIONS[group]} (défilement horizontal)`,
+      },
       el(
         "div",
         { class: "fr-table__content" },
-        el("table", { id: `data-${group}` }, el("caption", {}, CAPTIONS[group]), el("thead", {}, head), el("tbody", {}, lines, empty, total)),
+        el(
+          "table",
+          { id: `data-${group}` },
+          el("caption", {}, CAPTIONS[group]),
+          el("thead", {}, head),
+          el("tbody", {}, lines, empty, total),
+        ),
       ),
     ),
   );
@@ -142,7 +185,8 @@ function table(group, body) {
 function svg(tag, attributes = {}, ...children) {
   const node = document.createElementNS(SVG, tag);
   for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  for (const child of children)
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   return node;
 }
 
@@ -154,13 +198,20 @@ function chart(rows) {
   const max = Math.max(1, ...rows.map((r) => r.answers));
   const step = rows.length ? width / rows.length : width;
   const bar = Math.max(4, Math.min(48, step * 0.6));
-  const drawing = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart__svg", "aria-hidden": "true", focusable: "false" });
+  const drawing = svg("svg", {
+    viewBox: `0 0 ${width} ${height}`,
+    class: "chart__svg",
+    "aria-hidden": "true",
+    focusable: "false",
+  });
   drawing.append(svg("line", { x1: 0, y1: base, x2: width, y2: base, class: "chart__axis" }));
   rows.forEach((row, i) => {
     const h = Math.round((row.answers / max) * 170);
     const x = i * step + (step - bar) / 2;
     drawing.append(svg("rect", { x, y: base - h, width: bar, height: h, class: "chart__bar" }));
-    drawing.append(svg("text", { x: x + bar / 2, y: base - h - 6, class: "chart__value" }, integer.format(row.answers)));
+    drawing.append(
+      svg("text", { x: x + bar / 2, y: base - h - 6, class: "chart__value" }, integer.format(row.answers)),
+    );
     const [year, month] = row.key.split("-");
     const name = MONTHS[Number.parseInt(month, 10) - 1] || row.key;
     drawing.append(svg("text", { x: x + bar / 2, y: base + 16, class: "chart__label" }, name));
@@ -182,7 +233,16 @@ function summary(body) {
     ["Premier jeton", `${secs(t.first_token_p50_s)} (médiane), ${secs(t.first_token_p95_s)} (95 %)`],
   ];
   return tiles.map(([name, value]) =>
-    el("li", { class: "fr-col-12 fr-col-sm-6 fr-col-lg-4" }, el("div", { class: "summary__tile" }, el("p", { class: "summary__name" }, name), el("p", { class: "summary__value" }, value))),
+    el(
+      "li",
+      { class: "fr-col-12 fr-col-sm-6 fr-col-lg-4" },
+      el(
+        "div",
+        { class: "summary__tile" },
+        el("p", { class: "summary__name" }, name),
+        el("p", { class: "summary__value" }, value),
+      ),
+    ),
   );
 }
 
@@ -234,7 +294,9 @@ async function loadFilters() {
 async function exportCsv() {
   show(ui.error, false);
   try {
-    const response = await apiFetch(`/v1/stats?${query({ group_by: "site", format: "csv" })}`, { headers: { Accept: "text/csv" } });
+    const response = await apiFetch(`/v1/stats?${query({ group_by: "site", format: "csv" })}`, {
+      headers: { Accept: "text/csv" },
+    });
     const url = URL.createObjectURL(await response.blob());
     const link = el("a", { href: url, download: "guichet-statistiques-par-site.csv", hidden: true });
     document.body.append(link);
@@ -258,7 +320,8 @@ function failed(error, retry) {
     return;
   }
   ui.status.textContent = "";
-  ui.errorText.textContent = error instanceof ApiError ? error.message : "Erreur inattendue de la page : rechargez-la.";
+  ui.errorText.textContent =
+    error instanceof ApiError ? error.message : "Erreur inattendue de la page : rechargez-la.";
   show(ui.error);
 }
 
