@@ -53,15 +53,18 @@ REASONS = ("inexact", "incomplet", "sources_manquantes", "trop_long", "hors_suje
 
 
 def departements() -> list[str]:
-    codes = [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"]
-    return [*codes, "971", "972", "973", "974", "976"]
+    """The 101 départements, Corse and the overseas ones last."""
+    return [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B", "971", "972", "973", "974", "976"]
 
 
 def registry(count: int, rng: random.Random) -> dict[str, Site]:
+    """Sites spread over the départements; each metropolitan département in one of the 12 continental
+    régions (round robin: synthetic, not the real map), Corse and the overseas ones in their own."""
     deps = departements()
-    region_of = {d: REGIONS[i % 13] for i, d in enumerate(deps[:-5])}
-    region_of.update({"971": "Guadeloupe", "972": "Martinique", "973": "Guyane", "974": "La Réunion"})
-    region_of.update({"976": "Mayotte", "2A": "Corse", "2B": "Corse"})
+    continental = [r for r in REGIONS[:13] if r != "Corse"]
+    region_of = {d: continental[i % len(continental)] for i, d in enumerate(deps[:-7])}
+    region_of.update({"2A": "Corse", "2B": "Corse", "971": "Guadeloupe", "972": "Martinique"})
+    region_of.update({"973": "Guyane", "974": "La Réunion", "976": "Mayotte"})
     sites = {}
     for i in range(count):
         dep = deps[i % len(deps)]
@@ -128,6 +131,27 @@ def drop_database(admin_url: str, name: str) -> None:
         db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def ingest(store: PostgresAnalyticsStore, sample: list[Event], bulk: list[Event], batch: int) -> None:
+    started, cpu = time.perf_counter(), time.process_time()
+    for i in range(0, len(bulk), batch):
+        store.record(bulk[i : i + batch])
+    bulk_s, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(
+        f"batched ingestion: {len(bulk):,} events in {bulk_s:.1f} s = {len(bulk) / bulk_s:,.0f} events/s "
+        f"(this process's CPU {cpu:.1f} s; load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)"
+    )
+    handler = AnalyticsHandler(store)
+    envelopes = [Envelope(e.to_json(), f"{e.kind}:{e.id}") for e in sample]
+    started = time.perf_counter()
+    for envelope in envelopes:
+        handler(envelope)
+    rate = len(sample) / (time.perf_counter() - started)
+    print(f"consumer path (1 event/transaction): {len(sample):,} events = {rate:,.0f} events/s")
+    redelivered = store.record(sample)
+    answers, ratings = store.counts()
+    print(f"redelivered sample: {redelivered} new; stored {answers:,} answers, {ratings:,} ratings")
+
+
 def main() -> int:
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
@@ -139,39 +163,21 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=15, help="runs of each page query")
     parser.add_argument("--check", action="store_true", help=f"exit 1 if the p95 exceeds {TARGET_P95_MS} ms")
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed)")
+    parser.add_argument("--reuse", default="", help="a database kept by --keep: queries only")
     args = parser.parse_args()
     admin = os.environ.get("GUICHET_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     rng = random.Random(800_000)
     sites = registry(args.sites, rng)
     started = time.perf_counter()
-    events = month_events(sorted(sites), args.answers, args.ratings, rng)
+    events = [] if args.reuse else month_events(sorted(sites), args.answers, args.ratings, rng)
     print(f"generated {len(events):,} events in {time.perf_counter() - started:.1f} s", flush=True)
     sample, bulk = events[: args.consumer_sample], events[args.consumer_sample :]
 
-    name, url = create_database(admin)
+    name, url = ("", args.reuse) if args.reuse else create_database(admin)
     store = PostgresAnalyticsStore(url)
     try:
-        started, cpu = time.perf_counter(), time.process_time()
-        for i in range(0, len(bulk), args.batch):
-            store.record(bulk[i : i + args.batch])
-        bulk_s, cpu = time.perf_counter() - started, time.process_time() - cpu
-        print(
-            f"batched ingestion: {len(bulk):,} events in {bulk_s:.1f} s = {len(bulk) / bulk_s:,.0f} events/s "
-            f"(this process's CPU {cpu:.1f} s; load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs)"
-        )
-
-        handler = AnalyticsHandler(store)
-        envelopes = [Envelope(e.to_json(), f"{e.kind}:{e.id}") for e in sample]
-        started = time.perf_counter()
-        for envelope in envelopes:
-            handler(envelope)
-        one_s = time.perf_counter() - started
-        rate = len(sample) / one_s
-        print(f"consumer path (1 event/transaction): {len(sample):,} events = {rate:,.0f} events/s")
-        redelivered = store.record(sample)
-        answers, ratings = store.counts()
-        print(f"redelivered sample: {redelivered} new; stored {answers:,} answers, {ratings:,} ratings")
-
+        if not args.reuse:
+            ingest(store, sample, bulk, args.batch)
         with store._transaction() as cursor:  # the planner's statistics, as autovacuum would have them
             cursor.execute("ANALYZE analytics_cells")
         timings: dict[str, list[float]] = {}
@@ -191,6 +197,8 @@ def main() -> int:
         p50, p95 = percentile(every, 50), percentile(every, 95)
         print(f"  p50 {p50:.1f} ms, p95 {p95:.1f} ms (target ≤ {TARGET_P95_MS:.0f} ms)")
         print(f"  slowest kind: {worst[0]} p95 {percentile(worst[1], 95):.1f} ms")
+        slowest = sorted(timings.items(), key=lambda kv: -percentile(kv[1], 95))[:6]
+        print("  slowest six: " + "; ".join(f"{k.strip()} {percentile(v, 95):.0f} ms" for k, v in slowest))
 
         month = compute(store, sites, StatsQuery(MONTH, MONTH, group_by="region"))
         total = asdict(month.total)
@@ -202,7 +210,7 @@ def main() -> int:
                   f"p50 {row.first_token_p50_s} s  p95 {row.first_token_p95_s} s")  # fmt: skip
     finally:
         store.close()
-        if args.keep:
+        if args.keep or args.reuse:
             print(f"kept: {url}")
         else:
             drop_database(admin, name)

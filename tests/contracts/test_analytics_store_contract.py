@@ -189,14 +189,17 @@ def test_an_unreachable_postgresql_is_an_analytics_error() -> None:
         PostgresAnalyticsStore("postgresql://postgres@127.0.0.1:1/none", connect_timeout=1)
 
 
-def test_migration_2_fills_the_site_rollup_from_the_cells(store: AnalyticsStore) -> None:
-    """A store at schema 1 (cells only) holding data: migrating adds the month × site rollup, filled."""
+def test_migrations_2_and_3_fill_the_rollups_from_the_cells(store: AnalyticsStore) -> None:
+    """A store at schema 1 (cells only) holding data: migrating adds the month × site and month × theme
+    rollups, filled."""
     store.record([answer("a1", site="s1"), answer("a2", site="s1", theme="Travail"), answer("a3", site="s2")])
     with store._transaction() as cursor:  # back to schema 1, data kept
         cursor.execute("DROP TABLE analytics_site_months")
-        cursor.execute("DELETE FROM analytics_schema WHERE version = 2")
-    assert store.migrate() == 2
+        cursor.execute("DROP TABLE analytics_theme_months")
+        cursor.execute("DELETE FROM analytics_schema WHERE version >= 2")
+    assert store.migrate() == 3
     by_site = cells(store, "site")  # read from the rollup
     assert {k: v["answers"] for k, v in by_site.items()} == {"s1": 2, "s2": 1}
-    by_theme = cells(store, "theme")  # read from the cells
-    assert sum(v["answers"] for v in by_theme.values()) == 3
+    by_theme = cells(store, "theme")  # read from the month × theme rollup
+    assert {k: v["answers"] for k, v in by_theme.items()} == {"Papiers": 2, "Travail": 1}
+    assert cells(store, "theme", sites=("s1",))["Travail"]["answers"] == 1  # read from the cells

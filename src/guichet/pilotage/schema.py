@@ -48,10 +48,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         f"""INSERT INTO analytics_site_months (month, site, {", ".join(COUNTERS)})
   SELECT month, site, {", ".join(f"SUM({c})" for c in COUNTERS)} FROM analytics_cells GROUP BY month, site""",
     ),
+    (  # 3: per month and theme, all sites together: the theme figures of the whole country in ~15 rows
+        f"""CREATE TABLE analytics_theme_months (
+  month TEXT NOT NULL, theme TEXT NOT NULL,
+  {_CELLS},
+  PRIMARY KEY (month, theme))""",
+        f"""INSERT INTO analytics_theme_months (month, theme, {", ".join(COUNTERS)})
+  SELECT month, theme, {", ".join(f"SUM({c})" for c in COUNTERS)}
+  FROM analytics_cells GROUP BY month, theme""",
+    ),
 )
 # The tables counters are added to: (table, its key columns), cells first.
 ROLLUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("analytics_cells", ("month", "site", "theme")),
     ("analytics_site_months", ("month", "site")),
+    ("analytics_theme_months", ("month", "theme")),
 )
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS analytics_schema (version INTEGER NOT NULL)"

@@ -124,7 +124,8 @@ class AnalyticsStore:
             if deltas:
                 cells = sorted(deltas.items())
                 self._add_to_cells(cursor, "analytics_cells", cells)
-                self._add_to_cells(cursor, "analytics_site_months", _by_site_month(cells))
+                self._add_to_cells(cursor, "analytics_site_months", _summed(cells, (0, 1)))
+                self._add_to_cells(cursor, "analytics_theme_months", _summed(cells, (0, 2)))
             return len(new_answers) + len(new_ratings)
 
     # Row by row: right for SQLite (in-process, no round trips); PostgreSQL sends arrays (backends.py).
@@ -193,7 +194,7 @@ class AnalyticsStore:
             key = f"COALESCE(m.grp, '{UNKNOWN_GROUP}')"  # a constant of ours, not user input
             params = [*mapped, *params]
         sums = ", ".join(f"COALESCE(SUM(c.{c}), 0)" for c in COUNTERS)
-        table = "analytics_cells" if where.theme is not None or group == "theme" else "analytics_site_months"
+        table = _rollup_for(where, group, mapping)
         sql = f"SELECT {key or repr('')}, {sums} FROM {table} c{join} WHERE {' AND '.join(clauses)}"
         if key:
             sql += f" GROUP BY {key}"
@@ -253,12 +254,22 @@ def rating_rows(events: Sequence[RatingEvent]) -> list[tuple[Any, ...]]:
     ]
 
 
-def _by_site_month(
-    cells: Sequence[tuple[CellKey, Counter[str]]],
+def _rollup_for(where: CellFilter, group: Group | None, mapping: Mapping[str, str] | None) -> str:
+    """The smallest rollup that holds what the query filters and groups by."""
+    by_theme = where.theme is not None or group == "theme"
+    by_site = where.sites is not None or group == "site" or mapping is not None
+    if by_theme and by_site:
+        return "analytics_cells"  # ~38,000 rows a month at the national scale
+    return "analytics_theme_months" if by_theme else "analytics_site_months"  # ~15 or ~2,700
+
+
+def _summed(
+    cells: Sequence[tuple[CellKey, Counter[str]]], keep: tuple[int, ...]
 ) -> list[tuple[tuple[str, ...], Counter[str]]]:
+    """The cells' deltas summed over the key parts not kept (the theme, or the site)."""
     summed: dict[tuple[str, ...], Counter[str]] = {}
-    for (month, site, _theme), delta in cells:
-        summed.setdefault((month, site), Counter()).update(delta)
+    for key, delta in cells:
+        summed.setdefault(tuple(key[i] for i in keep), Counter()).update(delta)
     return sorted(summed.items())
 
 
