@@ -87,7 +87,7 @@ ANSWER_STAGE_SECONDS = Histogram(
     "guichet_answer_stage_seconds",
     "Time spent per stage of an answer: queued (wait in the ask queue), retrieval, first_token (from the "
     "worker taking the job), generation (first token to final record, generated answers), total, "
-    "ask_to_first_token (queued + first_token of a generated answer: what guichet sizing's ttft-p95 targets).",
+    "ask_to_first_token (queued + first_token of a generated answer: guichet sizing's ttft-p95 target).",
     ["stage"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120, 300),
 )

@@ -73,7 +73,7 @@ def wait_until(what: str, probe: Callable[[], Any], timeout: float, every: float
     while time.monotonic() < deadline:
         try:
             last = probe()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+        except Exception as exc:
             last = exc
         else:
             if last:
@@ -184,7 +184,9 @@ class PodFactory:
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
         return name, pod
 
-    def _container(self, pod: str, c: dict[str, Any], pod_security: dict[str, Any], env: dict[str, str]) -> None:
+    def _container(
+        self, pod: str, c: dict[str, Any], pod_security: dict[str, Any], env: dict[str, str]
+    ) -> None:
         resolved: dict[str, str] = {}
         for source in c.pop("envFrom", []):
             resolved.update(self.config_maps[source["configMapRef"]["name"]])
@@ -351,9 +353,13 @@ def run(args: argparse.Namespace) -> None:
             )
         )  # fmt: skip
         stack.callback(pods.down)
-        values = e2e_values(args.repository, args.tag, f"http://127.0.0.1:{llm_port}/v1", f"http://127.0.0.1:{s3_port}")
+        values = e2e_values(
+            args.repository, args.tag, f"http://127.0.0.1:{llm_port}/v1", f"http://127.0.0.1:{s3_port}"
+        )
         manifests = render(values)
-        config = next(m for m in manifests if m["kind"] == "ConfigMap" and m["metadata"]["name"].endswith("-config"))
+        config = next(
+            m for m in manifests if m["kind"] == "ConfigMap" and m["metadata"]["name"].endswith("-config")
+        )
         data = config["data"]
         amqp_url = f"amqp://guest:guest@127.0.0.1:{rabbit.port}/guichet"
         secrets = {
@@ -366,7 +372,9 @@ def run(args: argparse.Namespace) -> None:
             aws_access_key_id="e2e", aws_secret_access_key="e2e-secret",
         )  # fmt: skip
         wait_until("moto's S3 server", lambda: s3.list_buckets() is not None, 30)
-        wait_until("the engine simulator", lambda: httpx.get(f"http://127.0.0.1:{llm_port}/v1/models").is_success, 30)
+        wait_until(
+            "the engine simulator", lambda: httpx.get(f"http://127.0.0.1:{llm_port}/v1/models").is_success, 30
+        )
         documents, answers = data["GUICHET_STORE_URL"][5:], data["GUICHET_ANSWERS_URL"][5:]
         for bucket in (documents, answers):  # what the minio-notifications Job's `mc mb` does
             s3.create_bucket(Bucket=bucket)
@@ -374,13 +382,17 @@ def run(args: argparse.Namespace) -> None:
         overrides = {"GUICHET_INDEX_URL": "/data/index", "GUICHET_DATA_DIR": "/tmp/guichet"}
 
         def with_index(pod: Manifest) -> Manifest:
-            pod["spec"]["volumes"].append({"name": "index", "hostPath": {"path": str(index_dir), "type": "Directory"}})
+            pod["spec"]["volumes"].append(
+                {"name": "index", "hostPath": {"path": str(index_dir), "type": "Directory"}}
+            )
             for c in pod["spec"]["containers"]:
                 c.setdefault("volumeMounts", []).append({"name": "index", "mountPath": "/data/index"})
             return pod
 
         # 1. the definitions Job: queues, exchanges, policies, vhost and the app user's permissions
-        (definitions,) = [m for m in manifests if m["kind"] == "Job" and "rabbitmq-definitions" in m["metadata"]["name"]]
+        (definitions,) = [
+            m for m in manifests if m["kind"] == "Job" and "rabbitmq-definitions" in m["metadata"]["name"]
+        ]
         name, pod = factory.pod(definitions, {})
         pod, _ = strip_probes(pod)
         pods.play(name, pod)
@@ -391,8 +403,10 @@ def run(args: argparse.Namespace) -> None:
         probes: dict[str, dict[str, dict[str, Any]]] = {}
         specs: dict[str, list[dict[str, Any]]] = {}
         deployments = [m for m in manifests if m["kind"] == "Deployment"]
-        check({m["metadata"]["labels"]["app.kubernetes.io/component"] for m in deployments}
-              == {"functions", "answer-worker", "index-worker"}, "three Deployments (vLLM external)")  # fmt: skip
+        components = {m["metadata"]["labels"]["app.kubernetes.io/component"] for m in deployments}
+        check(
+            components == {"functions", "answer-worker", "index-worker"}, "three Deployments (vLLM external)"
+        )
         for deployment in deployments:
             name, pod = factory.pod(deployment, overrides)
             pod, probes[name] = strip_probes(with_index(pod))
@@ -402,7 +416,12 @@ def run(args: argparse.Namespace) -> None:
             for container, kinds in containers.items():
                 for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
                     if kind in kinds:
-                        wait_until(f"{name}/{container} {kind}", lambda: run_probe(kind, kinds[kind], factory.ports[name]), 180)
+                        probe, ports = kinds[kind], factory.ports[name]
+                        wait_until(
+                            f"{name}/{container} {kind}",
+                            lambda k=kind, p=probe, n=ports: run_probe(k, p, n),  # type: ignore[misc]
+                            180,
+                        )
                         log(f"ok: {name}/{container} {kind} answers")
         for name, containers in specs.items():
             for container in containers:
@@ -416,24 +435,42 @@ def run(args: argparse.Namespace) -> None:
         fiche = sorted(FICHES.glob("*.xml"))[0] if FICHES.exists() else None
         check(fiche is not None, f"a real fiche to upload ({FICHES})")
         assert fiche is not None
-        upload = httpx.post(f"{api}/v1/documents", files={"file": (fiche.name, fiche.read_bytes(), "application/xml")}, timeout=30)
+        upload = httpx.post(
+            f"{api}/v1/documents",
+            files={"file": (fiche.name, fiche.read_bytes(), "application/xml")},
+            timeout=30,
+        )
         check(upload.status_code == 201, f"POST /v1/documents → {upload.status_code} {upload.text[:200]}")
-        minio = MinioEvents(s3, documents, amqp_url, data.get("GUICHET_DOCUMENTS_EXCHANGE", "guichet.documents"), data["GUICHET_INDEX_QUEUE"])
+        minio = MinioEvents(
+            s3,
+            documents,
+            amqp_url,
+            data.get("GUICHET_DOCUMENTS_EXCHANGE", "guichet.documents"),
+            data["GUICHET_INDEX_QUEUE"],
+        )
         check(minio.poll() == 1, "one MinIO notification published for the uploaded object (stand-in)")
         metrics_port = factory.ports[index_worker]["metrics"]
 
         def indexed() -> bool:
             text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=3).text
-            return any(line.startswith('guichet_index_events_total{outcome="indexed"}') and not line.endswith(" 0.0") for line in text.splitlines())
+            return any(
+                line.startswith('guichet_index_events_total{outcome="indexed"}') and not line.endswith(" 0.0")
+                for line in text.splitlines()
+            )
 
         wait_until("the index-worker container to index the document", indexed, 300, every=2)
         log("ok: the index-worker container indexed the document")
         title = fiche.stem
         hits = httpx.get(f"{api}/v1/search", params={"q": "carte", "k": 3}, timeout=30)
-        check(hits.status_code == 200 and fiche.stem in hits.text, f"GET /v1/search finds {title} through the functions container")
+        check(
+            hits.status_code == 200 and fiche.stem in hits.text,
+            f"GET /v1/search finds {title} through the functions container",
+        )
 
         # 4. a question through the functions container, answered by the answer-worker container
-        asked = httpx.post(f"{api}/v1/ask", json={"question": "Quelles démarches pour cette situation ?"}, timeout=30)
+        asked = httpx.post(
+            f"{api}/v1/ask", json={"question": "Quelles démarches pour cette situation ?"}, timeout=30
+        )
         check(asked.status_code == 202, f"POST /v1/ask → {asked.status_code} {asked.text[:200]}")
         answer_id = asked.json()["id"]
 
@@ -443,9 +480,17 @@ def run(args: argparse.Namespace) -> None:
 
         record = wait_until("the answer", done, 300, every=2)
         check(record["status"] == "done", f"answer {answer_id}: {record.get('status')} {str(record)[:300]}")
-        check(record.get("mode") == "generated", f"answer drafted by the model (simulator): mode {record.get('mode')}")
-        worker_metrics = httpx.get(f"http://127.0.0.1:{factory.ports[answer_worker]['metrics']}/metrics", timeout=3).text
-        check('guichet_answers_total{mode="generated",status="done"} 1.0' in worker_metrics, "the answer-worker container recorded it")
+        check(
+            record.get("mode") == "generated",
+            f"answer drafted by the model (simulator): mode {record.get('mode')}",
+        )
+        worker_metrics = httpx.get(
+            f"http://127.0.0.1:{factory.ports[answer_worker]['metrics']}/metrics", timeout=3
+        ).text
+        check(
+            'guichet_answers_total{mode="generated",status="done"} 1.0' in worker_metrics,
+            "the answer-worker container recorded it",
+        )
 
         # 5. the CronJobs, once each
         for cron in [m for m in manifests if m["kind"] == "CronJob"]:
@@ -455,7 +500,10 @@ def run(args: argparse.Namespace) -> None:
             pods.play(name, pod)
             container = pod["spec"]["containers"][0]["name"]
             code = pods.exit_code(name, container, 300)
-            check(code == 0, f"CronJob {cron['metadata']['name']} exited {code}: {pods.logs(name, container)[-500:]}")
+            check(
+                code == 0,
+                f"CronJob {cron['metadata']['name']} exited {code}: {pods.logs(name, container)[-500:]}",
+            )
         log(f"everything held in {time.monotonic() - started:.0f} s (work folder {work})")
 
 

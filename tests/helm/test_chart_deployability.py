@@ -78,7 +78,7 @@ def test_d2_a_changed_setup_job_gets_a_new_name_since_a_jobs_template_is_immutab
 def run_subscribe(tmp_path: Path, mc_script: str) -> subprocess.CompletedProcess[str]:
     """infra/minio/subscribe.sh against a fake `mc` (the fake certifies the script's logic only)."""
     fake = tmp_path / "mc"
-    fake.write_text("#!/usr/bin/env bash\necho \"$*\" >> \"$CALLS\"\n" + mc_script)
+    fake.write_text('#!/usr/bin/env bash\necho "$*" >> "$CALLS"\n' + mc_script)
     fake.chmod(0o755)
     env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls")}
     script = ROOT / "infra" / "minio" / "subscribe.sh"
@@ -91,8 +91,11 @@ def test_d7_a_failed_subscription_fails_the_script(tmp_path: Path) -> None:
 
 
 def test_d7_suffixes_already_subscribed_are_skipped_not_failed(tmp_path: Path) -> None:
-    listed = " ".join(f'suffix=\\"{s}\\"' for s in (".xml", ".md", ".markdown", ".html", ".htm", ".pdf", ".txt"))
-    mc = f'if [ "$1 $2" = "event ls" ]; then echo "{listed}"; fi\nif [ "$1 $2" = "event add" ]; then exit 1; fi\n'
+    listed = " ".join(
+        f'suffix=\\"{s}\\"' for s in (".xml", ".md", ".markdown", ".html", ".htm", ".pdf", ".txt")
+    )
+    mc = f'if [ "$1 $2" = "event ls" ]; then echo "{listed}"; fi\n'
+    mc += 'if [ "$1 $2" = "event add" ]; then exit 1; fi\n'
     result = run_subscribe(tmp_path, mc)
     assert result.returncode == 0, result.stderr
     assert "event add" not in (tmp_path / "calls").read_text()
@@ -107,7 +110,11 @@ def test_d7_the_chart_ships_the_script_as_it_is() -> None:
 
 
 def test_d3_each_image_is_pinned_by_its_own_digest() -> None:
-    digests = {"functions": "sha256:" + "a" * 64, "answerWorker": "sha256:" + "b" * 64, "indexWorker": "sha256:" + "c" * 64}
+    digests = {
+        "functions": "sha256:" + "a" * 64,
+        "answerWorker": "sha256:" + "b" * 64,
+        "indexWorker": "sha256:" + "c" * 64,
+    }
     manifests = render({"image": {"digests": digests}})
     by_component = {component: c["image"] for component, c in guichet_containers(manifests)}
     assert by_component["functions"].endswith("@" + digests["functions"])
@@ -130,9 +137,13 @@ def test_d4_an_external_llm_gets_its_key_from_a_secret() -> None:
 
 
 def test_d4_the_embeddings_key_comes_from_a_secret() -> None:
-    manifests = render({"config": {"embedUrl": "https://albert.api.etalab.gouv.fr/v1", "embedApiKeySecret": "albert"}})
+    manifests = render(
+        {"config": {"embedUrl": "https://albert.api.etalab.gouv.fr/v1", "embedApiKeySecret": "albert"}}
+    )
     for component, c in guichet_containers(manifests):
-        assert env_of(c)["GUICHET_EMBED_API_KEY"] == {"secretKeyRef": {"name": "albert", "key": "api-key"}}, component
+        assert env_of(c)["GUICHET_EMBED_API_KEY"] == {"secretKeyRef": {"name": "albert", "key": "api-key"}}, (
+            component
+        )
 
 
 def test_d5_downloaded_weights_do_not_land_in_the_small_tmp_volume() -> None:
@@ -140,7 +151,10 @@ def test_d5_downloaded_weights_do_not_land_in_the_small_tmp_volume() -> None:
     deployment = one(manifests, "Deployment", "vllm")
     vllm = container(deployment, "vllm")
     hf_home = env_of(vllm)["HF_HOME"]
-    mount = max((m for m in vllm["volumeMounts"] if hf_home.startswith(m["mountPath"])), key=lambda m: len(m["mountPath"]))
+    mount = max(
+        (m for m in vllm["volumeMounts"] if hf_home.startswith(m["mountPath"])),
+        key=lambda m: len(m["mountPath"]),
+    )
     assert mount["name"] != "tmp"
     volume = next(v for v in pod_spec(deployment)["volumes"] if v["name"] == mount["name"])  # type: ignore[index]
     assert volume["emptyDir"]["sizeLimit"] == defaults()["vllm"]["registry"]["cacheSizeLimit"]
@@ -174,7 +188,11 @@ def test_d8_a_custom_dead_letter_exchange_reaches_the_application() -> None:
 def test_d9_scale_down_windows_are_hpa_behavior_not_cooldown() -> None:
     manifests = render()
     values = defaults()
-    for component, key in (("answer-worker", "answerWorker"), ("index-worker", "indexWorker"), ("vllm", "vllm")):
+    for component, key in (
+        ("answer-worker", "answerWorker"),
+        ("index-worker", "indexWorker"),
+        ("vllm", "vllm"),
+    ):
         spec = one(manifests, "ScaledObject", component)["spec"]
         window = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
         assert window["stabilizationWindowSeconds"] == values[key]["keda"]["scaleDownStabilizationSeconds"]
@@ -205,15 +223,26 @@ def test_d12_the_ingress_accepts_the_documents_the_application_accepts() -> None
     manifests = render({"ingress": {"enabled": True}})
     annotations = one(manifests, "Ingress", "functions")["metadata"]["annotations"]
     size = annotations["nginx.ingress.kubernetes.io/proxy-body-size"]
-    assert size.endswith("m") and int(size[:-1]) * 1024 * 1024 > int(config(manifests)["GUICHET_MAX_DOCUMENT_BYTES"])
+    assert size.endswith("m") and int(size[:-1]) * 1024 * 1024 > int(
+        config(manifests)["GUICHET_MAX_DOCUMENT_BYTES"]
+    )
     assert int(config(manifests)["GUICHET_MAX_DOCUMENT_BYTES"]) == Settings().max_document_bytes
     assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"  # SSE
-    mine = render({"ingress": {"enabled": True, "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "50m"}}})
-    assert one(mine, "Ingress", "functions")["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "50m"
+    mine = render(
+        {"ingress": {"enabled": True, "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "50m"}}}
+    )
+    assert (
+        one(mine, "Ingress", "functions")["metadata"]["annotations"][
+            "nginx.ingress.kubernetes.io/proxy-body-size"
+        ]
+        == "50m"
+    )
 
 
 def test_d13_a_private_ca_is_mounted_for_every_s3_client() -> None:
-    manifests = render({"objectStore": {"endpoint": "https://minio:9000", "caBundle": {"configMap": "corp-ca"}}})
+    manifests = render(
+        {"objectStore": {"endpoint": "https://minio:9000", "caBundle": {"configMap": "corp-ca"}}}
+    )
     for component, c in guichet_containers(manifests):
         assert env_of(c)["AWS_CA_BUNDLE"] == "/etc/guichet/ca/ca.crt", component
         assert {"name": "ca-bundle", "mountPath": "/etc/guichet/ca", "readOnly": True} in c["volumeMounts"]
@@ -232,7 +261,11 @@ def test_the_default_model_is_the_profiled_instruct_model_with_room_for_a_prompt
     profile = load_profile(DEFAULT_PROFILE)
     assert values["vllm"]["model"] == profile.model and "Instruct" in profile.model
     prompt_tokens = Settings().llm_prompt_chars / profile.chars_per_token
-    assert prompt_tokens + values["config"]["llmMaxTokens"] <= values["vllm"]["maxModelLen"] <= profile.max_model_len
+    assert (
+        prompt_tokens + values["config"]["llmMaxTokens"]
+        <= values["vllm"]["maxModelLen"]
+        <= profile.max_model_len
+    )
 
 
 def test_a_chat_template_is_mounted_and_passed_to_vllm() -> None:
@@ -240,7 +273,9 @@ def test_a_chat_template_is_mounted_and_passed_to_vllm() -> None:
     vllm = container(one(manifests, "Deployment", "vllm"), "vllm")
     assert "--chat-template=/etc/vllm/chat-template.jinja" in vllm["args"]
     assert {"name": "chat-template", "mountPath": "/etc/vllm", "readOnly": True} in vllm["volumeMounts"]
-    (template,) = [m for m in find(manifests, "ConfigMap") if m["metadata"]["name"].endswith("vllm-chat-template")]
+    (template,) = [
+        m for m in find(manifests, "ConfigMap") if m["metadata"]["name"].endswith("vllm-chat-template")
+    ]
     assert template["data"]["chat-template.jinja"] == "{{ messages }}"
 
 
@@ -249,7 +284,14 @@ def test_vllm_as_uid_10001_has_a_user_name_and_writable_caches() -> None:
     env = env_of(vllm)
     assert env["USER"] and env["LOGNAME"]  # torch's getpass.getuser() without a passwd entry
     writable = [m["mountPath"] for m in vllm["volumeMounts"] if not m.get("readOnly")]
-    for name in ("HOME", "XDG_CACHE_HOME", "HF_HOME", "VLLM_CACHE_ROOT", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR"):
+    for name in (
+        "HOME",
+        "XDG_CACHE_HOME",
+        "HF_HOME",
+        "VLLM_CACHE_ROOT",
+        "TORCHINDUCTOR_CACHE_DIR",
+        "TRITON_CACHE_DIR",
+    ):
         assert any(env[name].startswith(path) for path in writable), name
     assert vllm["securityContext"]["readOnlyRootFilesystem"] is True
 
@@ -259,16 +301,24 @@ def test_keda_reads_queues_as_a_monitoring_user_and_the_job_as_admin() -> None:
     (ref,) = one(manifests, "TriggerAuthentication", "keda")["spec"]["secretTargetRef"]
     job_env = env_of(container(one(manifests, "Job", "rabbitmq-definitions"), "load-definitions"))
     assert ref["key"] == defaults()["broker"]["monitoringUrlKey"]
-    assert job_env["RABBITMQ_MANAGEMENT_URL"]["secretKeyRef"]["key"] == defaults()["broker"]["managementUrlKey"]
+    assert (
+        job_env["RABBITMQ_MANAGEMENT_URL"]["secretKeyRef"]["key"] == defaults()["broker"]["managementUrlKey"]
+    )
     assert ref["key"] != job_env["RABBITMQ_MANAGEMENT_URL"]["secretKeyRef"]["key"]
 
 
 def test_the_vhost_grants_the_application_user_its_permissions() -> None:
     manifests = render({"broker": {"vhost": "guichet", "user": "app"}})
-    secret = next(m for m in manifests if m["kind"] == "Secret" and m["metadata"]["name"].endswith("rabbitmq-definitions"))
+    secret = next(
+        m
+        for m in manifests
+        if m["kind"] == "Secret" and m["metadata"]["name"].endswith("rabbitmq-definitions")
+    )
     loaded = json.loads(secret["stringData"]["load_definition.json"])
     assert {"name": "guichet"} in loaded["vhosts"]
-    assert loaded["permissions"] == [{"user": "app", "vhost": "guichet", "configure": ".*", "write": ".*", "read": ".*"}]
+    assert loaded["permissions"] == [
+        {"user": "app", "vhost": "guichet", "configure": ".*", "write": ".*", "read": ".*"}
+    ]
 
 
 # --- the sizing file matches the capacity model for the model deployed ---------------------------------

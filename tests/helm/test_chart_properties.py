@@ -358,7 +358,7 @@ def test_minio_notifications_are_persistent_and_confirmed(
     assert f"queue_dir={values['objectStore']['notifications']['queueDir']}" in script
     assert f"exchange={values['queues']['documentsExchange']}" in script
     subscribe = one(manifests, "ConfigMap", "minio-notifications")["data"]["subscribe.sh"]
-    assert 'arn=arn:minio:sqs::GUICHET:amqp' in subscribe and '"$arn" --event put,delete' in subscribe
+    assert "arn=arn:minio:sqs::GUICHET:amqp" in subscribe and '"$arn" --event put,delete' in subscribe
 
 
 # --- credentials ---------------------------------------------------------------------------------------
