@@ -73,6 +73,9 @@ build_images() {
     echo "$target: built in $((t1 - t0)) s, $(podman image inspect --format '{{.Size}}' "$TAG-$target:e2e" | numfmt --to=iec) " \
       | tee -a "$WORK/images.txt"
   done
+  # The definitions Job's curl image (docker.io/curlimages/curl) from Debian's packages, for the same reason.
+  podman image exists localhost/guichet-e2e-curl:latest || nice -n 19 podman build --quiet \
+    --build-arg BASE="$BASE_IMAGE" -f tests/e2e/curl.Containerfile -t localhost/guichet-e2e-curl:latest tests/e2e >/dev/null
 }
 
 case "$STEP" in
