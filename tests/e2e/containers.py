@@ -9,10 +9,10 @@ container runs as the chart says (non-root UID, read-only root filesystem, probe
 What stands in for what (kube play is not a cluster):
 - RabbitMQ: a private node on this machine (management plugin on, guest from loopback), one per run.
 - MinIO: moto's S3 server. moto sends no bucket notifications: MinioEvents below publishes MinIO's exact
-  notification JSON (guichet.events.build_bucket_notification) to the documents exchange for each object
-  written, and the buckets are made here as the minio-notifications Job's `mc mb` would (its `mc admin`
-  half needs a real MinIO: that Job is not run).
-- vLLM: the engine simulator (python -m guichet.simulator), as an external OpenAI-compatible server.
+  notification JSON (guichet.indexing.notifications.build_bucket_notification) to the documents exchange
+  for each object written, and the buckets are made here as the minio-notifications Job's `mc mb` would
+  (its `mc admin` half needs a real MinIO: that Job is not run).
+- vLLM: the engine simulator (python -m guichet.capacity.simulator), as an external OpenAI-compatible server.
 - Weaviate: the embedded index in a host folder shared by the pods (GUICHET_INDEX_URL overridden).
 - Services: host networking (hostNetwork: true); ports shifted to free ones where two pods would collide.
 - The kubelet's env resolution (configMapRef, secretKeyRef) is done here; emptyDir and Secret volumes are
@@ -41,8 +41,8 @@ import httpx
 import pika
 import yaml
 
-from guichet.events import build_bucket_notification
-from guichet.testing import free_port
+from guichet.indexing.notifications import build_bucket_notification
+from guichet.testing.helpers import free_port
 from tests.faults.rabbitmq_node import RABBITMQ_BIN, PrivateRabbitMQ
 from tests.helm.chart import render
 
@@ -347,7 +347,7 @@ def run(args: argparse.Namespace) -> None:
         )
         stack.enter_context(
             process(
-                [sys.executable, "-m", "guichet.simulator", "--port", str(llm_port), "--speed", "10",
+                [sys.executable, "-m", "guichet.capacity.simulator", "--port", str(llm_port), "--speed", "10",
                  "--served-model-name", MODEL],
                 work / "simulator.log",
             )

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from guichet.capacity.simulator.profile import DEFAULT_PROFILE, load_profile
 from guichet.settings import Settings
-from guichet.simulator.profile import DEFAULT_PROFILE, load_profile
 from guichet.wiring import build_broker
 from tests.helm.chart import (
     EXAMPLES,

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from guichet.capacity.simulator.profile import DEFAULT_PROFILE, load_profile
 from guichet.ports.answer_streams.rabbitmq import stream_arguments
 from guichet.ports.brokers.rabbitmq import work_queue_arguments
-from guichet.simulator.profile import DEFAULT_PROFILE, load_profile
 from tests.helm.chart import (
     EXAMPLES,
     Manifest,

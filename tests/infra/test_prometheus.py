@@ -80,7 +80,7 @@ def test_the_first_token_alert_watches_what_guichet_sizing_targets() -> None:
     """One story: the SLO the alert pages on is the sizing's ttft-p95 target, measured over the same span
     (from the question, queue wait included: the stage ask_to_first_token)."""
     from guichet import metrics
-    from guichet.sizing import Inputs
+    from guichet.capacity.sizing import Inputs
 
     (alert,) = [a for a in alerts() if a["alert"] == "GuichetFirstTokenAboveSLO"]
     match = re.fullmatch(
