@@ -331,3 +331,33 @@ def test_the_sizing_example_is_what_guichet_sizing_writes(tmp_path: Path) -> Non
     committed = yaml.safe_load((EXAMPLES / "sizing-800k.yaml").read_text())
     assert yaml.safe_load(out.read_text()) == committed
     assert load_profile(DEFAULT_PROFILE).model == defaults()["vllm"]["model"]
+
+
+# --- what the images run exists in them -----------------------------------------------------------------
+
+
+def test_every_command_the_chart_runs_is_a_command_of_the_image_entry_point() -> None:
+    """The images' ENTRYPOINT is the `guichet` script of pyproject (installed from the wheel of src/: the
+    only code the images hold; functions/app.py is not in them). Each container's args must be one of its
+    commands: `guichet <args> --help` exits 0."""
+    containerfile = (ROOT / "containers" / "Containerfile").read_text()
+    assert containerfile.count('ENTRYPOINT ["guichet"]') == 3
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^guichet = "guichet\.', pyproject, re.MULTILINE)
+    guichet = Path(sys.executable).parent / "guichet"
+    commands = {leading_words(c["args"]) for _, c in guichet_containers(render())}
+    expected = {("function",), ("worker", "answer"), ("worker", "index"), ("reconcile",), ("purge",)}
+    assert commands == expected
+    for command in commands:
+        result = subprocess.run([str(guichet), *command, "--help"], capture_output=True, text=True)
+        assert result.returncode == 0, (command, result.stderr[-500:])
+
+
+def leading_words(args: list[str]) -> tuple[str, ...]:
+    """The subcommand path of a command line: the words before its first option."""
+    words: list[str] = []
+    for arg in args:
+        if arg.startswith("-"):
+            break
+        words.append(arg)
+    return tuple(words)
