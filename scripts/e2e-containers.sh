@@ -12,8 +12,8 @@
 # are made on the host (pip and npm are set up for the registries there, not inside a build container)
 # and installed with --no-index. Stand-ins (the run step says it again): RabbitMQ on the host for the
 # chart's broker, moto's S3 server for MinIO plus tests/e2e/minio_events.py for MinIO's bucket
-# notifications, the engine simulator (python -m guichet.capacity.simulator) for vLLM, the embedded index on a
-# shared host folder for Weaviate; host networking for Services; KEDA and NetworkPolicies are not run.
+# notifications, the engine simulator (python -m guichet.capacity.simulator) in the chart's vLLM pod for
+# vLLM, the embedded index on a shared host folder for Weaviate; host networking for Services; KEDA and NetworkPolicies are not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -12,7 +12,9 @@ What stands in for what (kube play is not a cluster):
   notification JSON (guichet.indexing.notifications.build_bucket_notification) to the documents exchange
   for each object written, and the buckets are made here as the minio-notifications Job's `mc mb` would
   (its `mc admin` half needs a real MinIO: that Job is not run).
-- vLLM: the engine simulator (python -m guichet.capacity.simulator), as an external OpenAI-compatible server.
+- vLLM: the chart's vLLM pod (its security context, env, volumes and probes) with the engine simulator
+  (python -m guichet.capacity.simulator, from the functions image) in place of the vLLM image and command:
+  no GPU here. Its PersistentVolumeClaim is an empty host folder.
 - Weaviate: the embedded index in a host folder shared by the pods (GUICHET_INDEX_URL overridden).
 - Services: host networking (hostNetwork: true); ports shifted to free ones where two pods would collide.
 - The kubelet's env resolution (configMapRef, secretKeyRef) is done here; emptyDir and Secret volumes are
@@ -139,12 +141,12 @@ class MinioEvents:
 # --- chart → pods -----------------------------------------------------------------------------------------
 
 
-def e2e_values(repository: str, tag: str, llm_url: str, s3_endpoint: str) -> dict[str, Any]:
+def e2e_values(repository: str, tag: str, s3_endpoint: str) -> dict[str, Any]:
     return {
         "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
         "objectStore": {"endpoint": s3_endpoint, "notifications": {"job": False}},
         "broker": {"vhost": "guichet", "user": "guest", "definitions": {"image": CURL_IMAGE}},
-        "vllm": {"mode": "external", "model": MODEL, "external": {"url": llm_url}},
+        "vllm": {"model": MODEL},
         "config": {"extraEnv": {"GUICHET_AUTH": "off"}, "answerStreamShards": 1},
         "networkPolicy": {"enabled": False},
     }
@@ -200,6 +202,7 @@ class PodFactory:
         # hostNetwork: every pod shares the host's ports; give each one a free port.
         for port in c.get("ports", []):
             host_port = free_port()
+            self.ports[pod][str(port["containerPort"])] = host_port  # probes that name the number
             if "args" in c and str(port["containerPort"]) in c["args"]:
                 c["args"] = [str(host_port) if a == str(port["containerPort"]) else a for a in c["args"]]
             if resolved.get("GUICHET_METRICS_PORT") == str(port["containerPort"]):
@@ -232,6 +235,17 @@ class PodFactory:
             for key, value in self.config_maps[volume["configMap"]["name"]].items():
                 (folder / key).write_text(value)
         return {"name": volume["name"], "hostPath": {"path": str(folder), "type": "Directory"}}
+
+
+def simulate_vllm(pod: Manifest, ports: dict[str, int], image: str) -> int:
+    """The chart's vLLM pod as rendered (user, read-only root, env, volumes, probes on /health) running the
+    engine simulator from the functions image instead of `vllm serve` (no GPU, no vLLM image here)."""
+    (vllm,) = pod["spec"]["containers"]
+    port = ports["http"]
+    vllm["image"] = image
+    vllm["command"] = ["python", "-m", "guichet.capacity.simulator"]
+    vllm["args"] = ["--host", "127.0.0.1", "--port", str(port), "--speed", "10", "--served-model-name", MODEL]
+    return port
 
 
 def strip_probes(pod: Manifest) -> tuple[Manifest, dict[str, dict[str, Any]]]:
@@ -298,13 +312,13 @@ def check_runs_as_the_chart_says(pods: Pods, pod: str, container: dict[str, Any]
 def run_probe(kind: str, probe: dict[str, Any], ports: dict[str, int]) -> bool:
     if "httpGet" in probe:
         get = probe["httpGet"]
-        port = ports[get["port"]] if isinstance(get["port"], str) else get["port"]
+        port = ports[str(get["port"])]
         return httpx.get(f"http://127.0.0.1:{port}{get['path']}", timeout=3).status_code < 400
     if "tcpSocket" in probe:
         import socket
 
         port_ref = probe["tcpSocket"]["port"]
-        port = ports[port_ref] if isinstance(port_ref, str) else port_ref
+        port = ports[str(port_ref)]
         with socket.create_connection(("127.0.0.1", port), timeout=3):
             return True
     raise Failure(f"{kind}: unsupported probe {probe}")
@@ -334,7 +348,7 @@ def run(args: argparse.Namespace) -> None:
     index_dir.mkdir()
     os.chown(index_dir, 10001, 10001)
     bin_dir = Path(sys.executable).parent
-    s3_port, llm_port = free_port(), free_port()
+    s3_port = free_port()
     rabbit = ManagedRabbitMQ(work / "rabbitmq")
     pods = Pods(work)
     started = time.monotonic()
@@ -345,17 +359,8 @@ def run(args: argparse.Namespace) -> None:
         stack.enter_context(
             process([str(bin_dir / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)], work / "moto.log")
         )
-        stack.enter_context(
-            process(
-                [sys.executable, "-m", "guichet.capacity.simulator", "--port", str(llm_port), "--speed", "10",
-                 "--served-model-name", MODEL],
-                work / "simulator.log",
-            )
-        )  # fmt: skip
         stack.callback(pods.down)
-        values = e2e_values(
-            args.repository, args.tag, f"http://127.0.0.1:{llm_port}/v1", f"http://127.0.0.1:{s3_port}"
-        )
+        values = e2e_values(args.repository, args.tag, f"http://127.0.0.1:{s3_port}")
         manifests = render(values)
         config = next(
             m for m in manifests if m["kind"] == "ConfigMap" and m["metadata"]["name"].endswith("-config")
@@ -372,13 +377,11 @@ def run(args: argparse.Namespace) -> None:
             aws_access_key_id="e2e", aws_secret_access_key="e2e-secret",
         )  # fmt: skip
         wait_until("moto's S3 server", lambda: s3.list_buckets() is not None, 30)
-        wait_until(
-            "the engine simulator", lambda: httpx.get(f"http://127.0.0.1:{llm_port}/v1/models").is_success, 30
-        )
         documents, answers = data["GUICHET_STORE_URL"][5:], data["GUICHET_ANSWERS_URL"][5:]
         for bucket in (documents, answers):  # what the minio-notifications Job's `mc mb` does
             s3.create_bucket(Bucket=bucket)
         factory = PodFactory(manifests, secrets, work)
+        functions_image = f"{args.repository}-functions:{args.tag}"
         overrides = {"GUICHET_INDEX_URL": "/data/index", "GUICHET_DATA_DIR": "/tmp/guichet"}
 
         def with_index(pod: Manifest) -> Manifest:
@@ -404,12 +407,19 @@ def run(args: argparse.Namespace) -> None:
         specs: dict[str, list[dict[str, Any]]] = {}
         deployments = [m for m in manifests if m["kind"] == "Deployment"]
         components = {m["metadata"]["labels"]["app.kubernetes.io/component"] for m in deployments}
-        check(
-            components == {"functions", "answer-worker", "index-worker"}, "three Deployments (vLLM external)"
-        )
+        check(components == {"functions", "answer-worker", "index-worker", "vllm"}, "four Deployments")
+        # vLLM first: the answer workers dial it (through its Service in a cluster, its host port here)
+        deployments.sort(key=lambda m: m["metadata"]["labels"]["app.kubernetes.io/component"] != "vllm")
         for deployment in deployments:
-            name, pod = factory.pod(deployment, overrides)
-            pod, probes[name] = strip_probes(with_index(pod))
+            component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+            if component == "vllm":
+                name, pod = factory.pod(deployment, {})
+                llm_port = simulate_vllm(pod, factory.ports[name], functions_image)
+                overrides["GUICHET_LLM_URL"] = f"http://127.0.0.1:{llm_port}/v1"
+            else:
+                name, pod = factory.pod(deployment, overrides)
+                pod = with_index(pod)
+            pod, probes[name] = strip_probes(pod)
             specs[name] = pod["spec"]["containers"]
             pods.play(name, pod)
         for name, containers in probes.items():
