@@ -170,3 +170,20 @@ def test_offline_builds_install_from_the_host_wheels_only_and_are_not_the_defaul
     assert "/offline/dsfr.tgz" in web_runs and "npm ci --prefix web" in web_runs
     ignored = (ROOT / "containers" / "offline" / ".gitignore").read_text().split()
     assert ignored[0] == "*"  # host-built inputs never committed
+
+
+@pytest.mark.parametrize(
+    ("target", "entry_point"),
+    [
+        ("functions", "functions/app.py"),
+        ("answer-worker", "workers/answer.py"),
+        ("index-worker", "workers/index.py"),
+    ],
+)
+def test_each_image_holds_the_entry_point_its_docstring_names(
+    parsed: tuple[dict[str, str], dict[str, Stage]], target: str, entry_point: str
+) -> None:
+    _, stages = parsed
+    copies = [args for op, args in stages[target].instructions if op == "COPY"]
+    assert any(entry_point in args for args in copies), copies
+    assert (ROOT / entry_point).is_file()
