@@ -35,3 +35,20 @@ def quantile(counts: Sequence[int], q: float) -> float | None:
             return round(low + (high - low) * (rank - seen) / n, 3)
         seen += n
     return round(BOUNDS[-1] * RATIO, 3)
+
+
+def quantiles(counts: Sequence[int], qs: Sequence[float]) -> tuple[float | None, ...]:
+    """quantile() for several q in one pass (qs ascending)."""
+    total = sum(counts)
+    if total == 0:
+        return tuple(None for _ in qs)
+    found: list[float | None] = []
+    seen = 0
+    pending = list(qs)
+    for i, n in enumerate(counts):
+        while n and pending and seen + n >= pending[0] * total:
+            low = BOUNDS[i - 1] if i > 0 else 0.0
+            high = BOUNDS[i] if i < len(BOUNDS) else BOUNDS[-1] * RATIO
+            found.append(round(low + (high - low) * (pending.pop(0) * total - seen) / n, 3))
+        seen += n
+    return (*found, *(round(BOUNDS[-1] * RATIO, 3) for _ in pending))

@@ -201,7 +201,7 @@ class AnalyticsStore:
         with self._transaction() as cursor:
             cursor.execute(self._sql(sql), params)
             rows = cursor.fetchall()
-        return [(str(r[0]), tuple(int(v) for v in r[1:])) for r in rows]
+        return [(str(r[0]), tuple(r[1:])) for r in rows]  # both drivers return ints for integer sums
 
     def _mapping_source(self, mapping: Mapping[str, str]) -> tuple[str, list[Any]]:
         """A relation (site, grp) of the mapping's pairs, and its parameters: VALUES here (SQLite)."""
