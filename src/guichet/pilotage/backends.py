@@ -89,7 +89,12 @@ class PostgresAnalyticsStore(AnalyticsStore):
 
         if self._db is None or self._db.closed or self._db.broken:
             self._db = psycopg.connect(
-                self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))
+                self._url,
+                autocommit=True,
+                connect_timeout=max(1, round(self._timeout)),
+                # Never prepared: a statement run often (a région's IN list) would get PostgreSQL's
+                # generic plan after a few runs, 40 times slower than the plan for its values.
+                prepare_threshold=None,
             )
         return self._db
 
