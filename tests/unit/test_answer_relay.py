@@ -143,3 +143,21 @@ def test_wake_is_called_once_per_batch(relay: AnswerRelay, tail: ScriptedTail) -
     assert len(sub.take()) == 5
     tail.items.put(event("r-lot", 5))
     wait_for(lambda: len(wakes) == before + 1, timeout=10)
+
+
+def test_readers_of_an_answer_let_go_still_get_its_new_events(
+    tail: ScriptedTail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(relay_module, "IDLE_S", 0.0)
+    monkeypatch.setattr(relay_module, "PRUNE_EVERY_S", 0.0)
+    relay = AnswerRelay(RecordingFallback([]), tail)
+    try:
+        sub = relay.open("r-silence", since=time.time() - 1, wake=lambda: None)
+        first = event("r-silence", 0)
+        tail.items.put(first)  # then silence: its worker died, the relay lets the answer go
+        wait_for(lambda: "r-silence" in relay._dropped, timeout=10)
+        retry = AnswerEvent("r-silence", 2, 0, "status", {"status": "running"}, time.time())
+        tail.items.put(retry)  # the job's next attempt
+        assert drain(sub, 2) == [first, retry]
+    finally:
+        relay.close()

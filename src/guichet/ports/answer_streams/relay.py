@@ -253,13 +253,14 @@ class AnswerRelay:
         metrics.RELAY_LAG.observe(max(0.0, time.time() - event.ts))
         cut: list[Subscription] = []
         with self._lock:
-            if event.answer_id in self._dropped:
-                return  # its earlier events are gone: its readers read on their own (see open)
-            answer = self._answers.setdefault(event.answer_id, _Answer())
-            answer.events.append(event)
-            answer.last = time.monotonic()
-            if event.terminal:
-                answer.ended = answer.last
+            # An answer let go is not held again (its earlier events are gone: new readers of it read on
+            # their own, see open), but its readers still open get what comes (a new attempt's events).
+            if event.answer_id not in self._dropped:
+                answer = self._answers.setdefault(event.answer_id, _Answer())
+                answer.events.append(event)
+                answer.last = time.monotonic()
+                if event.terminal:
+                    answer.ended = answer.last
             for sub in self._subs.get(event.answer_id, ()):
                 if event.ts >= sub.since and not sub.push(event):
                     cut.append(sub)
