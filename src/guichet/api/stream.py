@@ -55,6 +55,7 @@ class OpenStreams:
         self._open = 0
         self._per_site: Counter[str] = Counter()
         self._relay: AnswerRelay | None = None
+        self._relay_lock = threading.Lock()
 
     def admit(self, site: str | None, *, per_replica: int, per_site: int) -> str | None:
         """Counts one more stream, or says which cap refuses it ("replica" or "site")."""
@@ -82,7 +83,7 @@ class OpenStreams:
         """This process's relay over stream, made on first use (blocking: off the event loop); None when
         the stream has no tail to relay (the streams of some tests): each stream then reads on its own."""
         tail = getattr(stream, "tail", None)
-        with self._lock:
+        with self._relay_lock:  # not self._lock: admit() runs on the event loop, tail() may connect
             if self._relay is None and tail is not None and not self._closing:
                 self._relay = AnswerRelay(stream, tail(), retention=retention)
             return self._relay
@@ -102,6 +103,7 @@ class OpenStreams:
             self._closing = True
             for stop in self._stops:
                 stop.set()
+        with self._relay_lock:
             relay, self._relay = self._relay, None
         if relay is not None:
             relay.close()
