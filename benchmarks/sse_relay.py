@@ -1,7 +1,8 @@
 """The answer-stream relay of one `guichet function` process at scale: CPU per answer and open streams.
 
 Usage: python benchmarks/sse_relay.py [--phases cpu,streams] [--demarches 800000] [--duration 30]
-                                      [--tokens 90] [--interval 0.1] [--streams 1000] [--check] [--json]
+                                      [--tokens 90] [--interval 0.1] [--streams 1000] [--quick]
+                                      [--check] [--json]
 
 Real RabbitMQ (4 answer-stream shards, names of its own), a real `guichet function` process serving
 GET /v1/answers/{id}/stream, answer records in a local folder. A second process plays the answer workers:
@@ -360,9 +361,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 4 s per load, 50 streams")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.tokens, args.interval, args.streams = 4.0, 10, 0.05, 50
     if set(args.phases) - {"cpu", "streams"}:
         parser.error("--phases: cpu,streams")
     return args
