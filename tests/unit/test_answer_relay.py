@@ -161,3 +161,10 @@ def test_readers_of_an_answer_let_go_still_get_its_new_events(
         assert drain(sub, 2) == [first, retry]
     finally:
         relay.close()
+
+
+def test_a_closed_relay_refuses_new_subscriptions(relay: AnswerRelay) -> None:
+    relay.open("r-avant", since=time.time(), wake=lambda: None).close()
+    relay.close()
+    with pytest.raises(AnswerStreamError):
+        relay.open("r-apres", since=time.time(), wake=lambda: None)

@@ -161,6 +161,8 @@ class AnswerRelay:
         with self._lock:
             if self._down is not None:
                 raise AnswerStreamError(f"relais du flux de réponses interrompu : {self._down}")
+            if self._stop.is_set():
+                raise AnswerStreamError("relais du flux de réponses arrêté")
             assert self._covered_since is not None
             if since < self._covered_since or answer_id in self._dropped:
                 fallback = True
