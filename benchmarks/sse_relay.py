@@ -330,7 +330,7 @@ def report(result: dict[str, Any]) -> str:
     ]
     if "cpu" in result:
         rows = [[r["load"], r["rate"], r["answers"], r["completed"], r["function_cpu_s"],
-                 r["cpu_s_per_answer"], r["function_cores"]] for r in result["cpu"]]  # fmt: skip
+                 f"{r['cpu_s_per_answer']:.4f}", r["function_cores"]] for r in result["cpu"]]  # fmt: skip
         parts.append(table(["load", "answers/s", "answers", "done", "function CPU-s", "CPU-s/answer",
                             "cores"], rows))  # fmt: skip
         one, three = (row["cpu_s_per_answer"] for row in result["cpu"])
