@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from starlette.concurrency import run_in_threadpool
 
@@ -27,9 +27,11 @@ from guichet.api.sse import (
     parse_last_event_id,
 )
 from guichet.ports.answer_stream import AnswerStreamError
-from guichet.ports.answer_streams.relay import AnswerRelay, SlowReader
+from guichet.ports.answer_streams.relay import AnswerRelay, SlowReader, Subscription
 
 log = logging.getLogger(__name__)
+
+FINAL_GRACE_S = 0.5
 
 
 class Waker:
@@ -68,7 +70,7 @@ async def live_frames(
     heartbeat: float,
     capacity: int,
     last_event_id: str | None = None,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     resume = parse_last_event_id(last_event_id)
     if record.final:
         for item in final_frames(record, replay=resume is None):
@@ -78,8 +80,11 @@ async def live_frames(
     state = _Relay(record, resume)  # kept across a re-subscription: what was sent is not sent again
     for attempt in (1, 2):
         try:
-            async for item in _relayed(record, answers, relay, state, waker, heartbeat, capacity):
-                yield item
+            # aclosing: a client gone closes this generator at a yield; the subscription goes at once.
+            relayed = _relayed(record, answers, relay, state, waker, heartbeat, capacity)
+            async with contextlib.aclosing(relayed) as items:
+                async for item in items:
+                    yield item
             return
         except SlowReader:
             log.info(
@@ -95,8 +100,9 @@ async def live_frames(
                 log.info("answer %s: live stream interrupted (%s), subscribing again", record.id, exc)
                 continue
             log.warning("answer %s: live stream down (%s), waiting on the answer store", record.id, exc)
-            async for item in _poll(record.id, answers, waker, heartbeat):
-                yield item
+            async with contextlib.aclosing(_poll(record.id, answers, waker, heartbeat)) as items:
+                async for item in items:
+                    yield item
             return
 
 
@@ -108,7 +114,7 @@ async def _relayed(
     waker: Waker,
     heartbeat: float,
     capacity: int,
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     since = record.created_at - SINCE_SLACK_S
     with relay.open(record.id, since=since, wake=waker.wake, capacity=capacity) as sub:
         while not waker.stopped:
@@ -119,6 +125,11 @@ async def _relayed(
                     continue
                 final = await run_in_threadpool(_final, answers, record.id)  # a "done" never published?
                 if final is not None:
+                    last, ended = await _last_events(sub, state, waker)
+                    for item in last:
+                        yield item
+                    if ended:
+                        return
                     for item in final_frames(final, replay=False):
                         yield item
                     return
@@ -139,6 +150,26 @@ async def _relayed(
                         return
 
 
+async def _last_events(sub: Subscription, state: _Relay, waker: Waker) -> tuple[list[str], bool]:
+    """The store says the answer is final, but the relay may still be delivering its last events (a new
+    attempt's reset, the last tokens: the tail runs a little behind the store). They get FINAL_GRACE_S to
+    arrive, so that the client sees them before the record: their frames, and whether a relayed terminal
+    event already ended the answer."""
+    waker.event.clear()
+    await waker.sleep(FINAL_GRACE_S)
+    try:
+        events = sub.take()
+    except AnswerStreamError:
+        return [], False
+    out: list[str] = []
+    for event in events:
+        relayed = state.frames_for(event)
+        out += relayed
+        if event.terminal and relayed:
+            return out, True
+    return out, False
+
+
 def _final_frames_of(answers: AnswerRepository, answer_id: str) -> list[str] | None:
     final = _final(answers, answer_id)
     return list(final_frames(final, replay=False)) if final is not None else None
@@ -146,7 +177,7 @@ def _final_frames_of(answers: AnswerRepository, answer_id: str) -> list[str] | N
 
 async def _poll(
     answer_id: str, answers: AnswerRepository, waker: Waker, heartbeat: float
-) -> AsyncIterator[str]:
+) -> AsyncGenerator[str, None]:
     while not waker.stopped:
         waker.event.clear()
         if await waker.sleep(heartbeat):

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
 from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Header, Request
@@ -181,14 +181,17 @@ async def stream_answer(
     return AdmittedStream(guarded(frames, record.id), release)
 
 
-async def guarded(frames: AsyncIterator[str], answer_id: str) -> AsyncIterator[str]:
+async def guarded(frames: AsyncGenerator[str, None], answer_id: str) -> AsyncIterator[str]:
     """frames, ended quietly on an error (the store failing under a heartbeat check, a bug): the headers
-    are sent, so the client sees the stream end without "done" and reconnects (Last-Event-ID) or polls."""
+    are sent, so the client sees the stream end without "done" and reconnects (Last-Event-ID) or polls.
+    However this ends (a client gone included), frames is closed at once: its subscription with it."""
     try:
         async for item in frames:
             yield item
     except Exception:
         log.exception("answer stream %s failed", answer_id)
+    finally:
+        await frames.aclose()
 
 
 def refusal(cap: str) -> JSONResponse:
