@@ -454,6 +454,36 @@ class TestRelayedRabbitMQAnswerStream(RelayContract):
                 assert result.events == events[answer_id]
         assert len(opened) == 1, "one connection for the relay's tail, none per subscription"
 
+    def test_the_tail_resumes_exactly_where_its_connection_was_lost(
+        self, stream: AnswerStream, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from guichet.ports.answer_streams._rabbitmq_stream_tail import ShardTail
+
+        assert isinstance(stream, RelayedAnswerStream)
+        original = ShardTail._event
+        dropped: list[int] = []
+
+        def drop_once(tail: ShardTail, name: str, props: Any, body: bytes, start: float) -> Any:
+            if (props.headers or {}).get("answer_id") == "r-coupe" and not dropped:
+                headers = dict(props.headers)
+                if b'"seq":3' in body:  # the connection dies before the 4th event is read
+                    dropped.append(headers["x-stream-offset"])
+                    raise pika.exceptions.StreamLostError("coupure simulée")
+            return original(tail, name, props, body, start)
+
+        monkeypatch.setattr(ShardTail, "_event", drop_once)
+        since = time.time()
+        events = answer("r-coupe", ["status", "token", "token", "token", "token", "done"])
+        with reading(stream, "r-coupe", since=since) as (first, _stop):
+            self.publish_all(stream, events)
+            assert first.finished.wait(TIMEOUT)
+        assert dropped and isinstance(first.raised, AnswerStreamError)  # its readers were told
+        # Reconnected from the offset after the last event read: each event once, in order.
+        wait_for(lambda: stream.relay._down is None and "r-coupe" in stream.relay._answers, timeout=TIMEOUT)
+        with reading(stream, "r-coupe", since=since) as (again, _stop):
+            again.wait_finished()
+        assert again.events == events
+
 
 def _delete_streams(url: str, names: list[str]) -> None:
     connection = pika.BlockingConnection(pika.URLParameters(url))
