@@ -50,7 +50,7 @@ class AskJob:
     audience: str = "particuliers"
     situation: str = ""
     created_at: float = field(default_factory=time.time)
-    site: str = ""  # the site of the API key that asked ("" without access control)
+    site: str = ""  # the France services site whose key asked (pilotage); never an advisor's identity
     follow_up_of: str = ""  # the answer this question follows (docs/decisions/0026)
     thread: tuple[ThreadTurn, ...] = ()  # the turns before it, oldest first, bounded (answer/thread.py)
 
@@ -160,8 +160,8 @@ class AnswerRecord:
     attempt: int = 0
     error: AnswerError | None = None
     updated_at: float = field(default_factory=time.time)
-    site: str = ""
-    follow_up_of: str = ""
+    site: str = ""  # the asking site (AskJob.site): analytics attribute answers and ratings to it
+    follow_up_of: str = ""  # the answer this question follows (AskJob.follow_up_of)
     thread: tuple[ThreadTurn, ...] = ()
 
     @property

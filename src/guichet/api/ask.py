@@ -75,6 +75,12 @@ class AskAccepted(BaseModel):
     links: AnswerLinks
 
 
+def site_of(request: Request) -> str:
+    """The site of the API key (access control put it there); "" when GUICHET_AUTH=off."""
+    key = getattr(request.state, "api_key", None)
+    return str(getattr(key, "site", ""))
+
+
 def answer_links(answer_id: str) -> AnswerLinks:
     return AnswerLinks.model_validate(
         {"self": f"/v1/answers/{answer_id}", "stream": f"/v1/answers/{answer_id}/stream"}
@@ -100,7 +106,7 @@ def ask(request: Request, body: AskRequest, response: Response) -> AskAccepted:
     stack: Stack = request.app.state.stack
     job = AskJob(
         new_answer_id(), body.question, body.audience or "particuliers", body.situation or "",
-        site=request_site(request),
+        site=site_of(request),
     )  # fmt: skip
     if body.follow_up_of:
         job = follow_up(stack, job, body.follow_up_of, audience_given=body.audience is not None)
@@ -108,12 +114,6 @@ def ask(request: Request, body: AskRequest, response: Response) -> AskAccepted:
     links = answer_links(job.id)
     response.headers["Location"] = links.self_
     return AskAccepted(id=job.id, status="queued", links=links)
-
-
-def request_site(request: Request) -> str:
-    """The site of the request's API key; "" when access control is off."""
-    key = getattr(request.state, "api_key", None)
-    return str(key.site) if key is not None else ""
 
 
 REFUSAL_STATUS = {OTHER_SITE: 403, NOT_DONE: 409}

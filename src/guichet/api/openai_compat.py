@@ -15,22 +15,24 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
 from guichet.answer.thread import NOT_DONE, UNKNOWN, text_thread
-from guichet.api.ask import follow_up, request_site, submit
+from guichet.api.access import openai_shaped
+from guichet.api.ask import follow_up, site_of, submit
 from guichet.api.errors import ApiError
 from guichet.api.openai_render import answer_markdown, error_body, openai_error, referenced_answer
 from guichet.api.openai_request import ChatRequestError, ParsedChat, parse_chat
 from guichet.api.sse import answer_frames
-from guichet.api.stream import SSE_HEADERS, OpenStreams, bridge
+from guichet.api.sse_live import Waker, live_frames
+from guichet.api.stream import AdmittedStream, OpenStreams, bridge, refusal
 from guichet.wiring import Stack
 
 router = APIRouter(tags=["compatibilité OpenAI"])
@@ -92,19 +94,34 @@ async def chat_completions(request: Request) -> Response:
         chat = parse_chat(await _read_body(request))
     except ChatRequestError as exc:
         return openai_error(exc.status, exc.code, exc.message, param=exc.param)
+    # The wait for the answer holds a place among the replica's open streams, as an SSE stream does.
+    site = site_of(request)
+    streams: OpenStreams = request.app.state.open_streams
+    settings = stack.settings
+    refused = streams.admit(
+        site or None, per_replica=settings.streams_per_replica, per_site=settings.streams_per_site
+    )
+    if refused is not None:
+        return openai_shaped(refusal(refused))
     try:
-        job = await run_in_threadpool(_submit, stack, chat, request_site(request))
-    except ApiError as exc:
-        return openai_error(exc.status, exc.code, exc.message)
+        job = await run_in_threadpool(_submit, stack, chat, site)
+    except BaseException as exc:
+        streams.release(site or None)
+        if isinstance(exc, ApiError):
+            return openai_error(exc.status, exc.code, exc.message)
+        raise
     record = AnswerRecord.queued(job)
-    deadline = asyncio.get_running_loop().time() + stack.settings.chat_wait
+    deadline = asyncio.get_running_loop().time() + settings.chat_wait
     if chat.stream:
-        chunks = _stream(request, stack, record, deadline)
-        return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
+        return AdmittedStream(
+            _stream(request, stack, record, deadline), lambda: streams.release(site or None)
+        )
     try:
         final = await _final(request, stack, record, deadline)
     except AnswerTimeout:
         return openai_error(504, "reponse_en_attente", _timeout_message(stack, job.id), headers=NO_RETRY)
+    finally:
+        streams.release(site or None)
     return JSONResponse(completion(final))
 
 
@@ -141,20 +158,38 @@ def _submit(stack: Stack, chat: ParsedChat, site: str) -> AskJob:
     return job
 
 
-async def _frames_until_final(
-    request: Request, stack: Stack, record: AnswerRecord, deadline: float
-) -> AsyncGenerator[AnswerRecord | None, None]:
-    """None at every frame of the answer's stream that is not final (a keep-alive for streaming
-    clients), then the final record from the answer store; AnswerTimeout past the deadline."""
-    stop = threading.Event()
+async def _answer_frames(
+    request: Request, stack: Stack, record: AnswerRecord
+) -> tuple[AsyncGenerator[str, None] | AsyncIterator[str], Callable[[], None]]:
+    """The answer's SSE frames as GET /v1/answers/{id}/stream reads them (api/stream.py): from this
+    process's relay, or from a thread of their own for a stream without a tail; and their cleanup."""
     streams: OpenStreams = request.app.state.open_streams
     settings = stack.settings
-    frames = bridge(
+    relay = await run_in_threadpool(streams.relay, stack.answer_stream, settings.answer_stream_retention)
+    if relay is not None:
+        waker = Waker()
+        streams.add(waker)
+        frames = live_frames(
+            record, stack.answers, relay, waker,
+            heartbeat=settings.stream_heartbeat, capacity=settings.stream_queue_events,
+        )  # fmt: skip
+        return frames, lambda: streams.discard(waker)
+    stop = threading.Event()
+    threaded = bridge(
         lambda: answer_frames(
             record, stack.answers, stack.answer_stream, stop=stop, heartbeat=settings.stream_heartbeat
         ),
         stop, streams, name=f"chat-{record.id[:8]}",
     )  # fmt: skip
+    return threaded, stop.set
+
+
+async def _frames_until_final(
+    request: Request, stack: Stack, record: AnswerRecord, deadline: float
+) -> AsyncGenerator[AnswerRecord | None, None]:
+    """None at every frame of the answer's stream that is not final (a keep-alive for streaming
+    clients), then the final record from the answer store; AnswerTimeout past the deadline."""
+    frames, cleanup = await _answer_frames(request, stack, record)
     loop = asyncio.get_running_loop()
     try:
         while True:
@@ -175,8 +210,8 @@ async def _frames_until_final(
             raise AnswerTimeout  # the stream ended first (this replica is shutting down)
         yield final
     finally:
-        stop.set()
-        await frames.aclose()  # type: ignore[attr-defined]  # bridge() is an async generator
+        cleanup()
+        await frames.aclose()  # type: ignore[union-attr]  # both kinds are async generators
 
 
 def _kind(frame: str) -> str:
