@@ -2,12 +2,13 @@
 
 Open WebUI and the other tools that speak the OpenAI API see guichet as one model, "guichet". A chat
 completion is a question like POST /v1/ask: the last user message is the question, the earlier turns its
-thread, and it goes through the same submission, ask queue, answer worker and guard. The route then waits
-for the final record on the answer stream (the SSE route's frames, with its fallback to the answer
-store), at most settings.chat_wait seconds, and returns it as Markdown plus the whole record under
-"guichet". Streaming sends keep-alive comments while the worker writes, then the guarded answer: the
-draft's tokens are not relayed, because the guard may still remove a fact and the final citations are
-renumbered, and a chat client cannot take back what it was sent.
+thread, and it goes through the same submission, ask queue, answer worker and guard. The route then
+waits for the final record on the answer stream as the SSE route reads it (the process's relay, within
+the open-stream caps; the answer store's final record ends it), at most settings.chat_wait seconds,
+and returns it as Markdown plus the whole record under "guichet". Streaming sends keep-alive comments
+while the worker writes, then the guarded answer: the draft's tokens are not relayed, because the guard
+may still remove a fact and the final citations are renumbered, and a chat client cannot take back
+what it was sent.
 """
 
 from __future__ import annotations
