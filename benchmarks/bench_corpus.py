@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from defusedxml import ElementTree
 
-from guichet.records import Chunk, chunk_uuid, text_hash
+from guichet.ports.records import Chunk, chunk_uuid, text_hash
 
 FICHES = Path(__file__).resolve().parents[2] / "shared" / "fiches"
 QUESTIONS = Path(__file__).with_name("questions_shared.jsonl")

@@ -41,9 +41,9 @@ from guichet.corpus.chunking import chunk_document
 from guichet.corpus.errors import DocumentError
 from guichet.corpus.loader import parse_document
 from guichet.corpus.model import Document
-from guichet.ingestion import content_hash, document_metadata
+from guichet.indexing.indexer import content_hash, document_metadata
 from guichet.ports.indexes.embedded import EmbeddedIndex
-from guichet.records import Chunk, DocumentState, SearchFilters, SearchMode
+from guichet.ports.records import Chunk, DocumentState, SearchFilters, SearchMode
 
 MAX_BYTES = 20_000_000
 DIMENSION = 384
@@ -164,7 +164,7 @@ def parse_all(fiches: Iterable[tuple[str, bytes]]) -> tuple[list[Parsed], Stats]
 
 
 def state_of(fiche_id: str, data: bytes, doc: Document, chunks: list[Chunk]) -> DocumentState:
-    """What the indexer records for a fiche (guichet.ingestion.Indexer.index_object)."""
+    """What the indexer records for a fiche (guichet.indexing.indexer.Indexer.index_object)."""
     return DocumentState(
         key=key_of(fiche_id),
         doc_id=fiche_id,

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_corpus import Question, embed_cached, load_chunks, load_questions, select_fiches
 
 from guichet.ports.indexes.embedded import EmbeddedIndex
-from guichet.records import Chunk, DocumentState, SearchFilters, chunk_uuid
+from guichet.ports.records import Chunk, DocumentState, SearchFilters, chunk_uuid
 
 MODES = ("lexical", "vector", "hybrid")
 DIM = 384

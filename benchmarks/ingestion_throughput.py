@@ -25,9 +25,9 @@ def main() -> int:
     if not SHARED_FICHES.exists():
         print(f"skipped: {SHARED_FICHES} not found", file=sys.stderr)
         return 0
-    from guichet.bulk_ingest import ingest_into
     from guichet.corpus.chunking import chunk_document
     from guichet.corpus.loader import parse_document
+    from guichet.indexing.bulk_ingest import ingest_into
     from guichet.settings import Settings
     from guichet.wiring import build_stack
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 from lancedb.rerankers import RRFReranker
 
-from guichet.records import Chunk
+from guichet.ports.records import Chunk
 
 FTS_OPTIONS: dict[str, Any] = {
     "language": "French", "stem": True, "ascii_folding": True, "remove_stop_words": True, "lower_case": True,

@@ -1,4 +1,4 @@
-"""Precision and recall of the personal-data masking (src/guichet/pii.py) on a labelled set.
+"""Precision and recall of the personal-data masking (src/guichet/access/personal_data.py) on a labelled set.
 
 Usage: python benchmarks/pii_masking.py [--cases FILE.jsonl ...] [--json] [--errors]
 A found span counts when a gold span of the same type overlaps it at IoU >= 0.5 (and conversely for
@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from guichet.pii import KINDS, Span, find
+from guichet.access.personal_data import KINDS, Span, find
 
 REPO = Path(__file__).resolve().parents[1]
 # The development set (written with the code) and the held-out set (written after it, measured first).

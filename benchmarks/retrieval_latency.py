@@ -23,10 +23,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunks", type=int, default=50_000)
     args = parser.parse_args()
+    from guichet.answer.retrieval import Retriever
     from guichet.ports.embedders.bundled import BundledE5Embedder
     from guichet.ports.indexes.embedded import EmbeddedIndex
-    from guichet.records import DocumentState
-    from guichet.retrieval import Retriever
+    from guichet.ports.records import DocumentState
 
     questions, _ = load_questions()
     real, _ = load_chunks(select_fiches(questions)[:20])

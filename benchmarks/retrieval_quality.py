@@ -31,8 +31,8 @@ def main() -> int:
         print(f"skipped: {SHARED_FICHES} not found", file=sys.stderr)
         return 0
     os.environ["GUICHET_DATA_DIR"] = str(args.data_dir)
-    from guichet.bulk_ingest import ingest_into
     from guichet.evaluation.corpus import choose_fiches
+    from guichet.indexing.bulk_ingest import ingest_into
     from guichet.settings import Settings
     from guichet.wiring import build_stack
 

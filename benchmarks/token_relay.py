@@ -44,12 +44,12 @@ from _ask_common import (
     unique,
 )
 
-from guichet.answer_events import EventWriter
-from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
-from guichet.answer_store import AnswerRepository
+from guichet.answer.live_events import EventWriter
+from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
+from guichet.answer.store import AnswerRepository
 from guichet.ports.answer_stream import AnswerEvent, AnswerStream
 from guichet.ports.stores.local import LocalObjectStore
-from guichet.testing import delete_queues, free_port
+from guichet.testing.helpers import delete_queues, free_port
 
 SHARDS = 4
 Key = tuple[str, int]  # (answer id, seq)

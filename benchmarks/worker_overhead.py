@@ -36,30 +36,30 @@ import numpy as np
 from _ask_common import DEFAULT_AMQP_URL, emit, note, stats, table, unique
 from _common import REPO, SHARED_FICHES, load_cases
 
-from guichet import generation
-from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
-from guichet.answer_service import answer_options
-from guichet.answer_store import AnswerRepository
-from guichet.answer_worker import AnswerJobHandler
-from guichet.answering import Answerer
+from guichet.answer import generation
+from guichet.answer.guard import AllowedFacts, StreamGuard
+from guichet.answer.handlers import AnswerJobHandler
+from guichet.answer.pipeline import Answerer
+from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
+from guichet.answer.retrieval import Retriever
+from guichet.answer.store import AnswerRepository
+from guichet.answer.worker import answer_options
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.loader import parse_document
-from guichet.guard import AllowedFacts, StreamGuard
-from guichet.ingestion import content_hash, document_metadata
+from guichet.indexing.indexer import content_hash, document_metadata
 from guichet.ports.answer_stream import AnswerEvent, AnswerStream
 from guichet.ports.broker import Broker
 from guichet.ports.embedders.bundled import BundledE5Embedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
-from guichet.ports.llms.fake_server import FakeOpenAIServer
 from guichet.ports.llms.openai_compat import OpenAICompatChatModel
+from guichet.ports.records import Chunk, DocumentState, SearchHit, SearchMode, Vector, chunk_uuid
 from guichet.ports.store import ObjectStore, StoredObject
 from guichet.ports.stores.local import LocalObjectStore
-from guichet.records import Chunk, DocumentState, SearchHit, SearchMode, Vector, chunk_uuid
-from guichet.retrieval import Retriever
-from guichet.runner import consume_in_thread
-from guichet.serving import sample_corpus_dir
+from guichet.process.consumers import consume_in_thread
+from guichet.process.serve import sample_corpus_dir
 from guichet.settings import Settings
-from guichet.testing import delete_queues
+from guichet.testing.fake_llm_server import FakeOpenAIServer
+from guichet.testing.helpers import delete_queues
 
 DIMENSION = 384
 QUESTIONS = Path(__file__).with_name("questions_shared.jsonl")

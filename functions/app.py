@@ -1,10 +1,13 @@
 """ASGI entry point of the stateless HTTP functions: `uvicorn functions.app:app` (containers, Knative).
 
-Same as `guichet function`. Clients are created once, here, at the process edge.
+Same as `guichet function`: the process edge (masked logs, settings read once), clients created once,
+queue depths exposed on GET /metrics.
 """
 
 from guichet.api.app import create_app
-from guichet.settings import load_settings
+from guichet.process.edge import start_process, watch_broker_queues
 from guichet.wiring import build_stack
 
-app = create_app(build_stack(load_settings()))
+stack = build_stack(start_process())
+watch_broker_queues(stack)
+app = create_app(stack)

@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from guichet.serving import sample_corpus_dir
-from guichet.testing import LoggedProcess, delete_queues, free_port, wait_for
+from guichet.process.serve import sample_corpus_dir
+from guichet.testing.helpers import LoggedProcess, delete_queues, free_port, wait_for
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 # A small index (the bundled embedder is slow on 2 cores); questions of loadtests/questions.txt match them.
@@ -106,7 +106,7 @@ class LoadStack:
         self._create_bucket(bucket)
         port = free_port()
         simulator = self._spawn(
-            "simulator", [sys.executable, "-m", "guichet.simulator", *self.simulator.args(port)]
+            "simulator", [sys.executable, "-m", "guichet.capacity.simulator", *self.simulator.args(port)]
         )
         self.llm_url = f"http://127.0.0.1:{port}/v1"
         simulator.wait_http(f"{self.llm_url}/models")

@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 
-from guichet.simulator import load_profile
-from guichet.sizing import Inputs, gpu_load, size
+from guichet.capacity.simulator import load_profile
+from guichet.capacity.sizing import Inputs, gpu_load, size
 from loadtests.report import read_summary
 from loadtests.run import parse as run_args
 from loadtests.run import run as run_locust

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from guichet.testing import delete_queues, free_port
+from guichet.testing.helpers import delete_queues, free_port
 
 if TYPE_CHECKING:
     from guichet.wiring import Stack
@@ -105,9 +105,9 @@ def embedded_stack(tmp_path: Path) -> Iterator[Stack]:
     Documents over 100 kB are refused, so that size limits are cheap to test.
     """
     from guichet.ports.brokers.memory import MemoryBroker
-    from guichet.ports.embedders.fake import HashingEmbedder
     from guichet.ports.indexes.embedded import EmbeddedIndex
     from guichet.settings import Settings
+    from guichet.testing.fake_embedder import HashingEmbedder
     from guichet.wiring import Stack
 
     settings = Settings(data_dir=tmp_path, max_document_bytes=_MAX_TEST_DOCUMENT_BYTES)

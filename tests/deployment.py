@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from guichet.ports.llms.fake_server import FakeOpenAIServer
 from guichet.ports.stores.s3 import S3ObjectStore
-from guichet.serving import sample_corpus_dir
-from guichet.testing import free_port, wait_for
+from guichet.process.serve import sample_corpus_dir
+from guichet.testing.fake_llm_server import FakeOpenAIServer
+from guichet.testing.helpers import free_port, wait_for
 
 QUESTION = "Comment faire une première demande de carte d'identité ?"
 FICHES = ("F1341.xml", "F358.xml", "F90011.xml")  # a small index: the bundled embedder is slow here

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from guichet.testing import free_port
+from guichet.testing.helpers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 LLM_PYTHON = REPO / ".venv-llm" / "bin" / "python"

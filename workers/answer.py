@@ -4,12 +4,8 @@ Consumes the ask queue with GUICHET_ANSWER_CONCURRENCY generations in flight: re
 from the OpenAI-compatible server at GUICHET_LLM_URL (vLLM) → guard → durable answer record → ack.
 """
 
-import logging
-
-from guichet.answer_service import run_answer_worker
-from guichet.settings import load_settings
+from guichet.answer.worker import run_answer_worker
+from guichet.process.edge import start_process
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("pika").setLevel(logging.WARNING)
-    run_answer_worker(load_settings())
+    run_answer_worker(start_process())

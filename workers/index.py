@@ -3,11 +3,8 @@
 Consumes MinIO bucket notifications from the index queue: parse → chunk → embed → upsert/delete.
 """
 
-import logging
-
-from guichet.serving import run_index_worker
-from guichet.settings import load_settings
+from guichet.indexing.worker import run_index_worker
+from guichet.process.edge import start_process
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_index_worker(load_settings())
+    run_index_worker(start_process())

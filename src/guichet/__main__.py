@@ -1,3 +1,3 @@
-from guichet.cli import main
+from guichet.cli.main import main
 
 main()

@@ -184,7 +184,7 @@ class QueueDepths(Collector):
             self._reader.start()
             self._reader.join(QUEUE_READ_TIMEOUT_S)
             if self._reader.is_alive():
-                log.warning("profondeur des files illisible en %.0f s : NaN", QUEUE_READ_TIMEOUT_S)
+                log.warning("queue depths unreadable within %.0f s: NaN", QUEUE_READ_TIMEOUT_S)
                 return values
         return {**values, **found}
 
@@ -193,7 +193,7 @@ class QueueDepths(Collector):
             try:
                 found[queue] = float(self._depth(queue))
             except Exception as exc:  # an undeclared queue, the broker down: NaN for this one
-                log.debug("profondeur de %s illisible : %r", queue, exc)
+                log.debug("depth of %s unreadable: %r", queue, exc)
 
 
 _queue_depths: QueueDepths | None = None
@@ -231,7 +231,7 @@ def serve_metrics(host: str, port: int) -> Callable[[], None]:
     try:
         server, thread = start_http_server(port, addr=host)
     except OSError as exc:
-        log.error("métriques non exposées sur %s:%d : %s", host, port, exc)
+        log.error("metrics not served on %s:%d: %s", host, port, exc)
         return lambda: None
     log.info("metrics on http://%s:%d/metrics", host, port)
 

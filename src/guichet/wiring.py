@@ -7,15 +7,15 @@ from collections.abc import Callable
 from urllib.parse import urlparse
 
 from guichet import metrics
-from guichet.answer_store import AnswerRepository
-from guichet.ingestion import ChunkingOptions, Indexer
+from guichet.answer.retrieval import Retriever
+from guichet.answer.store import AnswerRepository
+from guichet.indexing.indexer import ChunkingOptions, Indexer
 from guichet.ports.answer_stream import AnswerStream
 from guichet.ports.broker import Broker
 from guichet.ports.embedder import Embedder
 from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
 from guichet.ports.store import ObjectStore
-from guichet.retrieval import Retriever
 from guichet.settings import Settings
 
 

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import uvicorn
 
-from guichet.answer_service import answer_consumers
-from guichet.api_keys import KeyRepository
-from guichet.bulk_ingest import ingest_into
+from guichet.access.keys import KeyRepository
+from guichet.answer.worker import answer_consumers
+from guichet.indexing.bulk_ingest import ingest_into
 from guichet.ports.answer_streams.local import LocalAnswerStream
 from guichet.ports.brokers.memory import MemoryBroker
-from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.llm import ChatMessage
-from guichet.ports.llms.scripted import ScriptedChatModel
-from guichet.serving import sample_corpus_dir
+from guichet.process.serve import sample_corpus_dir
 from guichet.settings import Settings
-from guichet.testing import free_port, wait_for
+from guichet.testing.fake_embedder import HashingEmbedder
+from guichet.testing.helpers import free_port, wait_for
+from guichet.testing.scripted_llm import ScriptedChatModel
 from guichet.wiring import Stack
 
 HOSTILE_MARKUP = '<img src=x onerror="window.__xss=1;alert(1)">'

@@ -73,7 +73,7 @@ def test_without_the_dsfr_the_page_works_and_one_warning_says_why(
     monkeypatch.setattr(page, "web_dir", lambda: bare)
     with caplog.at_level(logging.WARNING, logger="guichet.api.page"):
         client = TestClient(create_app(embedded_stack))
-    assert [r.getMessage() for r in caplog.records if "DSFR absent" in r.getMessage()] != []
+    assert [r.getMessage() for r in caplog.records if "DSFR missing" in r.getMessage()] != []
     assert len([r for r in caplog.records if r.name == "guichet.api.page"]) == 1
     assert client.get("/").status_code == 200
     assert client.get("/static/app.js").status_code == 200

@@ -16,7 +16,7 @@ import pytest
 from guichet.ports.answer_stream import AnswerEvent, AnswerStream, AnswerStreamError, EventKind
 from guichet.ports.answer_streams.local import LocalAnswerStream
 from guichet.ports.answer_streams.rabbitmq import shard_index
-from guichet.testing import wait_for
+from guichet.testing.helpers import wait_for
 
 TIMEOUT = 10.0
 HEARTBEAT = 0.2

@@ -15,8 +15,8 @@ import pytest
 
 from guichet.ports.broker import REASON_HEADER, Broker, BrokerError, Handler, Reject, dead_letter_queue
 from guichet.ports.brokers.memory import MemoryBroker
-from guichet.records import Envelope
-from guichet.testing import wait_for
+from guichet.ports.records import Envelope
+from guichet.testing.helpers import wait_for
 
 TIMEOUT = 10.0
 # The brokers under test back off this little before a requeue (1 s by default): the tests stay fast.
@@ -384,7 +384,7 @@ class TestRabbitMQBroker(BrokerContract):
             port = sock.getsockname()[1]
         broker = RabbitMQBroker(f"amqp://guest:guest@127.0.0.1:{port}/")
         with caplog.at_level(logging.WARNING), consuming(broker, "q", _die) as outcome:
-            wait_for(lambda: "injoignable" in caplog.text)
+            wait_for(lambda: "RabbitMQ unreachable" in caplog.text)
         assert "raised" not in outcome
         with pytest.raises(BrokerError):
             broker.publish("q", b"x")
@@ -422,7 +422,7 @@ class TestRabbitMQBroker(BrokerContract):
             misconfigured.close()
         assert "raised" not in outcome
         assert [e.message_id for e in seen] == ["poison", "sain"], "the rejected message came back"
-        assert "publication vers" in caplog.text
+        assert "publishing to" in caplog.text
         envelope = _get(broker, dead)
         assert (envelope.body, envelope.message_id) == (b"<pas du xml", "poison")
         assert envelope.headers[REASON_HEADER] == REJECTED_REASON
@@ -435,7 +435,7 @@ class TestRabbitMQBroker(BrokerContract):
         queue = unique_name("later")
         seen: list[Envelope] = []
         with caplog.at_level(logging.ERROR), consuming(broker, queue, seen.append) as outcome:
-            wait_for(lambda: "interrompue" in caplog.text)  # 404 on basic_consume: logged, retried
+            wait_for(lambda: "interrupted" in caplog.text)  # 404 on basic_consume: logged, retried
             broker.declare(queue)
             broker.publish(queue, b"enfin")
             wait_for(lambda: len(seen) == 1)

@@ -19,9 +19,9 @@ import pytest
 
 from guichet.ports.embedder import Embedder, EmbedderError
 from guichet.ports.embedders.bundled import BundledE5Embedder
-from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.embedders.openai_compat import OpenAICompatEmbedder
-from guichet.testing import free_port
+from guichet.testing.fake_embedder import HashingEmbedder
+from guichet.testing.helpers import free_port
 
 QUESTION = "Comment renouveler ma carte d'identité ?"
 PARAPHRASE = "Renouvellement de la carte nationale d'identité en mairie."

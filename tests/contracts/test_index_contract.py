@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.index import VectorIndex
 from guichet.ports.indexes._sqlite_schema import SCHEMA
 from guichet.ports.indexes.embedded import DB_NAME, EmbeddedIndex
-from guichet.records import Chunk, DocumentState, SearchFilters, chunk_uuid
+from guichet.ports.records import Chunk, DocumentState, SearchFilters, chunk_uuid
+from guichet.testing.fake_embedder import HashingEmbedder
 
 DIM = 64
 EMBEDDER = HashingEmbedder(DIM)

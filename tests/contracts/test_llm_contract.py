@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from guichet.ports.llm import ChatDelta, ChatMessage, ChatModel, ContextTooLong, LLMError, LLMUnavailable
-from guichet.ports.llms.fake_server import FakeOpenAIServer
 from guichet.ports.llms.openai_compat import OpenAICompatChatModel, refusal
-from guichet.ports.llms.scripted import ScriptedChatModel
+from guichet.testing.fake_llm_server import FakeOpenAIServer
+from guichet.testing.scripted_llm import ScriptedChatModel
 from tests.llama_server import LLAMA_ALIAS
 from tests.llama_server import llama_server as start_llama_server
 

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from guichet.capacity.simulator import load_profile
+from guichet.capacity.simulator.server import create_app, serving
 from guichet.ports.llm import ChatMessage, ChatModel
 from guichet.ports.llms.openai_compat import OpenAICompatChatModel
-from guichet.simulator import load_profile
-from guichet.simulator.server import create_app, serving
-from guichet.testing import wait_for
+from guichet.testing.helpers import wait_for
 from tests.contracts.test_llm_contract import ChatModelContract, answer
 
 # A 1,024-token context (the contract's TOO_LONG prompt is ~1,800 tokens), fast steps.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from guichet.events import parse_bucket_notification, sequencer_is_newer
+from guichet.indexing.notifications import parse_bucket_notification, sequencer_is_newer
 from guichet.ports.store import InvalidKey, ObjectNotFound, ObjectStore
 from guichet.ports.stores.local import LocalObjectStore
 

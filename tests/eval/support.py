@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from guichet.answer_record import AnswerRecord, PracticalLink, SourceRef
+from guichet.answer.record import AnswerRecord, PracticalLink, SourceRef
 from guichet.evaluation.cases import EvalCase
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from guichet.answer.prompt import NOT_COVERED
 from guichet.evaluation.checks import (
     branch_check,
     check_answer,
@@ -13,8 +14,7 @@ from guichet.evaluation.checks import (
     outside_citations,
 )
 from guichet.evaluation.command import embedder_similarity
-from guichet.ports.embedders.fake import HashingEmbedder
-from guichet.prompt import NOT_COVERED
+from guichet.testing.fake_embedder import HashingEmbedder
 from tests.eval.support import case, record
 
 PASSPORT = "Le passeport d'un majeur coûte 86 € en timbre fiscal. La demande se fait en mairie."

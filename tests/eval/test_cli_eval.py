@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from guichet.answer_store import AnswerRepository, Feedback
+from guichet.answer.store import AnswerRepository, Feedback
 from guichet.ports.stores.local import LocalObjectStore
 from tests.eval.support import guichet, record
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from guichet.answer_store import AnswerRepository, Feedback
+from guichet.answer.store import AnswerRepository, Feedback
 from guichet.evaluation.cases import parse_case
 from guichet.evaluation.feedback import REVIEW_MARK, export_feedback
 from guichet.ports.stores.local import LocalObjectStore

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from guichet.evaluation.judge import judge_answer, parse_grade
-from guichet.ports.llms.scripted import ScriptedChatModel
+from guichet.testing.scripted_llm import ScriptedChatModel
 
 
 def test_the_judge_sees_the_answer_and_its_sources_and_its_grade_is_read() -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from guichet.answer.guard_facts import normalise_url
 from guichet.corpus.loader import parse_document
 from guichet.corpus.model import Document
 from guichet.evaluation.cases import EvalCase, load_cases
-from guichet.guard_facts import normalise_url
 
 REPO = Path(__file__).resolve().parents[2]
 QUESTIONS = REPO / "evals" / "questions.jsonl"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from guichet.ports.llms.fake_server import FakeOpenAIServer
 from guichet.ports.stores.s3 import S3ObjectStore
+from guichet.testing.fake_llm_server import FakeOpenAIServer
 from tests.deployment import Deployment, ask_path_env, build_index, reply
 from tests.faults.launched import Launch, Launched
 from tests.faults.ledger import AskLedger, versioned_bucket

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
-from guichet.ports.llms.fake_server import FakeOpenAIServer
-from guichet.testing import wait_for
+from guichet.testing.fake_llm_server import FakeOpenAIServer
+from guichet.testing.helpers import wait_for
 from tests.deployment import QUESTION, Deployment
 from tests.faults.ledger import AskLedger, FaultRow
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from guichet.testing import wait_for
+from guichet.testing.helpers import wait_for
 from tests.deployment import Deployment
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

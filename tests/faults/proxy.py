@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 
-from guichet.testing import free_port
+from guichet.testing.helpers import free_port
 
 _CHUNK = 65536
 

@@ -13,7 +13,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from guichet.testing import free_port
+from guichet.testing.helpers import free_port
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")  # the Debian package's own scripts, not the su wrappers
 

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from guichet.events import build_bucket_notification
+from guichet.indexing.notifications import build_bucket_notification
 from guichet.ports.broker import REASON_HEADER, dead_letter_queue
 from guichet.ports.brokers.rabbitmq import RabbitMQBroker
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.stores.s3 import S3ObjectStore
-from guichet.serving import sample_corpus_dir
-from guichet.testing import wait_for
+from guichet.process.serve import sample_corpus_dir
+from guichet.testing.helpers import wait_for
 from tests.faults.ledger import IndexFaultRow, record_row
 from tests.faults.poison import BILLION_LAUGHS, pdf_bomb, zip_bomb
 from tests.faults.rabbitmq_node import PrivateRabbitMQ

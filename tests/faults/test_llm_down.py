@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from guichet.drafting import LLM_FAILED_NOTICE
+from guichet.answer.drafting import LLM_FAILED_NOTICE
 from tests.faults.launched import Launch
 
 pytestmark = [pytest.mark.faults, pytest.mark.s3]

@@ -20,8 +20,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import negative_data_rejection, response_schema_conformance
 
 from guichet.api.app import create_app
-from guichet.bulk_ingest import ingest_into
-from guichet.serving import sample_corpus_dir
+from guichet.indexing.bulk_ingest import ingest_into
+from guichet.process.serve import sample_corpus_dir
 from guichet.wiring import Stack
 from tests.fuzz.counts import tried
 

@@ -26,13 +26,17 @@ from guichet.corpus.chunking import chunk_document
 from guichet.corpus.errors import DocumentError
 from guichet.corpus.fiche import parse_fiche
 from guichet.corpus.loader import SUPPORTED_SUFFIXES, parse_document
-from guichet.events import MalformedEvent, build_bucket_notification, parse_bucket_notification
-from guichet.index_worker import IndexEventHandler
-from guichet.ingestion import Indexer
+from guichet.indexing.handler import IndexEventHandler
+from guichet.indexing.indexer import Indexer
+from guichet.indexing.notifications import (
+    MalformedEvent,
+    build_bucket_notification,
+    parse_bucket_notification,
+)
 from guichet.ports.broker import Reject
+from guichet.ports.records import Envelope
 from guichet.ports.store import InvalidKey, StoreError, check_key
-from guichet.records import Envelope
-from guichet.serving import sample_corpus_dir
+from guichet.process.serve import sample_corpus_dir
 from guichet.wiring import Stack
 from tests.fuzz.counts import tried
 

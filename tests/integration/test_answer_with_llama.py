@@ -9,22 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
-from guichet.answer_service import answer_options
-from guichet.answer_worker import AnswerJobHandler
-from guichet.answering import Answerer, allowed_texts
-from guichet.bulk_ingest import ingest_into
-from guichet.drafting import UNUSABLE_NOTICE
-from guichet.evidence import gather_evidence
-from guichet.guard import guard_answer
+from guichet.answer.drafting import UNUSABLE_NOTICE
+from guichet.answer.evidence import gather_evidence
+from guichet.answer.guard import guard_answer
+from guichet.answer.handlers import AnswerJobHandler
+from guichet.answer.pipeline import Answerer, allowed_texts
+from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
+from guichet.answer.worker import answer_options
+from guichet.indexing.bulk_ingest import ingest_into
 from guichet.ports.answer_streams.local import LocalAnswerStream
-from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.llms.openai_compat import OpenAICompatChatModel
-from guichet.records import Envelope
-from guichet.serving import sample_corpus_dir
+from guichet.ports.records import Envelope
+from guichet.process.serve import sample_corpus_dir
 from guichet.settings import Settings
-from guichet.testing import RecordingAnswerStream
+from guichet.testing.fake_embedder import HashingEmbedder
+from guichet.testing.helpers import RecordingAnswerStream
 from guichet.wiring import Stack
 from tests.llama_server import llama_server
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from guichet.ports.brokers.rabbitmq import RabbitMQBroker
-from guichet.ports.llms.fake_server import FakeOpenAIServer
 from guichet.ports.stores.s3 import S3ObjectStore
-from guichet.testing import delete_queues, wait_for
+from guichet.testing.fake_llm_server import FakeOpenAIServer
+from guichet.testing.helpers import delete_queues, wait_for
 from tests.deployment import Deployment, ask_path_env, build_index, reply, stream_names
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.s3, pytest.mark.slow]
@@ -113,8 +113,8 @@ def test_a_poison_job_is_dead_lettered_and_recorded_failed(deployment: Deploymen
     broker = RabbitMQBroker(amqp_url)
     try:
         poison_id = "0" * 32
-        from guichet.answer_record import AnswerRecord, AskJob
-        from guichet.answer_store import AnswerRepository
+        from guichet.answer.record import AnswerRecord, AskJob
+        from guichet.answer.store import AnswerRepository
 
         AnswerRepository(deployment.answers).put(AnswerRecord.queued(AskJob(poison_id, "?")))
         broker.publish(deployment.env["GUICHET_ASK_QUEUE"], b"{not json", message_id=poison_id)

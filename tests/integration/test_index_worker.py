@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from guichet.events import build_bucket_notification
-from guichet.index_worker import IndexEventHandler
-from guichet.ingestion import Indexer
+from guichet.indexing.handler import IndexEventHandler
+from guichet.indexing.indexer import Indexer
+from guichet.indexing.notifications import build_bucket_notification
 from guichet.ports.broker import REASON_HEADER, dead_letter_queue
 from guichet.ports.brokers.rabbitmq import RabbitMQBroker
-from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
+from guichet.ports.records import SearchFilters
 from guichet.ports.stores.s3 import S3ObjectStore
-from guichet.records import SearchFilters
-from guichet.runner import consume_in_thread
-from guichet.testing import wait_for
+from guichet.process.consumers import consume_in_thread
+from guichet.testing.fake_embedder import HashingEmbedder
+from guichet.testing.helpers import wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.s3]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from guichet.testing import free_port
+from guichet.testing.helpers import free_port
 
 
 def wait_for(check: object, timeout: float = 60.0) -> None:

@@ -19,7 +19,7 @@ from guichet import metrics
 from guichet.ports.broker import dead_letter_queue
 from guichet.ports.brokers.memory import MemoryBroker
 from guichet.ports.brokers.rabbitmq import RabbitMQBroker
-from guichet.testing import free_port, wait_for
+from guichet.testing.helpers import free_port, wait_for
 from tests.unit.test_metrics import depths, no_queues_left_tracked  # noqa: F401
 
 WAITING = 3  # messages left in the queue the worker does not consume

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from guichet.events import build_bucket_notification
+from guichet.indexing.notifications import build_bucket_notification
 from guichet.ports.brokers.rabbitmq import RabbitMQBroker
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.stores.s3 import S3ObjectStore
-from guichet.testing import wait_for
+from guichet.testing.helpers import wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.s3]
 

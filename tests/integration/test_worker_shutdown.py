@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import signal
 
-from guichet.testing import wait_for
+from guichet.testing.helpers import wait_for
 
 # The deployment as test_ask_path.py starts it (function + answer worker processes, RabbitMQ, moto S3).
 from tests.integration.test_ask_path import Deployment, deployment, index_dir  # noqa: F401

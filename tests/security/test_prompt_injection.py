@@ -18,22 +18,22 @@ from pathlib import Path
 
 import pytest
 
-from guichet.answer_events import EventWriter
-from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
-from guichet.answering import GUARD_NOTICE, compose
+from guichet.access.personal_data import mask
+from guichet.answer.drafting import UNUSABLE_NOTICE, draft_answer
+from guichet.answer.evidence import DocumentMeta, Extract
+from guichet.answer.generation import GenerationOptions
+from guichet.answer.guard import REMOVED_MARKER
+from guichet.answer.live_events import EventWriter
+from guichet.answer.pipeline import GUARD_NOTICE, compose
+from guichet.answer.prompt import NOT_COVERED, SYSTEM_PROMPT, build_messages, recites_instructions
+from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.fiche import parse_fiche
-from guichet.drafting import UNUSABLE_NOTICE, draft_answer
-from guichet.evidence import DocumentMeta, Extract
-from guichet.generation import GenerationOptions
-from guichet.guard import REMOVED_MARKER
-from guichet.ingestion import document_metadata
-from guichet.pii import mask
+from guichet.indexing.indexer import document_metadata
 from guichet.ports.answer_streams.local import LocalAnswerStream
 from guichet.ports.llm import ChatMessage
-from guichet.ports.llms.scripted import ScriptedChatModel
-from guichet.prompt import NOT_COVERED, SYSTEM_PROMPT, build_messages, recites_instructions
-from guichet.testing import RecordingAnswerStream
+from guichet.testing.helpers import RecordingAnswerStream
+from guichet.testing.scripted_llm import ScriptedChatModel
 
 pytestmark = pytest.mark.security
 

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from guichet.access.keys import KeyRepository, KeyRing, role_allows, split_key
 from guichet.api.access import demo_settings, required_role
 from guichet.api.app import create_app
 from guichet.api.rate_limit import Rate, RateLimiter
-from guichet.api_keys import KeyRepository, KeyRing, role_allows, split_key
-from guichet.cli import app as cli_app
+from guichet.cli.main import app as cli_app
 from guichet.ports.store import StoreError
 from guichet.ports.stores.local import LocalObjectStore
 from guichet.settings import Settings
@@ -301,7 +301,7 @@ def test_openapi_documents_the_key_only_when_required(stack: Stack, embedded_sta
 
 
 def test_stream_takes_the_key_from_the_authorization_header(stack: Stack, keys: KeyRepository) -> None:
-    from guichet.answer_record import AnswerRecord, AskJob
+    from guichet.answer.record import AnswerRecord, AskJob
 
     job = AskJob("b" * 32, "Question ?")
     stack.answers.put(AnswerRecord.queued(job).failed("x", "y"))  # final: the stream ends with it

@@ -9,28 +9,28 @@ from pathlib import Path
 
 import pytest
 
-from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
-from guichet.answer_service import answer_consumers, answer_options, enqueue
-from guichet.answer_store import AnswerRepository
-from guichet.answer_worker import AnswerJobHandler, DeadJobHandler
-from guichet.answering import GUARD_NOTICE, Answerer, AnswerOptions
-from guichet.bulk_ingest import ingest_into
-from guichet.drafting import LLM_FAILED_NOTICE, NO_LLM_NOTICE, TRUNCATED_NOTICE, UNUSABLE_NOTICE
-from guichet.generation import GenerationOptions, GenerationStopped
+from guichet.answer.drafting import LLM_FAILED_NOTICE, NO_LLM_NOTICE, TRUNCATED_NOTICE, UNUSABLE_NOTICE
+from guichet.answer.generation import GenerationOptions, GenerationStopped
+from guichet.answer.handlers import AnswerJobHandler, DeadJobHandler
+from guichet.answer.pipeline import GUARD_NOTICE, Answerer, AnswerOptions
+from guichet.answer.prompt import NOT_COVERED
+from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
+from guichet.answer.store import AnswerRepository
+from guichet.answer.worker import answer_consumers, answer_options, enqueue
+from guichet.indexing.bulk_ingest import ingest_into
 from guichet.ports.answer_stream import AnswerEvent
 from guichet.ports.answer_streams.local import LocalAnswerStream
 from guichet.ports.broker import REASON_HEADER, Reject, dead_letter_queue
 from guichet.ports.brokers.memory import MemoryBroker
-from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.llm import ChatDelta, ChatMessage, ChatModel
-from guichet.ports.llms.scripted import ScriptedChatModel
+from guichet.ports.records import Envelope
 from guichet.ports.store import StoreError
-from guichet.prompt import NOT_COVERED
-from guichet.records import Envelope
-from guichet.serving import sample_corpus_dir
+from guichet.process.serve import sample_corpus_dir
 from guichet.settings import Settings
-from guichet.testing import RecordingAnswerStream
+from guichet.testing.fake_embedder import HashingEmbedder
+from guichet.testing.helpers import RecordingAnswerStream
+from guichet.testing.scripted_llm import ScriptedChatModel
 from guichet.wiring import Stack
 
 QUESTION = "Comment renouveler une carte d'identité périmée ?"

@@ -7,15 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from guichet.answer_record import SourceRef
-from guichet.citations import EXCERPT_CHARS, cite_sources, cited_numbers, trim
-from guichet.corpus.chunking import chunk_document
-from guichet.corpus.fiche import parse_fiche
-from guichet.evidence import DocumentMeta, Extract
-from guichet.extractive import compose_extractive
-from guichet.guard import find_facts
-from guichet.ingestion import document_metadata
-from guichet.prompt import (
+from guichet.answer.citations import EXCERPT_CHARS, cite_sources, cited_numbers, trim
+from guichet.answer.evidence import DocumentMeta, Extract
+from guichet.answer.extractive import compose_extractive
+from guichet.answer.guard import find_facts
+from guichet.answer.prompt import (
     NOT_COVERED,
     SYSTEM_PROMPT,
     build_messages,
@@ -23,6 +19,10 @@ from guichet.prompt import (
     fit_extracts,
     is_not_covered,
 )
+from guichet.answer.record import SourceRef
+from guichet.corpus.chunking import chunk_document
+from guichet.corpus.fiche import parse_fiche
+from guichet.indexing.indexer import document_metadata
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples" / "fiches"
 

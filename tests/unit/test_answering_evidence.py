@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from guichet.answer.evidence import DocumentMeta, Extract, chosen_branches, gather_evidence
+from guichet.answer.situation import situation_order
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.fiche import parse_fiche
 from guichet.corpus.model import Document
-from guichet.evidence import DocumentMeta, Extract, chosen_branches, gather_evidence
-from guichet.ingestion import Indexer, document_metadata
-from guichet.ports.embedders.fake import HashingEmbedder
+from guichet.indexing.indexer import Indexer, document_metadata
 from guichet.ports.indexes.embedded import EmbeddedIndex
-from guichet.records import Chunk, DocumentState, SearchHit
-from guichet.situation import situation_order
+from guichet.ports.records import Chunk, DocumentState, SearchHit
+from guichet.testing.fake_embedder import HashingEmbedder
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "src" / "guichet" / "samples" / "fiches"

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guichet.answer_record import GuardRemoval
+from guichet.answer.guard import REMOVED_MARKER, StreamGuard, find_facts, guard_answer
+from guichet.answer.prompt import NOT_COVERED
+from guichet.answer.record import GuardRemoval
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.fiche import parse_fiche
-from guichet.guard import REMOVED_MARKER, StreamGuard, find_facts, guard_answer
-from guichet.prompt import NOT_COVERED
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "src" / "guichet" / "samples" / "fiches"

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from guichet.answer.evidence import DocumentMeta, Extract
+from guichet.answer.links import helpers, practical_links
+from guichet.answer.related import related_questions
+from guichet.answer.situation import on_path
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.fiche import parse_fiche
 from guichet.corpus.model import Contact, Document, Link, OnlineService, RelatedQuestion
-from guichet.evidence import DocumentMeta, Extract
-from guichet.ingestion import document_metadata
-from guichet.links import helpers, practical_links
-from guichet.records import Chunk
-from guichet.related import related_questions
-from guichet.situation import on_path
+from guichet.indexing.indexer import document_metadata
+from guichet.ports.records import Chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "src" / "guichet" / "samples" / "fiches"

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from guichet.api.app import create_app
 from guichet.ports.brokers.memory import MemoryBroker
 from guichet.ports.embedder import EmbedderError
-from guichet.ports.embedders.fake import HashingEmbedder
+from guichet.testing.fake_embedder import HashingEmbedder
 from guichet.wiring import Stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples" / "fiches"

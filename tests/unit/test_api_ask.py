@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from guichet.answer_record import AnswerRecord, AskJob, SourceRef
+from guichet.answer.record import AnswerRecord, AskJob, SourceRef
 from guichet.api.app import create_app
 from guichet.ports.answer_stream import AnswerEvent
 from guichet.ports.answer_streams.local import LocalAnswerStream
 from guichet.ports.brokers.memory import MemoryBroker
-from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.stores.local import LocalObjectStore
 from guichet.settings import Settings
+from guichet.testing.fake_embedder import HashingEmbedder
 from guichet.wiring import Stack
 
 QUESTION = "Ma carte d'identité est périmée, que faire ?"

@@ -16,16 +16,16 @@ import httpx
 import pytest
 import uvicorn
 
-from guichet.answer_record import AskJob, SourceRef
+from guichet.answer.record import AskJob, SourceRef
 from guichet.api.app import create_app
-from guichet.ask_client import AskError, ask_remote
+from guichet.cli.ask_api import AskError, ask_remote
 from guichet.ports.answer_stream import AnswerEvent
 from guichet.ports.answer_streams.local import LocalAnswerStream
 from guichet.ports.brokers.memory import MemoryBroker
-from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.settings import Settings
-from guichet.testing import wait_for
+from guichet.testing.fake_embedder import HashingEmbedder
+from guichet.testing.helpers import wait_for
 from guichet.wiring import Stack
 
 OPEN_STREAMS = 45  # more than the 40 threads of the shared pool that plain handlers run in

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from guichet import ask_client
-from guichet.ask_client import AskError, ask_remote
+from guichet.cli import ask_api
+from guichet.cli.ask_api import AskError, ask_remote
 
 ANSWER_ID = "c" * 32
 RECORD = {"id": ANSWER_ID, "status": "done", "answer": "Allez en mairie [1].", "sources": []}
@@ -58,7 +58,7 @@ def run(api: Api, **kw: Any) -> tuple[dict[str, Any], list[str]]:
 
 @pytest.fixture(autouse=True)
 def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ask_client, "POLL_INTERVAL_S", 0.0)
+    monkeypatch.setattr(ask_api, "POLL_INTERVAL_S", 0.0)
 
 
 def test_tokens_are_shown_once_and_done_is_the_record() -> None:

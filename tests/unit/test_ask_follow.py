@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from guichet.answer_record import AskJob, new_answer_id
-from guichet.ask_local import AskTimeout, follow
+from guichet.answer.record import AskJob, new_answer_id
+from guichet.cli.ask_local import AskTimeout, follow
 
 
 class QuietStream:

@@ -10,7 +10,7 @@ import pytest
 from guichet.corpus.chunking import chunk_document, split_text
 from guichet.corpus.fiche import parse_fiche
 from guichet.corpus.model import Block, Document
-from guichet.records import chunk_uuid
+from guichet.ports.records import chunk_uuid
 
 FICHES = Path(__file__).resolve().parents[2].parent / "shared" / "fiches"
 needs_corpus = pytest.mark.skipif(not FICHES.is_dir(), reason=f"shared fiches corpus absent ({FICHES})")

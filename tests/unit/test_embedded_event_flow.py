@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from guichet.bulk_ingest import ingest_into
-from guichet.events import build_bucket_notification, parse_bucket_notification
+from guichet.indexing.bulk_ingest import ingest_into
+from guichet.indexing.notifications import build_bucket_notification, parse_bucket_notification
+from guichet.indexing.reconcile import reconcile
+from guichet.indexing.worker import index_handler
 from guichet.ports.broker import REASON_HEADER, dead_letter_queue
 from guichet.ports.brokers.memory import MemoryBroker
-from guichet.reconcile import reconcile
-from guichet.runner import consume_in_thread
-from guichet.serving import index_handler
+from guichet.process.consumers import consume_in_thread
 from guichet.wiring import Stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples" / "fiches"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guichet.events import (
+from guichet.indexing.notifications import (
     MalformedEvent,
     ObjectEvent,
     build_bucket_notification,

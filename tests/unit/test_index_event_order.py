@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from guichet.events import build_bucket_notification
-from guichet.index_worker import IndexEventHandler
-from guichet.ingestion import ConcurrentUpdate, Indexer, content_hash
-from guichet.ports.embedders.fake import HashingEmbedder
+from guichet.indexing.handler import IndexEventHandler
+from guichet.indexing.indexer import ConcurrentUpdate, Indexer, content_hash
+from guichet.indexing.notifications import build_bucket_notification
 from guichet.ports.indexes.embedded import EmbeddedIndex
+from guichet.ports.records import Envelope, Vector
 from guichet.ports.stores.local import LocalObjectStore
-from guichet.records import Envelope, Vector
+from guichet.testing.fake_embedder import HashingEmbedder
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples" / "fiches"
 KEY = "fiches/une fiche.xml"
@@ -151,7 +151,7 @@ def test_indexer_refuses_to_overwrite_a_state_that_changed_meanwhile(tmp_path: P
 
 
 def test_ingest_racing_an_upload_indexes_what_the_store_holds(tmp_path: Path) -> None:
-    from guichet.bulk_ingest import ingest_into
+    from guichet.indexing.bulk_ingest import ingest_into
     from guichet.settings import Settings
     from guichet.wiring import Stack
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from guichet.corpus.errors import DocumentError
-from guichet.ingestion import Indexer
-from guichet.ports.embedders.fake import HashingEmbedder
+from guichet.indexing.indexer import Indexer
 from guichet.ports.indexes.embedded import EmbeddedIndex
-from guichet.records import Vector
+from guichet.ports.records import Vector
+from guichet.testing.fake_embedder import HashingEmbedder
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples" / "fiches"
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from guichet.ports.llm import ChatDelta, ChatMessage, ContextTooLong, LLMError, LLMUnavailable
-from guichet.ports.llms.fake_server import FakeOpenAIServer
 from guichet.ports.llms.openai_compat import OpenAICompatChatModel
+from guichet.testing.fake_llm_server import FakeOpenAIServer
 
 REPLY = "Prenez rendez-vous en mairie avec votre ancienne carte et une photo d'identité récente."
 QUESTION = [ChatMessage("user", "Comment renouveler ma carte d'identité ?")]

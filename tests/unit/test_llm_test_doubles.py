@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from guichet.ports.llm import ChatMessage, ContextTooLong, LLMUnavailable, Usage
-from guichet.ports.llms.fake_server import FakeOpenAIServer
-from guichet.ports.llms.scripted import ScriptedChatModel
+from guichet.testing.fake_llm_server import FakeOpenAIServer
+from guichet.testing.scripted_llm import ScriptedChatModel
 
 QUESTION = [ChatMessage("system", "Sois bref."), ChatMessage("user", "Quels papiers ?")]
 

@@ -21,8 +21,8 @@ import pytest
 from guichet.ports.broker import Handler, dead_letter_queue
 from guichet.ports.brokers._memory_holders import HOLDERS_DIR
 from guichet.ports.brokers.memory import DB_NAME, MemoryBroker
-from guichet.records import Envelope
-from guichet.testing import wait_for
+from guichet.ports.records import Envelope
+from guichet.testing.helpers import wait_for
 
 QUEUE = "travail"
 TIMEOUT = 10.0
@@ -256,7 +256,7 @@ def test_ack_is_retried_while_database_is_locked(
         locker.execute("BEGIN IMMEDIATE")  # the ack will find the file locked
 
     with caplog.at_level(logging.ERROR), consuming(broker, handler):
-        wait_for(lambda: "issue non enregistrée" in caplog.text)
+        wait_for(lambda: "outcome not recorded" in caplog.text)
         locker.rollback()
         broker.join(QUEUE, timeout=TIMEOUT)  # acknowledged once the lock is gone
     locker.close()

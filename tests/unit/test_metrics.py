@@ -15,14 +15,14 @@ from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from guichet import metrics
-from guichet.answer_record import AnswerRecord, AskJob, Timings, new_answer_id
-from guichet.answer_worker import DeadJobHandler
+from guichet.answer.handlers import DeadJobHandler
+from guichet.answer.record import AnswerRecord, AskJob, Timings, new_answer_id
 from guichet.ports.answer_streams.local import LocalAnswerStream
 from guichet.ports.brokers.memory import MemoryBroker
+from guichet.ports.records import Envelope
 from guichet.ports.stores.local import LocalObjectStore
-from guichet.records import Envelope
 from guichet.settings import Settings
-from guichet.testing import free_port
+from guichet.testing.helpers import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -143,7 +143,7 @@ def test_a_taken_metrics_port_is_logged_not_fatal(
         taken.listen()
         stop = metrics.serve_metrics("127.0.0.1", taken.getsockname()[1])  # no exception
         stop()
-    assert any("métriques non exposées" in r.getMessage() for r in caplog.records)
+    assert any("metrics not served" in r.getMessage() for r in caplog.records)
 
 
 def test_port_zero_serves_nothing() -> None:
@@ -163,7 +163,7 @@ def stage_count(stage: str) -> float:
 
 @pytest.mark.parametrize(("mode", "generations"), [("generated", 1), ("extractive", 0)])
 def test_each_stage_of_a_done_answer_is_observed(mode: str, generations: int) -> None:
-    from guichet.answer_worker import _observe
+    from guichet.answer.handlers import _observe
 
     before = {s: stage_count(s) for s in metrics.STAGES}
     generation_sum = sample("guichet_answer_stage_seconds_sum", stage="generation")
@@ -177,7 +177,7 @@ def test_each_stage_of_a_done_answer_is_observed(mode: str, generations: int) ->
 
 
 def test_dead_lettered_asks_are_counted(tmp_path: Path) -> None:
-    from guichet.answer_store import AnswerRepository
+    from guichet.answer.store import AnswerRepository
 
     answers = AnswerRepository(LocalObjectStore(tmp_path / "answers"))
     stream = LocalAnswerStream(tmp_path / "events.sqlite3")

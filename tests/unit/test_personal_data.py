@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from guichet.answer_record import AnswerRecord, AskJob
+from guichet.access.retention import DAY_S, purge
+from guichet.answer.record import AnswerRecord, AskJob
 from guichet.api.app import create_app
-from guichet.cli import app as cli_app
+from guichet.cli.main import app as cli_app
 from guichet.ports.brokers.memory import MemoryBroker
 from guichet.ports.stores.local import LocalObjectStore
-from guichet.retention import DAY_S, purge
 from guichet.wiring import Stack
 
 SITUATION = "Mme Dupont, née le 12/03/1985, tél. 06 12 34 56 78, habite 12 rue de la Paix, 75002 Paris."

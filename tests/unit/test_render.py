@@ -6,8 +6,8 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from guichet.answer_record import AnswerRecord, AskJob, Helper, PracticalLink, RelatedQuestionRef, SourceRef
-from guichet.render import EXTRACTIVE_NOTICE, render_record
+from guichet.answer.record import AnswerRecord, AskJob, Helper, PracticalLink, RelatedQuestionRef, SourceRef
+from guichet.cli.render import EXTRACTIVE_NOTICE, render_record
 
 
 def record(**changes: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from guichet.api.app import create_app
 from guichet.ports.broker import Handler
 from guichet.ports.brokers.memory import MemoryBroker
-from guichet.runner import consume_in_thread
+from guichet.process.consumers import consume_in_thread
 from guichet.wiring import Stack
 
 

@@ -6,7 +6,7 @@ import threading
 
 from guichet.ports.broker import Handler
 from guichet.ports.brokers.memory import MemoryBroker
-from guichet.runner import consume_in_thread, join_all
+from guichet.process.consumers import consume_in_thread, join_all
 
 
 class BusyBroker(MemoryBroker):

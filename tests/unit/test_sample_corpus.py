@@ -10,9 +10,9 @@ import pytest
 
 from guichet.corpus.loader import parse_document
 from guichet.corpus.model import Document
-from guichet.ingestion import Indexer
-from guichet.ports.embedders.fake import HashingEmbedder
+from guichet.indexing.indexer import Indexer
 from guichet.ports.indexes.embedded import EmbeddedIndex
+from guichet.testing.fake_embedder import HashingEmbedder
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "guichet" / "samples"
 TOPICS = [

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from guichet.simulator import DEFAULT_PROFILE, Engine, Profile, ProfileError, Sequence, load_profile
-from guichet.simulator.text import natural_length, tokens_text
+from guichet.capacity.simulator import DEFAULT_PROFILE, Engine, Profile, ProfileError, Sequence, load_profile
+from guichet.capacity.simulator.filler import natural_length, tokens_text
 
 SMALL = dataclasses.replace(
     load_profile(DEFAULT_PROFILE),
@@ -172,6 +172,9 @@ def test_a_bad_profile_is_refused_in_french(tmp_path: Path) -> None:
 )
 def test_command_line_refuses_bad_options_in_french(args: list[str], message: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "guichet.simulator", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "guichet.capacity.simulator", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2 and message in result.stderr

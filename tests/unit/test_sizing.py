@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from guichet.simulator import load_profile
-from guichet.sizing import Inputs, erlang_c, gpu_load, peak_rate, size, wait_quantile
+from guichet.capacity.simulator import load_profile
+from guichet.capacity.sizing import Inputs, erlang_c, gpu_load, peak_rate, size, wait_quantile
 
 H100 = load_profile()
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from guichet.answer_record import AnswerRecord, AskJob, SourceRef, new_answer_id
-from guichet.answer_store import AnswerRepository
+from guichet.answer.record import AnswerRecord, AskJob, SourceRef, new_answer_id
+from guichet.answer.store import AnswerRepository
 from guichet.api.sse import KEEP_ALIVE, answer_frames, parse_last_event_id
 from guichet.ports.answer_stream import AnswerEvent, AnswerStreamError
 from guichet.ports.stores.local import LocalObjectStore

@@ -34,7 +34,7 @@ from weaviate.util import _ServerVersion
 
 from guichet.ports.index import IndexBackendError, VectorIndex
 from guichet.ports.indexes import weaviate as adapter
-from guichet.records import DocumentState, SearchFilters, chunk_uuid
+from guichet.ports.records import DocumentState, SearchFilters, chunk_uuid
 from tests.contracts.test_index_contract import CNI, DIM, EMBEDDER, IndexContract, make_chunks, put
 
 INT_PROPS = {"ordinal", "chunk_count"}

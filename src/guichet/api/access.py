@@ -17,9 +17,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from guichet.access.keys import ApiKey, KeyRepository, KeyRing, Role, role_allows
 from guichet.api.errors import error_response
 from guichet.api.rate_limit import Rate, RateLimiter, retry_after
-from guichet.api_keys import ApiKey, KeyRepository, KeyRing, Role, role_allows
 from guichet.ports.store import StoreError
 from guichet.settings import Settings
 from guichet.wiring import Stack
@@ -137,7 +137,7 @@ def install_access(app: FastAPI, stack: Stack) -> None:
         app.add_middleware(AccessControl, ring=ring, limiter=RateLimiter(rates))
         document_security(app)
     else:
-        log.warning("GUICHET_AUTH=off : l'API /v1 répond sans clé d'API et sans limite de débit")
+        log.warning("GUICHET_AUTH=off: /v1 answers without API keys and without rate limits")
     origins = cors_origins(settings)
     if origins:
         app.add_middleware(

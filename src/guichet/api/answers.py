@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from guichet.answer_record import AnswerRecord
+from guichet.answer.record import AnswerRecord
 from guichet.api.errors import ApiError, ErrorBody
 from guichet.wiring import Stack
 

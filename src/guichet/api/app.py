@@ -13,7 +13,7 @@ from guichet.api.access import install_access
 from guichet.api.errors import error_response, install_error_handlers
 from guichet.api.page import install_page
 from guichet.api.security_headers import SecurityHeaders
-from guichet.runner import Consumer
+from guichet.process.consumers import Consumer
 from guichet.wiring import Stack
 
 

@@ -9,18 +9,18 @@ from fastapi import APIRouter, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from guichet import metrics
-from guichet.answer_record import (
+from guichet.answer.record import (
     MAX_QUESTION_CHARS,
     MAX_SITUATION_CHARS,
     AskJob,
     clean_text,
     new_answer_id,
 )
+from guichet.answer.submission import QUEUE_DOWN, enqueue
 from guichet.api.errors import ApiError, ErrorBody
 from guichet.corpus.model import Audience
 from guichet.ports.broker import BrokerError
 from guichet.ports.store import StoreError
-from guichet.submission import QUEUE_DOWN, enqueue
 from guichet.wiring import Stack
 
 router = APIRouter(tags=["réponses"])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from guichet.api.errors import ApiError
-from guichet.index_worker import is_supported
+from guichet.indexing.handler import is_supported
 from guichet.ports.broker import BrokerError
 from guichet.ports.store import InvalidKey, KeyConflict, StoreError, check_key
 from guichet.wiring import Stack

@@ -8,9 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from guichet import metrics, pii
-from guichet.answer_record import clean_text
-from guichet.answer_store import Feedback
+from guichet import metrics
+from guichet.access import personal_data
+from guichet.answer.record import clean_text
+from guichet.answer.store import Feedback
 from guichet.api.answers import find_record
 from guichet.api.ask import MAX_BODY_BYTES
 from guichet.api.errors import ApiError, ErrorBody
@@ -60,8 +61,8 @@ def add_feedback(request: Request, answer_id: str, body: FeedbackRequest) -> Fee
         Feedback(  # masked: kept for a year to improve answers, identifiers are no use to that (ADR 0014)
             record.id,
             body.rating,
-            tuple(pii.mask(r) for r in body.reasons or ()),
-            pii.mask(body.comment or ""),
+            tuple(personal_data.mask(r) for r in body.reasons or ()),
+            personal_data.mask(body.comment or ""),
         )
     )
     metrics.count_feedback(body.rating, body.reasons or ())

@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 DSFR_MISSING = (
-    "DSFR absent de %s : la page conseiller fonctionnera sans mise en forme. Lancez « make web » "
-    "(npm ci dans web/ puis copie des fichiers du DSFR)."
+    "DSFR missing from %s: the advisor page will work unstyled. Run `make web` "
+    "(npm ci in web/, then the DSFR files copied next to the page)."
 )
 # The page changes with each release: revalidated every time (the ETag makes that cheap).
 PAGE_HEADERS = {"Cache-Control": "no-cache"}

@@ -16,8 +16,8 @@ import threading
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from guichet.answer_record import AnswerRecord
-from guichet.answer_store import AnswerRepository
+from guichet.answer.record import AnswerRecord
+from guichet.answer.store import AnswerRepository
 from guichet.ports.answer_stream import AnswerEvent, AnswerStream, AnswerStreamError
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from guichet.answer_record import AnswerRecord
+from guichet.answer.record import AnswerRecord
 from guichet.api.answers import answer_not_found
 from guichet.api.errors import ErrorBody
 from guichet.api.sse import answer_frames

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from guichet.corpus.model import Block, Document
-from guichet.records import Chunk, chunk_uuid
+from guichet.ports.records import Chunk, chunk_uuid
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÀ-ÖØ-Þ0-9«(\"-])")
 

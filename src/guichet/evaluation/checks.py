@@ -1,7 +1,7 @@
 """Mechanical checks of one answer against what the pipeline retrieved and what the case expects.
 
 Nothing here needs a model: citations must point to retrieved fiches, each cited sentence must share
-most of its content words (stemmed, guichet.text.analyze) with its sources, URLs / phone numbers /
+most of its content words (stemmed, guichet.lexical.analyze) with its sources, URLs / phone numbers /
 amounts / cerfa numbers must be found in the cited sources (the output guard's own extractors, run
 again on the final text), expected facts and links must be there, and the answer must follow the
 expected Situation/Cas branch. A sentence that fails the lexical bar may still pass on meaning when a
@@ -14,14 +14,14 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from guichet.answer_record import AnswerRecord
-from guichet.citations import cited_numbers
+from guichet.answer.citations import cited_numbers
+from guichet.answer.guard import find_facts, guard_answer, segments
+from guichet.answer.guard_facts import normalise_url
+from guichet.answer.prompt import is_not_covered
+from guichet.answer.record import AnswerRecord
+from guichet.answer.situation import on_path
 from guichet.evaluation.cases import EvalCase
-from guichet.guard import find_facts, guard_answer, segments
-from guichet.guard_facts import normalise_url
-from guichet.prompt import is_not_covered
-from guichet.situation import on_path
-from guichet.text import analyze, fold
+from guichet.lexical import analyze, fold
 
 SUPPORT_BAR = 0.6  # share of a cited sentence's content words found in its sources
 SEMANTIC_BAR = 0.85  # cosine similarity that rescues a sentence the lexical bar missed

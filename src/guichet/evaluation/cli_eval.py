@@ -55,7 +55,7 @@ def run_eval(
     judge: bool,
     semantic: bool,
 ) -> None:
-    from guichet.cli import guarded
+    from guichet.cli.main import guarded
     from guichet.evaluation.cases import CaseFileError
     from guichet.evaluation.command import EvalOptions, evaluate_file
     from guichet.evaluation.compare import ReportError
@@ -76,7 +76,7 @@ def run_eval(
 
 
 def export_feedback_cases(settings: Settings, out: Path | None) -> None:
-    from guichet.cli import guarded
+    from guichet.cli.main import guarded
     from guichet.evaluation.feedback import export_feedback
     from guichet.wiring import build_answer_store
 

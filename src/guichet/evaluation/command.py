@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from guichet.answer_service import answer_options
-from guichet.commands import EmptyIndex
+from guichet.answer.worker import answer_options
+from guichet.cli.commands import EmptyIndex
 from guichet.evaluation.cases import EvalCase, load_cases
 from guichet.evaluation.checks import Similarity, check_answer
 from guichet.evaluation.compare import compare, load_report, render_comparison

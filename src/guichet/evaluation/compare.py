@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from guichet.citations import trim
+from guichet.answer.citations import trim
 from guichet.evaluation.report import HIGHER_IS_BETTER
 
 

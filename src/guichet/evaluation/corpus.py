@@ -14,11 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from guichet.bulk_ingest import ingest_into
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.loader import parse_document
 from guichet.evaluation.cases import EvalCase
 from guichet.evaluation.embed_cache import CachingEmbedder
+from guichet.indexing.bulk_ingest import ingest_into
 from guichet.settings import Settings
 from guichet.wiring import Stack, build_embedder
 

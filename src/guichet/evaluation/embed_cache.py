@@ -19,7 +19,7 @@ import numpy as np
 import platformdirs
 
 from guichet.ports.embedder import Embedder
-from guichet.records import Vector
+from guichet.ports.records import Vector
 
 
 def default_cache_path() -> Path:

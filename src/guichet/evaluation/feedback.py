@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from guichet.answer_store import AnswerRepository
+from guichet.answer.store import AnswerRepository
 from guichet.ports.store import ObjectStore
 
 REVIEW_MARK = "à vérifier"

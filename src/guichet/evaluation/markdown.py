@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from guichet.citations import trim
+from guichet.answer.citations import trim
 from guichet.evaluation.run import RANKING_DEPTH
 
 _LABELS = {

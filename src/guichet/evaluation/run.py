@@ -13,17 +13,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from guichet.answer_events import EventWriter
-from guichet.answer_record import AnswerRecord, AskJob, new_answer_id
-from guichet.answering import Answerer, AnswerOptions
+from guichet.answer.evidence import allowed_texts, gather_evidence
+from guichet.answer.live_events import EventWriter
+from guichet.answer.pipeline import Answerer, AnswerOptions
+from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
+from guichet.answer.retrieval import Retriever
 from guichet.evaluation.cases import EvalCase
-from guichet.evidence import allowed_texts, gather_evidence
 from guichet.ports.answer_stream import AnswerEvent, AnswerStream
 from guichet.ports.embedder import Embedder
 from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
-from guichet.records import SearchHit, SearchMode
-from guichet.retrieval import Retriever
+from guichet.ports.records import SearchHit, SearchMode
 
 RANKING_DEPTH = 50
 

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from guichet.records import Envelope
+from guichet.ports.records import Envelope
 
 REASON_HEADER = "x-guichet-reason"
 DEFAULT_MAX_DELIVERIES = 5

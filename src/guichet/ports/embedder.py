@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from guichet.records import Vector
+from guichet.ports.records import Vector
 
 
 class EmbedderError(Exception):

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from guichet.records import Chunk, DocumentState, SearchFilters, SearchHit, SearchMode, Vector
+from guichet.ports.records import Chunk, DocumentState, SearchFilters, SearchHit, SearchMode, Vector
 
 
 class IndexBackendError(Exception):

@@ -100,7 +100,7 @@ def _match(properties: Any, body: bytes, answer_id: str, since: float) -> Answer
     try:
         event = AnswerEvent.from_json(body)
     except (ValueError, KeyError, TypeError) as exc:
-        log.warning("événement illisible ignoré dans le flux de réponses : %r", exc)
+        log.warning("unreadable event skipped in the answer stream: %r", exc)
         return None
     if event.answer_id != answer_id or event.ts < since:
         return None

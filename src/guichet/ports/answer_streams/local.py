@@ -142,7 +142,7 @@ class LocalAnswerStream:
             with self._db:
                 self._db.execute("DELETE FROM events WHERE ts < ?", (now - self.retention,))
         except sqlite3.Error as exc:  # the event is stored: a missed prune only waits for the next one
-            log.warning("purge du flux de réponses local impossible : %s", exc)
+            log.warning("purging the local answer stream failed: %s", exc)
 
     @contextmanager
     def _guard(self, what: str) -> Iterator[None]:

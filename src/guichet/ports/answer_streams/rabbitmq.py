@@ -116,7 +116,7 @@ def _declare_stream(connection: Any, stream: str, arguments: dict[str, Any]) -> 
             raise
         # Declared earlier with other arguments (retention changed): the existing stream still works.
         log.warning(
-            "le flux %r existe déjà avec d'autres arguments (%s) ; il est gardé tel quel", stream, exc
+            "stream %r already exists with other arguments (%s); kept as it is", stream, exc
         )
         return
     channel.close()

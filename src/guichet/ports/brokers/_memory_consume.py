@@ -51,7 +51,7 @@ class Consumer:
             except (sqlite3.Error, BrokerError):
                 if self._store.closed:
                     return
-                log.exception("file %r : erreur du broker embarqué, nouvel essai dans %.1f s", queue, wait)
+                log.exception("queue %r: embedded broker error, retrying in %.1f s", queue, wait)
                 pause(self._store, wait, stop)
                 wait = min(wait * 2, ERROR_PAUSE_MAX_S)
                 continue

@@ -81,7 +81,7 @@ def alive(folder: Path, token: str) -> bool:
         return False  # a pid written by an older version, or anything else: nobody holds it any more
     if _held(folder / f"{token}{_SUFFIX}"):
         return True
-    log.info("détenteur %s disparu : ses messages pris sont remis en file", token)
+    log.info("holder %s gone: the messages it held are requeued", token)
     return False
 
 

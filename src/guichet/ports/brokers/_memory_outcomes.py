@@ -46,17 +46,17 @@ class Outcomes:
         try:
             handler(envelope(row))
         except Reject as exc:
-            log.info("message %s rejeté : %s", row[2], exc.reason)
+            log.info("message %s rejected: %s", row[2], exc.reason)
             self._settle(Outcome(queue, row, dead_reason=exc.reason), stop)
         except Exception:
             attempts = row[4] + 1
             if attempts >= self._max_deliveries:
-                log.exception("message %s : échec à la livraison %d, mis de côté", row[2], attempts)
+                log.exception("message %s: failed on delivery %d, dead-lettered", row[2], attempts)
                 self._settle(Outcome(queue, row, dead_reason=LIMIT_REASON), stop)
             else:
                 delay = retry_delay(row[4], self._retry_backoff, self._max_retry_backoff)
                 log.warning(
-                    "message %s : échec à la livraison %d, remis en file dans %.1f s",
+                    "message %s: failed on delivery %d, requeued in %.1f s",
                     row[2],
                     attempts,
                     delay,
@@ -86,12 +86,12 @@ class Outcomes:
                 return
             except sqlite3.Error:
                 if stop.is_set() or store.closed:
-                    log.exception("message %s : issue non enregistrée, reportée", outcome.row[2])
+                    log.exception("message %s: outcome not recorded, postponed", outcome.row[2])
                     with store.cond:
                         self.unsettled.append(outcome)
                     return
                 log.exception(
-                    "message %s : issue non enregistrée, nouvel essai dans %.1f s", outcome.row[2], wait
+                    "message %s: outcome not recorded, retrying in %.1f s", outcome.row[2], wait
                 )
                 pause(store, wait, stop)
                 wait = min(wait * 2, ERROR_PAUSE_MAX_S)

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from guichet.records import Envelope
+from guichet.ports.records import Envelope
 
 DB_NAME = "broker.sqlite3"
 LIMIT_REASON = "delivery limit reached"

@@ -90,4 +90,4 @@ def close_quietly(connection: Any) -> None:
     try:
         connection.close()
     except px.AMQPError as exc:  # already dying: nothing left to release
-        log.debug("fermeture RabbitMQ : %r", exc)
+        log.debug("closing RabbitMQ: %r", exc)

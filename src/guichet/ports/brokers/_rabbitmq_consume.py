@@ -39,7 +39,7 @@ def consume(
         try:
             connection = pika.BlockingConnection(params)
         except px.AMQPConnectionError as exc:
-            log.warning("RabbitMQ injoignable (%r) ; nouvel essai dans %.1f s", exc, delay)
+            log.warning("RabbitMQ unreachable (%r); retrying in %.1f s", exc, delay)
             stop.wait(delay)
             delay = min(delay * 2, _BACKOFF_MAX_S)
             continue
@@ -48,13 +48,13 @@ def consume(
             _serve(connection, queue, handler, stop, prefetch, policy)
         except px.AMQPConnectionError as exc:
             # Reconnect at once: if RabbitMQ is really gone, connecting fails and backs off.
-            log.warning("connexion RabbitMQ perdue pendant la consommation de %r (%r)", queue, exc)
+            log.warning("RabbitMQ connection lost while consuming %r (%r)", queue, exc)
             delay = _BACKOFF_MIN_S
             continue
         except Exception:  # a closed channel, a failed ack...: wait it out, then reconnect
             if time.monotonic() - started > _BACKOFF_MAX_S:
                 delay = _BACKOFF_MIN_S  # it had been serving fine for a while
-            log.exception("consommation de %r interrompue ; reprise dans %.1f s", queue, delay)
+            log.exception("consuming %r interrupted; resuming in %.1f s", queue, delay)
             stop.wait(delay)
             delay = min(delay * 2, _BACKOFF_MAX_S)
             continue

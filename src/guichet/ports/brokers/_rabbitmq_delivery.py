@@ -24,7 +24,7 @@ from typing import Any
 
 from guichet.ports.broker import REASON_HEADER, BrokerError, Handler, Reject, retry_delay
 from guichet.ports.brokers._rabbitmq_messages import LIMIT_REASON, envelope
-from guichet.records import Envelope
+from guichet.ports.records import Envelope
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +73,13 @@ class Deliverer:
         try:
             future.result()
         except Reject as exc:
-            log.info("message %s rejeté : %s", message.message_id, exc.reason)
+            log.info("message %s rejected: %s", message.message_id, exc.reason)
             dead_lettered = self._dead_letter(message, exc.reason)
         except Exception:
             if message.delivery_count + 1 < self._policy.max_deliveries:
                 self._requeue_later(method.delivery_tag, message)
                 return
-            log.exception("message %s : échec à la dernière livraison, mis de côté", message.message_id)
+            log.exception("message %s: failed on its last delivery, dead-lettered", message.message_id)
             dead_lettered = self._dead_letter(message, LIMIT_REASON)
         else:
             dead_lettered = True  # nothing to dead-letter: acked
@@ -102,7 +102,7 @@ class Deliverer:
         """Called while handling the handler's exception: wait out the backoff, then requeue."""
         policy = self._policy
         delay = retry_delay(message.delivery_count, policy.retry_backoff, policy.max_retry_backoff)
-        log.warning("message %s : échec, remis en file dans %.1f s", message.message_id, delay, exc_info=True)
+        log.warning("message %s: failed, requeued in %.1f s", message.message_id, delay, exc_info=True)
         _pump(self._connection, delay, self._stop)
         _cancel_if_stopping(self._channel, self._stop)
         self._channel.basic_nack(delivery_tag, requeue=True)  # the quorum queue counts it
@@ -118,7 +118,7 @@ class Deliverer:
             self._policy.publish(exchange, self._queue, message.body, message.message_id, headers)
         except BrokerError:
             log.exception(
-                "message %s (raison : %s) : publication vers %r impossible ; rejeté vers la file morte de %r",
+                "message %s (reason: %s): publishing to %r failed; rejected to the dead-letter queue of %r",
                 message.message_id,
                 reason,
                 exchange,
@@ -149,4 +149,4 @@ def _wake(connection: Any) -> None:
     try:
         connection.add_callback_threadsafe(lambda: None)
     except Exception as exc:  # the connection died meanwhile: the consume loop already knows
-        log.debug("réveil de la boucle RabbitMQ impossible : %r", exc)
+        log.debug("could not wake the RabbitMQ loop: %r", exc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from guichet.ports.broker import REASON_HEADER
-from guichet.records import Envelope
+from guichet.ports.records import Envelope
 
 LIMIT_REASON = "delivery limit reached"
 # Read back from x-first-death-reason = "rejected": only the fallback of a failed dead-letter publish

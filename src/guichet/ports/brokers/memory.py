@@ -37,7 +37,7 @@ from guichet.ports.brokers._memory_holders import Holder
 from guichet.ports.brokers._memory_outcomes import Outcomes
 from guichet.ports.brokers._memory_schema import DB_NAME, LIMIT_REASON, envelope
 from guichet.ports.brokers._memory_store import Store
-from guichet.records import Envelope
+from guichet.ports.records import Envelope
 
 __all__ = ["DB_NAME", "DEFAULT_BUSY_TIMEOUT", "DEFAULT_RECOVERY_INTERVAL", "LIMIT_REASON", "MemoryBroker"]
 
@@ -124,7 +124,7 @@ class MemoryBroker:
                 self._outcomes.settle_deferred()
             except sqlite3.Error:  # they stay taken, and are recovered once our holder token is gone
                 unsettled = len(self._outcomes.unsettled)
-                log.exception("broker embarqué : %d issue(s) non enregistrée(s) à la fermeture", unsettled)
+                log.exception("embedded broker: %d outcome(s) not recorded at close", unsettled)
             try:
                 self._store.close()  # consumers return
             finally:

@@ -29,7 +29,7 @@ from guichet.ports.brokers._rabbitmq_channel import SharedChannel
 from guichet.ports.brokers._rabbitmq_consume import consume
 from guichet.ports.brokers._rabbitmq_delivery import Policy
 from guichet.ports.brokers._rabbitmq_messages import LIMIT_REASON, REJECTED_REASON, envelope
-from guichet.records import Envelope
+from guichet.ports.records import Envelope
 
 __all__ = ["LIMIT_REASON", "REJECTED_REASON", "RabbitMQBroker", "work_queue_arguments"]
 

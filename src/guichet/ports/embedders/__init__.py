@@ -1,7 +1,7 @@
-"""Embedder implementations: bundled (default), OpenAI-compatible HTTP, hashing (tests only)."""
+"""Embedder implementations: bundled (default) and OpenAI-compatible HTTP. The hashing embedder used by
+tests lives in guichet.testing."""
 
 from guichet.ports.embedders.bundled import BundledE5Embedder
-from guichet.ports.embedders.fake import HashingEmbedder
 from guichet.ports.embedders.openai_compat import OpenAICompatEmbedder
 
-__all__ = ["BundledE5Embedder", "HashingEmbedder", "OpenAICompatEmbedder"]
+__all__ = ["BundledE5Embedder", "OpenAICompatEmbedder"]

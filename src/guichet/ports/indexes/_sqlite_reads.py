@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
+from guichet.lexical import analyze
 from guichet.ports.indexes._matrix import Row
 from guichet.ports.indexes._sqlite_schema import CHUNK_COLUMNS, chunk_from_row, placeholders
-from guichet.records import Chunk, SearchFilters
-from guichet.text import analyze
+from guichet.ports.records import Chunk, SearchFilters
 
 
 class Snapshot:

@@ -1,7 +1,7 @@
 """The embedded index's SQLite tables, and how Chunk and DocumentState map onto their rows.
 
 - chunks: every Chunk field, audience as "|a|b|", text_hash, the vector as a float32 BLOB;
-- chunks_fts: FTS5 over the *pre-analyzed* text (guichet.text.analyze: folded, stemmed), so the
+- chunks_fts: FTS5 over the *pre-analyzed* text (guichet.lexical.analyze: folded, stemmed), so the
   stock unicode61 tokenizer only splits on spaces and BM25 comes from bm25();
 - documents: DocumentState rows, tombstones included;
 - meta: the dimension and a generation counter bumped by every write transaction.
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from guichet.ports.indexes._matrix import audience_field
-from guichet.records import Chunk, DocumentState
+from guichet.ports.records import Chunk, DocumentState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from guichet.lexical import analyze
 from guichet.ports.indexes._sqlite_schema import (
     CHUNK_COLUMNS,
     STATE_COLUMN_COUNT,
@@ -12,8 +13,7 @@ from guichet.ports.indexes._sqlite_schema import (
     placeholders,
     state_values,
 )
-from guichet.records import Chunk, DocumentState
-from guichet.text import analyze
+from guichet.ports.records import Chunk, DocumentState
 
 
 class Transaction:

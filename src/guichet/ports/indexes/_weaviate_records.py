@@ -6,8 +6,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from guichet.records import Chunk, DocumentState, Vector
-from guichet.text import analyzed_text
+from guichet.lexical import analyzed_text
+from guichet.ports.records import Chunk, DocumentState, Vector
 
 STATE_NAMESPACE = uuid.UUID("0b9d3c1e-7f4a-4c55-8f0e-2a6d9e4b1c37")
 

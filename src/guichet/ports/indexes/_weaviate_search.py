@@ -9,7 +9,7 @@ from weaviate.collections import Collection
 
 from guichet.ports.indexes._weaviate_records import chunk_from_object
 from guichet.ports.indexes._weaviate_schema import VECTOR_NAME
-from guichet.records import SearchFilters, SearchHit, Vector
+from guichet.ports.records import SearchFilters, SearchHit, Vector
 
 HYBRID_ALPHA = 0.5
 
@@ -42,7 +42,7 @@ def vector_search(
 def lexical_search(
     chunks: Collection[Any, Any], terms: str, k: int, where: FilterReturn | None
 ) -> list[SearchHit]:
-    """BM25 over `analyzed`; terms must already be analyzed like it (guichet.text.analyzed_text)."""
+    """BM25 over `analyzed`; terms must already be analyzed like it (guichet.lexical.analyzed_text)."""
     response = chunks.query.bm25(
         query=terms, query_properties=["analyzed"], limit=k, filters=where,
         return_metadata=MetadataQuery(score=True),

@@ -23,7 +23,7 @@ from guichet.ports.indexes import _sqlite_writes as writes
 from guichet.ports.indexes._matrix import VectorMatrix
 from guichet.ports.indexes._sqlite_schema import SCHEMA, STATE_COLUMNS, migrate, state_from_row
 from guichet.ports.indexes.fusion import candidate_depth, reciprocal_rank_fusion
-from guichet.records import Chunk, DocumentState, SearchFilters, SearchHit, SearchMode, Vector
+from guichet.ports.records import Chunk, DocumentState, SearchFilters, SearchHit, SearchMode, Vector
 
 DB_NAME = "index.sqlite3"
 

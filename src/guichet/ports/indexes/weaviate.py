@@ -4,7 +4,7 @@ Two collections: `<collection>` holds one object per chunk (uuid = chunk.id, a d
 uuid5) and `<collection>Document` one object per DocumentState (uuid5 of the key).
 
 Weaviate has no French stemmer, so the lexical side does not use its tokenizers on raw text: each
-chunk also stores `analyzed`, the output of guichet.text.analyze (folded, stemmed, stopwords
+chunk also stores `analyzed`, the output of guichet.lexical.analyze (folded, stemmed, stopwords
 removed) joined by spaces, indexed with WHITESPACE tokenization and no stopword preset; queries are
 analyzed the same way and BM25 runs on that property only. Lexical behaviour therefore matches the
 embedded index.
@@ -31,6 +31,7 @@ from weaviate.classes.init import Auth
 from weaviate.classes.query import Filter
 from weaviate.exceptions import WeaviateBaseError
 
+from guichet.lexical import analyzed_text
 from guichet.ports.index import IndexBackendError
 from guichet.ports.indexes import _weaviate_writes as writes
 from guichet.ports.indexes._weaviate_records import (
@@ -50,8 +51,7 @@ from guichet.ports.indexes._weaviate_search import (
     where_clause,
 )
 from guichet.ports.indexes._weaviate_writes import BATCH_SIZE, FETCH_LIMIT
-from guichet.records import Chunk, DocumentState, SearchFilters, SearchHit, SearchMode, Vector
-from guichet.text import analyzed_text
+from guichet.ports.records import Chunk, DocumentState, SearchFilters, SearchHit, SearchMode, Vector
 
 __all__ = [
     "BATCH_SIZE",

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from guichet.events import build_bucket_notification
+from guichet.indexing.notifications import build_bucket_notification
 from guichet.ports.store import InvalidKey, KeyConflict, ObjectNotFound, StoredObject, StoreError, check_key
 
 _TMP_PREFIX = ".guichet-tmp-"

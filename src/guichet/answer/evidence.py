@@ -1,0 +1,201 @@
+"""The evidence an answer is built from: retrieved passages, numbered, with their fiche's metadata.
+
+The index keeps each document's metadata as JSON beside its chunks (ingestion.document_metadata);
+DocumentMeta reads back the part answers need and tolerates missing keys (partner documents, older
+indexes). When the advisor describes the citizen's situation, gather_evidence puts first the passages
+whose Situation/Cas branch matches it and last those of a sibling branch that contradicts it: that is
+how an answer follows "vous êtes né à l'étranger" rather than "vous êtes né en France".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from guichet.answer.situation import on_path, situation_order
+from guichet.corpus.model import Contact, Document, Link, OnlineService, RelatedQuestion, ServiceType
+from guichet.lexical import fold
+from guichet.ports.index import VectorIndex
+from guichet.ports.records import Chunk, SearchHit
+
+_SERVICE_TYPES: tuple[ServiceType, ...] = ("teleservice", "simulateur", "formulaire", "autre")
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    id: str = ""
+    title: str = ""
+    url: str = ""
+    fiche_type: str = ""
+    audience: tuple[str, ...] = ()
+    services: tuple[OnlineService, ...] = ()
+    questions: tuple[RelatedQuestion, ...] = ()
+    see_also: tuple[Link, ...] = ()
+    contacts: tuple[Contact, ...] = ()
+
+    @property
+    def is_question(self) -> bool:
+        """A question-réponse fiche: its title is a question an advisor may ask next."""
+        return "question-reponse" in fold(self.fiche_type)
+
+    @classmethod
+    def from_metadata_json(cls, s: str) -> DocumentMeta:
+        try:
+            raw = json.loads(s or "{}")
+        except ValueError:
+            return cls()
+        if not isinstance(raw, dict):
+            return cls()
+        return cls(
+            id=_str(raw, "id"),
+            title=_str(raw, "title"),
+            url=_str(raw, "url"),
+            fiche_type=_str(raw, "fiche_type"),
+            audience=tuple(str(a) for a in _list(raw, "audience")),
+            services=tuple(_service(d) for d in _dicts(raw, "services")),
+            questions=tuple(
+                RelatedQuestion(_str(d, "id"), _str(d, "question"), _str(d, "url"))
+                for d in _dicts(raw, "questions")
+            ),
+            see_also=tuple(
+                Link(_str(d, "title"), _str(d, "url"), _str(d, "target_id")) for d in _dicts(raw, "see_also")
+            ),
+            contacts=tuple(
+                Contact(_str(d, "title"), _str(d, "kind"), _str(d, "url"), _str(d, "text"))
+                for d in _dicts(raw, "contacts")
+            ),
+        )
+
+    @classmethod
+    def from_document(cls, doc: Document) -> DocumentMeta:
+        return cls(
+            doc.id, doc.title, doc.url, doc.fiche_type, tuple(doc.audience), doc.services, doc.questions,
+            doc.see_also, doc.contacts,
+        )  # fmt: skip
+
+
+def _list(raw: dict[str, Any], key: str) -> list[Any]:
+    value = raw.get(key)
+    return value if isinstance(value, list) else []
+
+
+def _dicts(raw: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return [d for d in _list(raw, key) if isinstance(d, dict)]
+
+
+def _str(raw: dict[str, Any], key: str) -> str:
+    value = raw.get(key)
+    return str(value) if value is not None else ""
+
+
+def _service_type(raw: str) -> ServiceType:
+    for known in _SERVICE_TYPES:
+        if known == raw:
+            return known
+    return "autre"
+
+
+def _service(d: dict[str, Any]) -> OnlineService:
+    return OnlineService(
+        id=_str(d, "id"),
+        type=_service_type(_str(d, "type")),
+        title=_str(d, "title"),
+        url=_str(d, "url"),
+        cerfa=_str(d, "cerfa"),
+        institution=_str(d, "institution"),
+        notice_url=_str(d, "notice_url"),
+        branch=_str(d, "branch"),
+    )
+
+
+@dataclass(frozen=True)
+class Extract:
+    """One passage given to the model as [n] (1-based), with its fiche's metadata."""
+
+    n: int
+    chunk: Chunk
+    score: float
+    document: DocumentMeta
+    matches_situation: bool = False
+
+    @property
+    def doc_id(self) -> str:
+        return self.document.id or self.chunk.doc_id
+
+    @property
+    def title(self) -> str:
+        return self.document.title or self.chunk.title
+
+    @property
+    def url(self) -> str:
+        return self.document.url or self.chunk.url
+
+    @property
+    def branch(self) -> str:
+        return self.chunk.branch
+
+
+def gather_evidence(
+    hits: Sequence[SearchHit], index: VectorIndex, *, limit: int, situation: str = ""
+) -> list[Extract]:
+    """At most `limit` extracts, without duplicate chunks, situation-matching branches first."""
+    unique: list[SearchHit] = []
+    seen: set[str] = set()
+    for hit in hits:
+        if hit.chunk.id not in seen:
+            seen.add(hit.chunk.id)
+            unique.append(hit)
+    order = situation_order([h.chunk for h in unique], situation)
+    metas: dict[str, DocumentMeta] = {}
+    extracts: list[Extract] = []
+    for position, matched in order[: max(limit, 0)]:
+        hit = unique[position]
+        meta = metas.get(hit.chunk.doc_key)
+        if meta is None:
+            meta = metas[hit.chunk.doc_key] = _load_meta(index, hit.chunk)
+        extracts.append(Extract(len(extracts) + 1, hit.chunk, hit.score, meta, matched))
+    return extracts
+
+
+def _load_meta(index: VectorIndex, chunk: Chunk) -> DocumentMeta:
+    state = index.document_state(chunk.doc_key)
+    meta = DocumentMeta.from_metadata_json(state.metadata_json if state is not None else "{}")
+    return replace(
+        meta,
+        id=meta.id or chunk.doc_id,
+        title=meta.title or chunk.title,
+        url=meta.url or chunk.url,
+        audience=meta.audience or chunk.audience,
+    )
+
+
+def chosen_branches(extracts: Sequence[Extract]) -> dict[str, str]:
+    """Fiche id -> the case its answer follows: the branch of its best (first) extract.
+
+    "" (no case chosen) when that extract is outside any branch, or when it did not match the situation
+    while the fiche's extracts show sibling cases: the model was then told to give each case.
+    """
+    by_doc: dict[str, list[Extract]] = {}
+    for extract in sorted(extracts, key=lambda e: e.n):
+        by_doc.setdefault(extract.doc_id, []).append(extract)
+    chosen: dict[str, str] = {}
+    for doc_id, items in by_doc.items():
+        best = items[0]
+        single_case = all(on_path(best.branch, e.branch) for e in items)
+        chosen[doc_id] = best.branch if best.matches_situation or single_case else ""
+    return chosen
+
+
+def allowed_texts(extracts: Sequence[Extract]) -> list[str]:
+    """Where a URL, phone number, amount or cerfa number may come from: the passages and their fiche's
+    own links (its URL, online services with their cerfa and notice, who can help)."""
+    texts: list[str] = []
+    for e in extracts:
+        texts += [e.chunk.context, e.chunk.text, e.chunk.url, e.document.url]
+        for s in e.document.services:
+            texts += [s.title, s.url, s.cerfa, s.notice_url]
+        for c in e.document.contacts:
+            texts += [c.title, c.url, c.text]
+    return [t for t in texts if t]

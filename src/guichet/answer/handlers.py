@@ -1,0 +1,165 @@
+"""The answer worker's handlers: one job in, one durable answer record out, then the ack.
+
+Redelivery is expected (a worker died mid-answer, a broker failover): a job whose record is already final
+is not answered twice, its final event is republished for readers still waiting. A job that keeps failing
+is recorded "failed" on its last allowed delivery; one whose worker died on that delivery is dead-lettered
+by the broker, and DeadJobHandler records it "failed" from the dead-letter queue: no answer stays
+"running" forever.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+from guichet import metrics
+from guichet.answer.generation import GenerationStopped
+from guichet.answer.live_events import EventWriter
+from guichet.answer.pipeline import Answerer
+from guichet.answer.record import AnswerRecord, AskJob
+from guichet.answer.store import AnswerRepository, valid_answer_id
+from guichet.ports.answer_stream import AnswerStream
+from guichet.ports.broker import REASON_HEADER, Reject
+from guichet.ports.records import Envelope
+
+log = logging.getLogger(__name__)
+
+FAILED_MESSAGE = (
+    "La réponse n'a pas pu être produite après {attempts} tentative(s). Reformulez la question ou "
+    "réessayez plus tard ; si le problème persiste, signalez-le à l'équipe technique."
+)
+UNREADABLE = "message illisible : ce n'est pas une demande de réponse"
+
+
+class AnswerJobHandler:
+    def __init__(
+        self, answers: AnswerRepository, stream: AnswerStream, answerer: Answerer, *, max_deliveries: int
+    ) -> None:
+        self._answers = answers
+        self._stream = stream
+        self._answerer = answerer
+        self._max_deliveries = max_deliveries
+
+    def __call__(self, envelope: Envelope) -> None:
+        job = _parse(envelope)
+        if job is None:
+            _record_unreadable(self._answers, envelope)
+            raise Reject(UNREADABLE)
+        if not valid_answer_id(job.id):
+            raise Reject(f"identifiant de réponse invalide : {job.id[:40]!r}")
+        attempt = envelope.delivery_count + 1
+        events = EventWriter(self._stream, job.id, attempt)
+        record = self._answers.get(job.id) or AnswerRecord.queued(job)
+        if record.final:
+            events.final(record)  # a redelivery after the record was stored: readers may still wait
+            return
+        metrics.ANSWERS_IN_FLIGHT.inc()
+        try:
+            final = self._answer(job, record.running(attempt), events, attempt)
+        finally:
+            metrics.ANSWERS_IN_FLIGHT.dec()
+        current = self._answers.get(job.id)
+        if current is not None and current.final:
+            # A duplicate of this job (a publish retried after a lost confirm) finished first: keep its
+            # record rather than overwrite what readers may already show.
+            events.final(current)
+            return
+        self._answers.put(final)  # durable before the handler returns, i.e. before the ack
+        events.final(final)
+        _observe(final)
+
+    def _answer(self, job: AskJob, running: AnswerRecord, events: EventWriter, attempt: int) -> AnswerRecord:
+        try:
+            self._answers.put(running)
+            events.emit("status", {"status": "running", "attempt": attempt})
+            return self._answerer.answer(job, running, events)
+        except GenerationStopped:
+            raise  # shutting down: requeued for another worker, whatever the attempt
+        except Exception as exc:
+            if attempt < self._max_deliveries:
+                raise  # requeued with backoff by the broker
+            log.exception("answer %s: permanent failure on attempt %d", job.id, attempt)
+            failed = running.failed("echec_generation", FAILED_MESSAGE.format(attempts=attempt))
+            self._answers.put(failed)
+            events.final(failed)
+            _observe(failed)
+            raise Reject(f"échec après {attempt} tentatives : {type(exc).__name__}") from exc
+
+
+class DeadJobHandler:
+    """Consumes the ask dead-letter queue: a job there whose record is not final is recorded failed.
+
+    The record keeps the question, audience and situation: the dead message holds nothing more, so it is
+    acknowledged once the record is written.
+    """
+
+    def __init__(
+        self, answers: AnswerRepository, stream: AnswerStream, stop: threading.Event | None = None
+    ) -> None:
+        self._answers = answers
+        self._stream = stream
+        self._stop = stop or threading.Event()
+
+    def __call__(self, envelope: Envelope) -> None:
+        # This message must not die in its turn (nothing consumes "<ask>.dead.dead"): an answer store
+        # outage is waited out here, for as long as it lasts, rather than retried through the broker;
+        # on shutdown the message is requeued.
+        metrics.DEAD_LETTERS.labels(kind="ask").inc()
+        delay = 1.0
+        while True:
+            try:
+                return self._record_failure(envelope)
+            except Exception:  # the answer store above all, but whatever it is, the message must live
+                log.warning("failure not recorded: retrying in %.0f s", delay, exc_info=True)
+                if self._stop.wait(delay):
+                    raise
+                delay = min(delay * 2, 30.0)
+
+    def _record_failure(self, envelope: Envelope) -> None:
+        job = _parse(envelope)
+        if job is None:
+            _record_unreadable(self._answers, envelope)
+            return
+        record = self._answers.get(job.id) or AnswerRecord.queued(job)
+        if record.final:
+            return
+        reason = envelope.headers.get(REASON_HEADER, "")
+        log.warning("answer %s dead-lettered (%s): recorded as failed", job.id, reason)
+        attempts = max(record.attempt, 1)
+        failed = record.failed("echec_generation", FAILED_MESSAGE.format(attempts=attempts))
+        self._answers.put(failed)
+        EventWriter(self._stream, job.id, record.attempt + 1).final(failed)
+        _observe(failed)
+
+
+def _parse(envelope: Envelope) -> AskJob | None:
+    try:
+        return AskJob.from_json(envelope.body)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _record_unreadable(answers: AnswerRepository, envelope: Envelope) -> None:
+    """A malformed job whose id can still be read gets a failed record, so that its reader learns why."""
+    answer_id = envelope.message_id
+    if not valid_answer_id(answer_id):
+        try:
+            answer_id = str(json.loads(envelope.body).get("id", ""))
+        except (ValueError, AttributeError):
+            return
+    record = answers.get(answer_id) if valid_answer_id(answer_id) else None
+    if record is not None and not record.final:
+        answers.put(record.failed("demande_invalide", "La demande reçue par le worker est illisible."))
+
+
+def _observe(record: AnswerRecord) -> None:
+    metrics.ANSWERS.labels(status=record.status, mode=record.mode or "none").inc()
+    if record.status == "done":
+        for stage in ("queued_s", "retrieval_s", "first_token_s", "total_s"):
+            value = getattr(record.timings, stage)
+            if stage != "first_token_s" or value > 0:
+                metrics.ANSWER_STAGE_SECONDS.labels(stage=stage.removesuffix("_s")).observe(value)
+        if record.mode == "generated":  # the decoding time; an extractive draft has none worth a histogram
+            generation = max(0.0, record.timings.total_s - record.timings.first_token_s)
+            metrics.ANSWER_STAGE_SECONDS.labels(stage="generation").observe(generation)

@@ -1,0 +1,1 @@
+"""Capacity planning: the sizing model and the GPU-free engine simulator."""

@@ -1,0 +1,1 @@
+"""The document path: MinIO bucket notifications → the index worker → parse, chunk, embed, upsert."""
