@@ -250,8 +250,8 @@ class TestOpenAICompatWithVllm(ChatModelContract, VllmProtocol):
     @pytest.mark.stops_vllm
     def test_server_stopped_mid_stream(self, vllm: VllmServer) -> None:
         # SIGTERM, as Kubernetes stops a pod. vLLM 0.32's engine stops at once, but its HTTP server waits
-        # for open connections: the stream goes silent instead of closing. Only the client's read timeout
-        # ends it, as LLMUnavailable (the generation stage retries, then answers extractively).
+        # for open connections: the stream often goes silent instead of closing, and only the client's
+        # read timeout ends it. Silent or cut, it is LLMUnavailable (retried, then extractive).
         model = OpenAICompatChatModel(vllm.base, timeout=10)
         stream = model.stream(QUESTION, max_tokens=400, temperature=0.0)
         assert next(stream).finish_reason is None
