@@ -40,7 +40,9 @@ def answer_options(settings: Settings) -> AnswerOptions:
         retries=settings.llm_retries,
         retry_backoff=settings.llm_retry_backoff,
     )
-    return AnswerOptions(extracts=settings.answer_extracts, generation=generation)
+    return AnswerOptions(
+        extracts=settings.answer_extracts, prompt_chars=settings.llm_prompt_chars, generation=generation
+    )
 
 
 def answer_consumers(
