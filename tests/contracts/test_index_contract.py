@@ -78,6 +78,15 @@ class IndexContract:
         put(index, "fiches/F13845.xml", "F13845", [RETRAITE], audience=("particuliers", "professionnels"))
         return index
 
+    def test_document_chunks_give_chunks_and_vectors_in_order(self, index: VectorIndex) -> None:
+        chunks = put(index, "fiches/F2.xml", "F2", [CNI, APL, RETRAITE])
+        pairs = index.document_chunks("fiches/F2.xml")
+        assert [c for c, _ in pairs] == chunks
+        expected = EMBEDDER.embed_passages([c.indexed_text for c in chunks])
+        for (_, vector), wanted in zip(pairs, expected, strict=True):
+            assert vector == pytest.approx(wanted, abs=1e-6)
+        assert index.document_chunks("fiches/absent.xml") == []
+
     @pytest.mark.parametrize("mode", ["lexical", "vector", "hybrid"])
     def test_replace_then_search_finds_it(self, corpus: VectorIndex, mode: str) -> None:
         assert search(corpus, "aide personnalisée au logement", mode=mode)[0] == "F12006"

@@ -13,6 +13,7 @@ import click
 import typer
 
 from guichet.cli.access import keys_app, purge
+from guichet.cli.index_snapshot import index_app
 from guichet.cli.sizing import sizing as sizing_command
 from guichet.corpus.model import Audience
 from guichet.settings import Settings, load_settings
@@ -27,6 +28,7 @@ app = typer.Typer(
 worker_app = typer.Typer(help="Lance un worker (production).", no_args_is_help=True)
 app.add_typer(worker_app, name="worker")
 app.add_typer(keys_app, name="keys")
+app.add_typer(index_app, name="index")
 app.command()(purge)
 app.command("sizing")(sizing_command)
 
@@ -50,6 +52,7 @@ def guarded(action: Callable[[], T]) -> T:
     from guichet.cli.ask_local import AskTimeout
     from guichet.cli.commands import EmptyIndex
     from guichet.corpus.errors import DocumentError
+    from guichet.indexing.snapshot import SnapshotError
     from guichet.indexing.sources import SourceError
     from guichet.indexing.worker import IndexWorkerCrashed
     from guichet.ports.answer_stream import AnswerStreamError
@@ -67,6 +70,7 @@ def guarded(action: Callable[[], T]) -> T:
         IndexBackendError,
         EmbedderError,
         SourceError,
+        SnapshotError,
         DocumentError,
         EmptyIndex,
         WorkerCrashed,

@@ -21,7 +21,14 @@ from guichet.ports.index import IndexBackendError
 from guichet.ports.indexes import _sqlite_reads as reads
 from guichet.ports.indexes import _sqlite_writes as writes
 from guichet.ports.indexes._matrix import VectorMatrix
-from guichet.ports.indexes._sqlite_schema import SCHEMA, STATE_COLUMNS, migrate, state_from_row
+from guichet.ports.indexes._sqlite_schema import (
+    CHUNK_COLUMNS,
+    SCHEMA,
+    STATE_COLUMNS,
+    chunk_from_row,
+    migrate,
+    state_from_row,
+)
 from guichet.ports.indexes.fusion import candidate_depth, reciprocal_rank_fusion
 from guichet.ports.records import Chunk, DocumentState, SearchFilters, SearchHit, SearchMode, Vector
 
@@ -110,6 +117,13 @@ class EmbeddedIndex:
                 "SELECT text_hash, vector FROM chunks WHERE doc_key = ?", (key,)
             ).fetchall()
         return {h: np.frombuffer(blob, dtype=np.float32).tolist() for h, blob in rows}
+
+    def document_chunks(self, key: str) -> list[tuple[Chunk, Vector]]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {CHUNK_COLUMNS}, vector FROM chunks WHERE doc_key = ? ORDER BY ordinal", (key,)
+            ).fetchall()
+        return [(chunk_from_row(r[:-1]), np.frombuffer(r[-1], dtype=np.float32).tolist()) for r in rows]
 
     def documents(self) -> Iterator[DocumentState]:
         # Materialised under the lock: a cursor left open across yields would pin a read snapshot.

