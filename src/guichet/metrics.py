@@ -111,6 +111,9 @@ DEAD_LETTERS = Counter(
     "Dead-lettered jobs taken from a dead-letter queue and recorded failed, by kind of job.",
     ["kind"],
 )
+ANSWERS_NOT_COVERED = Counter(
+    "guichet_answers_not_covered_total", "Answers declined because the sources do not answer (covered false)."
+)
 
 # --- feedback -------------------------------------------------------------------------------------------
 FEEDBACK = Counter("guichet_feedback_total", "Advisors' ratings of answers.", ["rating"])

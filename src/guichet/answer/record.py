@@ -120,6 +120,15 @@ class GuardRemoval:
 
 
 @dataclass(frozen=True)
+class ConsultRef:
+    """A fiche offered "à consulter" when the sources do not answer (covered false): not a citation."""
+
+    id: str
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Timings:
     queued_s: float = 0.0
     retrieval_s: float = 0.0
@@ -154,6 +163,9 @@ class AnswerRecord:
     attempt: int = 0
     error: AnswerError | None = None
     updated_at: float = field(default_factory=time.time)
+    covered: bool = True  # false: the sources do not answer; the answer says so and cites nothing
+    case: str = ""  # the Situation/BlocCas branch followed, "Title > Sub-title"; "" when none
+    consult: tuple[ConsultRef, ...] = ()  # the closest fiches, when covered is false
 
     @property
     def final(self) -> bool:
@@ -175,6 +187,8 @@ class AnswerRecord:
             del data["error"]
         if not data["model"]:
             del data["model"]
+        if not data["case"]:
+            del data["case"]
         return data
 
     def to_json(self) -> bytes:
@@ -204,6 +218,9 @@ class AnswerRecord:
             attempt=int(raw.get("attempt", 0)),
             error=_known(AnswerError, error) if error else None,
             updated_at=float(raw.get("updated_at", 0.0)),
+            covered=bool(raw.get("covered", True)),
+            case=str(raw.get("case", "")),
+            consult=tuple(_known(ConsultRef, c) for c in raw.get("consult", [])),
         )
 
 

@@ -188,7 +188,7 @@ def _case_lines(answer: str, numbers: set[int]) -> list[str]:
 
 
 def said_not_covered(record: AnswerRecord) -> bool:
-    return not record.sources or is_not_covered(record.answer)
+    return not record.covered or not record.sources or is_not_covered(record.answer)
 
 
 def coverage(case: EvalCase, record: AnswerRecord) -> str:

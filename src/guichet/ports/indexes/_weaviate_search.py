@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from weaviate.classes.query import Filter, FilterReturn, HybridFusion, MetadataQuery
 from weaviate.collections import Collection
 
@@ -34,7 +36,12 @@ def vector_search(
     )  # fmt: skip
     # Cosine distance is 1 - cosine similarity: report the similarity, like the embedded index.
     return [
-        SearchHit(chunk_from_object(o), 1.0 - float(o.metadata.distance or 0.0), vector_rank=rank)
+        SearchHit(
+            chunk_from_object(o),
+            1.0 - float(o.metadata.distance or 0.0),
+            vector_rank=rank,
+            vector_score=1.0 - float(o.metadata.distance or 0.0),
+        )
         for rank, o in enumerate(response.objects, start=1)
     ]
 
@@ -60,6 +67,27 @@ def hybrid_search(
     response = chunks.query.hybrid(
         query=terms or None, vector=list(vector), target_vector=VECTOR_NAME, alpha=HYBRID_ALPHA,
         query_properties=["analyzed"], fusion_type=HybridFusion.RELATIVE_SCORE, limit=k,
-        filters=where, return_metadata=MetadataQuery(score=True),
+        filters=where, return_metadata=MetadataQuery(score=True), include_vector=[VECTOR_NAME],
     )  # fmt: skip
-    return [SearchHit(chunk_from_object(o), float(o.metadata.score or 0.0)) for o in response.objects]
+    # The fused score is relative to this result list; the cosine, computed here from the returned
+    # vectors, is what the embedded index reports too, so both backends feed the same coverage signal.
+    query = _unit(vector)
+    return [
+        SearchHit(
+            chunk_from_object(o),
+            float(o.metadata.score or 0.0),
+            vector_score=_cosine(query, o.vector.get(VECTOR_NAME)) if query is not None else None,
+        )
+        for o in response.objects
+    ]
+
+
+def _unit(vector: Vector) -> npt.NDArray[np.float64] | None:
+    array = np.asarray(vector, dtype=np.float64)
+    norm = float(np.linalg.norm(array)) if array.size else 0.0
+    return array / norm if norm > 0 else None
+
+
+def _cosine(query: npt.NDArray[np.float64], stored: Any) -> float | None:
+    unit = _unit(list(stored)) if stored is not None else None
+    return float(query @ unit) if unit is not None and unit.shape == query.shape else None

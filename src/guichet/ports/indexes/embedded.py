@@ -167,8 +167,9 @@ class EmbeddedIndex:
             dense = self._vector(vector, depth, filters) if mode != "lexical" else []
             ranked = _combine(mode, lexical, dense, k)
             chunks = reads.chunks_by_rowid(self._conn, [r[0] for r in ranked])
+        cosine = dict(dense)
         return [
-            SearchHit(chunk=chunks[rowid], score=score, lexical_rank=lex, vector_rank=vec)
+            SearchHit(chunks[rowid], score, lex, vec, vector_score=cosine.get(rowid))
             for rowid, score, lex, vec in ranked
         ]
 
