@@ -115,7 +115,7 @@ class Helper:
 class GuardRemoval:
     """Something the output guard removed from the answer: not found in any cited source."""
 
-    kind: Literal["url", "phone", "amount", "cerfa"]
+    kind: Literal["url", "phone", "amount", "cerfa", "duration", "polarity"]
     value: str
 
 
