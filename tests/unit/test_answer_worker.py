@@ -413,3 +413,33 @@ def test_a_question_the_sources_answer_is_covered_and_names_no_consult(world_fac
     record = ask_question(world, QUESTION)
     assert record.covered is True and record.sources and record.consult == ()
     assert json.loads(record.to_json())["covered"] is True
+
+
+def ask_in_situation(world: World, question: str, situation: str) -> AnswerRecord:
+    answerer = Answerer(world.stack.retriever, world.index, world.model, answer_options(world.settings))
+    handler = AnswerJobHandler(world.stack.answers, world.stream, answerer, max_deliveries=3)
+    job = AskJob(new_answer_id(), question, situation=situation)
+    world.stack.answers.put(AnswerRecord.queued(job))
+    handler(job_envelope(job))
+    record = world.stack.answers.get(job.id)
+    assert record is not None
+    return record
+
+
+FIRST_CARD = "Quels justificatifs pour une première carte d'identité d'un majeur ?"
+
+
+def test_the_record_names_the_case_the_situation_chose(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    record = ask_in_situation(world, FIRST_CARD, "Il a un passeport valide")
+    assert record.covered and "passeport" in record.case
+    assert json.loads(record.to_json())["case"] == record.case
+    assert "Plusieurs cas existent" not in record.notice
+
+
+def test_without_a_deciding_situation_the_answer_lists_the_cases(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    # F21089's extracts hold two cases (old card at hand, card lost or stolen): nothing says which.
+    record = ask_in_situation(world, "Comment renouveler sa carte d'identité ?", "Il habite à Paris.")
+    assert record.covered and record.case == "" and "case" not in json.loads(record.to_json())
+    assert "Plusieurs cas existent" in record.notice and record.notice.count("« ") >= 2

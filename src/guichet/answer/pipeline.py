@@ -34,6 +34,9 @@ GUARD_NOTICE = "Des informations absentes des sources citées (liens, numéros, 
 # The situation helps retrieval find the matching case, but a long one would drown the question.
 SITUATION_QUERY_CHARS = 300
 CONSULT_FICHES = 3
+CASES_NOTICE = (
+    "La situation indiquée ne permet pas de choisir : précisez-la pour une réponse propre à son cas."
+)
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,10 @@ def compose(
     notices = [notice] if notice else []
     if guarded.removed:
         notices.append(GUARD_NOTICE)
+    cases = undecided_cases(cited, extracts, branches) if job.situation else []
+    if cases:
+        listed = " ; ".join(f"« {c} »" for c in cases)
+        notices.append(f"Plusieurs cas existent selon la situation de l'usager : {listed}. {CASES_NOTICE}")
     return replace(
         record,
         status="done",
@@ -153,6 +160,18 @@ def compose(
         case=branches.get(cited[0].doc_id, "") if cited else "",
         consult=(),
     )
+
+
+def undecided_cases(
+    cited: Sequence[Extract], extracts: Sequence[Extract], branches: dict[str, str]
+) -> list[str]:
+    """The cases of the first cited fiche that has several among the extracts, when the situation chose
+    none of them: the answer then says which cases exist instead of silently following one."""
+    for doc_id in dict.fromkeys(e.doc_id for e in cited):
+        cases = list(dict.fromkeys(e.branch for e in extracts if e.doc_id == doc_id and e.branch))
+        if len(cases) > 1:
+            return [] if branches.get(doc_id) else cases
+    return []
 
 
 def _candidate(extract: Extract) -> dict[str, object]:

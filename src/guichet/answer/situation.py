@@ -8,21 +8,89 @@ up to its fiche's first place; one that contradicts goes last. Everything else k
 
 Only passages among the hits are compared: the caller should retrieve with the situation in the query,
 so that the matching case is among them. Lexical matching has blind spots ("né au Maroc" says nothing
-of "né à l'étranger"; "nationalité française" shares a stem with "né en France").
+of "né à l'étranger", "voiture" nothing of "véhicule"): expand_situation adds the words case labels
+use for what advisors commonly write ("nationalité française" still shares a stem with "né en France").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from guichet.lexical import analyze
+from guichet.lexical import analyze, fold
 from guichet.ports.records import Chunk
 
 # Words of branch labels that say nothing about a situation ("Cas général", "Autre situation"); "ans"
 # because ages need arithmetic: "30 ans" shares "ans" with "moins de 25 ans" and "25 ans ou plus" alike.
 _GENERIC: frozenset[str] = frozenset(analyze("cas général autre autres situation situations vous êtes ans"))
 _CONDITION = " — Condition : "
+
+# What advisors write, and the words the fiches' case labels use for it. Each entry adds the label's
+# words to the situation; nothing is removed, so a situation that already says "véhicule" is unchanged.
+# A country is a capitalised word after "né au/en/à": those patterns are case-sensitive on purpose.
+# "à" comes before cities (French or not), "en/au" before French regions and a few towns: left out.
+_FRENCH_PLACES = (
+    "France|Bretagne|Normandie|Alsace|Lorraine|Corse|Provence|Auvergne|Bourgogne|Picardie|Savoie|Vendée"
+    "|Champagne|Occitanie|Aquitaine|Guadeloupe|Martinique|Guyane|Île|Ile|Havre|Mans|Puy|Creusot|Lamentin"
+)
+_ABROAD = rf"\s+(?:au|aux|en)\s+(?!(?:{_FRENCH_PLACES})\b)[A-ZÉÈ]"
+_SYNONYMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), words)
+    for pattern, words in (
+        (
+            r"(?i:\b(?:voitures?|autos?|automobiles?|motos?|scooters?|camionnettes?|camping-cars?)\b)",
+            "véhicule",
+        ),
+        (r"\b(?i:n[ée]e?s?)" + _ABROAD, "né à l'étranger"),
+        (r"\b(?i:vit|vivent|habite\w*|r[ée]side\w*|install[ée]e?s?)" + _ABROAD, "résidant à l'étranger"),
+        (r"\b(?i:mari[ée]e?s?)" + _ABROAD, "mariage à l'étranger"),
+        (rf"\b(?i:n[ée]e?s?)\s+(?:en|à|a|au)\s+(?:{_FRENCH_PLACES})\b", "né en France"),
+        (r"(?i:\b(?:pacs[ée]e?s?|pacte civil)\b)", "pacs"),
+        (r"(?i:\b(?:mari[ée]e?s?|époux|épouse)\b)", "mariage marié"),
+        (r"(?i:\b(?:ch[ôo]meurs?|sans emploi|demandeur d'emploi|au ch[ôo]mage)\b)", "demandeur d'emploi"),
+        (r"(?i:\b(?:salari[ée]e?s?|CDI|CDD|employ[ée]e?s?)\b)", "salarié"),
+        (r"(?i:\b(?:retrait[ée]e?s?|à la retraite)\b)", "retraité"),
+        (r"(?i:\b[ée]tudiante?s?\b)", "étudiant"),
+        (r"(?i:\b(?:locataires?|loue\w*)\b)", "locataire"),
+        (r"(?i:\bpropriétaires?\b)", "propriétaire"),
+    )
+)
+_AGE = re.compile(r"\b(\d{1,3})\s*ans\b")
+MAJORITY = 18
+
+
+def situation_age(situation: str) -> int | None:
+    """The citizen's age when the situation gives one ("Il a 30 ans")."""
+    match = re.search(r"\b(moins de|plus de|a|âgée?)\s+(\d{1,3})\s*ans\b", situation, re.IGNORECASE)
+    if not match:
+        return None
+    age, bound = int(match.group(2)), match.group(1).lower()
+    return age - 1 if bound == "moins de" else age + 1 if bound == "plus de" else age
+
+
+def age_fits(label: str, age: int) -> bool | None:
+    """Whether an age fits a label's range ("Vous avez moins de 25 ans"); None when the label has none."""
+    folded = fold(label)
+    if match := re.search(r"entre (\d+) et (\d+) ans", folded):
+        return int(match.group(1)) <= age <= int(match.group(2))
+    if match := re.search(r"moins de (\d+) ans", folded):
+        return age < int(match.group(1))
+    if match := re.search(r"(?:plus de|au moins) (\d+) ans", folded):
+        return age >= int(match.group(1))
+    if match := re.search(r"(\d+) ans ou (plus|moins)", folded):
+        n = int(match.group(1))
+        return age >= n if match.group(2) == "plus" else age <= n
+    return None
+
+
+def expand_situation(situation: str) -> str:
+    """The situation plus the words case labels use for what it says ("voiture" -> "véhicule",
+    "né au Maroc" -> "né à l'étranger", "16 ans" -> "mineur")."""
+    extra = [words for pattern, words in _SYNONYMS if pattern.search(situation)]
+    for match in _AGE.finditer(situation):
+        extra.append("mineur" if int(match.group(1)) < MAJORITY else "majeur")
+    return " ".join([situation, *extra])
 
 
 def branch_levels(chunk: Chunk) -> tuple[str, ...]:
@@ -43,10 +111,14 @@ def _terms(label: str) -> frozenset[str]:
     return frozenset(analyze(label)) - _GENERIC
 
 
-def _level_scores(chunk: Chunk, wanted: frozenset[str]) -> tuple[float, ...]:
+def _level_scores(chunk: Chunk, wanted: frozenset[str], age: int | None = None) -> tuple[float, ...]:
     levels = branch_levels(chunk)
     scores: list[float] = []
     for depth, label in enumerate(levels):
+        fits = age_fits(label, age) if age is not None else None
+        if fits is not None:  # an age range decides by arithmetic, not by shared words
+            scores.append(1.5 if fits else 0.0)
+            continue
         terms = _terms(label)
         if depth == len(levels) - 1 and _CONDITION in chunk.context:
             terms = terms | _terms(chunk.context.split(_CONDITION, 1)[1])
@@ -67,10 +139,11 @@ def _contradicted(a: Chunk, a_scores: tuple[float, ...], b: Chunk, b_scores: tup
 
 def situation_order(chunks: Sequence[Chunk], situation: str) -> list[tuple[int, bool]]:
     """(position in chunks, matches the situation) pairs, in the order the passages should be used."""
-    wanted = frozenset(analyze(situation)) - _GENERIC
+    wanted = frozenset(analyze(expand_situation(situation))) - _GENERIC
     if not wanted:
         return [(i, False) for i in range(len(chunks))]
-    scores = [_level_scores(c, wanted) for c in chunks]
+    age = situation_age(situation)
+    scores = [_level_scores(c, wanted, age) for c in chunks]
     first_of_doc: dict[str, int] = {}
     for i, chunk in enumerate(chunks):
         first_of_doc.setdefault(chunk.doc_id, i)
