@@ -45,7 +45,6 @@ from guichet.ports.indexes._weaviate_records import (
 )
 from guichet.ports.indexes._weaviate_schema import VECTOR_NAME, ensure_collections
 from guichet.ports.indexes._weaviate_search import (
-    HYBRID_ALPHA,
     hybrid_search,
     lexical_search,
     vector_search,
@@ -57,7 +56,6 @@ from guichet.ports.records import Chunk, DocumentState, SearchFilters, SearchHit
 __all__ = [
     "BATCH_SIZE",
     "FETCH_LIMIT",
-    "HYBRID_ALPHA",
     "STATE_NAMESPACE",
     "VECTOR_NAME",
     "WeaviateIndex",
