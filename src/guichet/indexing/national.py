@@ -11,7 +11,8 @@ and the evaluation then find every vector in the cache.
     python -m guichet.indexing.national load FILE                       # `make national`
 
 `load` imports the snapshot into GUICHET_DATA_DIR's index (building it first when missing), then stores
-the dump's XML with `guichet ingest`'s code: every document is found current, nothing is embedded.
+the dump (the package's folder, which `guichet ingest` reads too) with `guichet ingest`'s code: every
+document is found current, nothing is embedded.
 """
 
 from __future__ import annotations
@@ -127,19 +128,7 @@ def warm_cache(
     return done, len(texts)
 
 
-def write_xml(data: Path, folder: Path) -> Path:
-    """The dump as one XML file per fiche (what `guichet ingest` reads); written once, then reused."""
-    done = folder / ".complete"
-    if done.exists():
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    for fiche_id, xml in iter_fiches(data):
-        (folder / f"{fiche_id}.xml").write_bytes(xml)
-    done.touch()
-    return folder
-
-
-def build_snapshot(settings: Settings, xml_folder: Path, out: Path, cache_path: Path) -> None:
+def build_snapshot(settings: Settings, data: Path, out: Path, cache_path: Path) -> None:
     """Index the dump in a scratch folder, vectors through the cache, and export that index."""
     import shutil
     import tempfile
@@ -159,7 +148,7 @@ def build_snapshot(settings: Settings, xml_folder: Path, out: Path, cache_path: 
     )
     try:
         started = time.monotonic()
-        report = ingest_into(stack, [xml_folder])
+        report = ingest_into(stack, [data])
         log.info("national dump indexed: %s in %.0f s", report.summary(), time.monotonic() - started)
         started = time.monotonic()
         manifest = export_index(stack.index, out, embedder=embedder.name, dimension=embedder.dimension)
@@ -173,7 +162,7 @@ def build_snapshot(settings: Settings, xml_folder: Path, out: Path, cache_path: 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def load_national(settings: Settings, xml_folder: Path, snapshot: Path) -> str:
+def load_national(settings: Settings, data: Path, snapshot: Path) -> str:
     """Import the snapshot into settings' index, then store the dump's documents (nothing re-embedded)."""
     from guichet.indexing.bulk_ingest import ingest_into
     from guichet.indexing.snapshot import import_snapshot
@@ -188,7 +177,7 @@ def load_national(settings: Settings, xml_folder: Path, snapshot: Path) -> str:
         )
         log.info("snapshot imported: %s in %.0f s", imported.summary(), time.monotonic() - started)
         started = time.monotonic()
-        report = ingest_into(stack, [xml_folder])
+        report = ingest_into(stack, [data])
         log.info("dump stored: %s in %.0f s", report.summary(), time.monotonic() - started)
     finally:
         stack.close()
@@ -223,12 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         done, total = warm_cache(settings, data, default_cache_path(), first=first)
         log.info("national dump: %d/%d passages in the cache", done, total)
         return 0
-    xml_folder = write_xml(data, cache_dir() / "national" / "xml")
     if args.action == "snapshot" or not args.file.exists():
         warm_cache(settings, data, default_cache_path())
-        build_snapshot(settings, xml_folder, args.file, default_cache_path())
+        build_snapshot(settings, data, args.file, default_cache_path())
     if args.action == "load":
-        print(load_national(settings, xml_folder, args.file))
+        print(load_national(settings, data, args.file))
     return 0
 
 
