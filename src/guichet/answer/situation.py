@@ -45,6 +45,11 @@ _SYNONYMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\b(?i:n[ée]e?s?)" + _ABROAD, "né à l'étranger"),
         (r"\b(?i:vit|vivent|habite\w*|r[ée]side\w*|install[ée]e?s?)" + _ABROAD, "résidant à l'étranger"),
         (r"\b(?i:mari[ée]e?s?)" + _ABROAD, "mariage à l'étranger"),
+        (r"\b(?i:d[ée]c[ée]d[ée]e?s?|morte?s?)" + _ABROAD, "décès à l'étranger"),
+        (r"\b(?i:immatricul[ée]e?s?)" + _ABROAD, "immatriculé à l'étranger"),
+        (r"\b(?i:nationalit[ée])\s+(?!fran[çc]aise)\w+", "étranger"),
+        # Anything else "au/en" a named country (not an acronym: "en CDI"): somewhere abroad.
+        (r"\s(?:au|aux|en)\s+(?!(?:" + _FRENCH_PLACES + r")\b)[A-ZÉÈ][a-zéèëïô]", "à l'étranger"),
         (rf"\b(?i:n[ée]e?s?)\s+(?:en|à|a|au)\s+(?:{_FRENCH_PLACES})\b", "né en France"),
         (r"(?i:\b(?:pacs[ée]e?s?|pacte civil)\b)", "pacs"),
         (r"(?i:\b(?:mari[ée]e?s?|époux|épouse)\b)", "mariage marié"),
@@ -67,6 +72,33 @@ def situation_age(situation: str) -> int | None:
         return None
     age, bound = int(match.group(2)), match.group(1).lower()
     return age - 1 if bound == "moins de" else age + 1 if bound == "plus de" else age
+
+
+_ABROAD_TERM = analyze("étranger")[0]
+_DAYS = {"jour": 1, "jours": 1, "semaine": 7, "semaines": 7, "mois": 30, "an": 365, "ans": 365}
+_SPAN = r"(\d+)\s*(jours?|semaines?|mois|ans?)"
+
+
+def situation_days(situation: str) -> int | None:
+    """A duration the situation gives ("arrêt de 2 mois", "périmé depuis 3 ans"), in days; not an age."""
+    for match in re.finditer(_SPAN, fold(situation)):
+        before = fold(situation)[: match.start()].rstrip()
+        if not re.search(r"\b(?:a|agee?|de moins de|de plus de)$", before):
+            return int(match.group(1)) * _DAYS[match.group(2)]
+    return None
+
+
+def duration_fits(label: str, days: int) -> bool | None:
+    """Whether a duration fits a label's range ("Arrêt de 30 jours à 3 mois", "+ de 5 ans")."""
+    folded = fold(label).replace("+ de", "plus de")
+    spans = [int(n) * _DAYS[unit] for n, unit in re.findall(_SPAN, folded)]
+    if re.search(rf"(?:de|entre) {_SPAN} (?:a|et) {_SPAN}", folded) and len(spans) >= 2:
+        return spans[0] <= days <= spans[1]
+    if re.search(rf"moins de {_SPAN}", folded) and spans:
+        return days < spans[0]
+    if re.search(rf"plus de {_SPAN}", folded) and spans:
+        return days > spans[0]
+    return None
 
 
 def age_fits(label: str, age: int) -> bool | None:
@@ -111,15 +143,23 @@ def _terms(label: str) -> frozenset[str]:
     return frozenset(analyze(label)) - _GENERIC
 
 
-def _level_scores(chunk: Chunk, wanted: frozenset[str], age: int | None = None) -> tuple[float, ...]:
+def _level_scores(
+    chunk: Chunk, wanted: frozenset[str], age: int | None = None, days: int | None = None
+) -> tuple[float, ...]:
     levels = branch_levels(chunk)
     scores: list[float] = []
     for depth, label in enumerate(levels):
         fits = age_fits(label, age) if age is not None else None
-        if fits is not None:  # an age range decides by arithmetic, not by shared words
+        if fits is None and days is not None:
+            fits = duration_fits(label, days)
+        if fits is not None:  # an age or duration range decides by arithmetic, not by shared words
             scores.append(1.5 if fits else 0.0)
             continue
         terms = _terms(label)
+        if _ABROAD_TERM in terms and _ABROAD_TERM not in wanted:
+            # France services serve people in France: "à l'étranger" is the case only when said.
+            scores.append(-0.5)
+            continue
         if depth == len(levels) - 1 and _CONDITION in chunk.context:
             terms = terms | _terms(chunk.context.split(_CONDITION, 1)[1])
         shared = len(terms & wanted)
@@ -142,8 +182,8 @@ def situation_order(chunks: Sequence[Chunk], situation: str) -> list[tuple[int, 
     wanted = frozenset(analyze(expand_situation(situation))) - _GENERIC
     if not wanted:
         return [(i, False) for i in range(len(chunks))]
-    age = situation_age(situation)
-    scores = [_level_scores(c, wanted, age) for c in chunks]
+    age, days = situation_age(situation), situation_days(situation)
+    scores = [_level_scores(c, wanted, age, days) for c in chunks]
     first_of_doc: dict[str, int] = {}
     for i, chunk in enumerate(chunks):
         first_of_doc.setdefault(chunk.doc_id, i)
