@@ -20,7 +20,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from _common import REPO, SHARED_FICHES
+from _common import REPO, SHARED_FICHES, hit_and_rr
 
 from guichet.answer.coverage import CoverageRule, CoverageSignals, coverage_signals
 from guichet.answer.pipeline import SITUATION_QUERY_CHARS
@@ -77,6 +77,31 @@ def tune(rows: list[tuple[EvalCase, CoverageSignals]], base: CoverageRule) -> Co
     return best
 
 
+def print_ranking(args: argparse.Namespace, rows: list[tuple[EvalCase, CoverageSignals]]) -> None:
+    """hit@5 and MRR of the lexical ranking (50 passages deep) on the in-corpus cases, per split."""
+    stack = build_index(args.fiches, args.data_dir)
+    try:
+        for split in ("dev", "heldout"):
+            scores = []
+            for case, _ in rows:
+                if case.expect_not_covered or split_of(case) != split:
+                    continue
+                query = (
+                    f"{case.question}\n{case.situation[:SITUATION_QUERY_CHARS]}"
+                    if case.situation
+                    else case.question
+                )
+                hits = stack.retriever.search(query, audience=case.audience, k=50, mode="lexical")
+                scores.append(hit_and_rr([h.chunk.doc_id for h in hits], case.expected_sources))
+            hit = sum(h for h, _ in scores) / max(len(scores), 1)
+            mrr = sum(r for _, r in scores) / max(len(scores), 1)
+            print(
+                f"lexical ranking {split:<8} hit@5 {hit:.3f}  MRR {mrr:.3f}  ({len(scores)} in-corpus cases)"
+            )
+    finally:
+        stack.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -104,6 +129,7 @@ def main() -> int:
         for split, part in (("dev", dev), ("heldout", heldout)):
             declined, wrongly, n_ooc, n_in = rates(rule, part)
             print(f"{name:<34} {split:<8} {declined:>8.2f} of {n_ooc:<3} {wrongly:>12.2f} of {n_in:<3}")
+    print_ranking(args, rows)
     declined, wrongly, _, _ = rates(current, heldout)
     return int(args.check and (declined < MIN_OOC_DECLINED or wrongly > MAX_WRONGLY_DECLINED))
 
