@@ -26,6 +26,7 @@ def build_broker(settings: Settings) -> Broker:
         return RabbitMQBroker(
             settings.broker_url,
             max_deliveries=settings.max_deliveries,
+            dead_letter_exchange=settings.dead_letter_exchange,
             retry_backoff=settings.retry_backoff,
             max_retry_backoff=settings.max_retry_backoff,
         )
@@ -81,6 +82,7 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
         return WeaviateIndex(
             settings.index_url,
             grpc_port=settings.weaviate_grpc_port,
+            grpc_host=settings.weaviate_grpc_host,
             api_key=settings.weaviate_api_key,
             collection=settings.index_collection,
             dimension=dimension,
