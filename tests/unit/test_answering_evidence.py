@@ -192,6 +192,17 @@ def test_ages_are_matched_by_arithmetic_not_by_shared_words() -> None:
         ("Ils habitent en Espagne", ("Vous résidez en France", "Vous résidez à l'étranger"), 1),
         ("Elle est au chômage", ("Vous êtes salarié", "Vous êtes demandeur d'emploi"), 1),
         ("Il a un CDI", ("Vous êtes salarié", "Vous êtes demandeur d'emploi"), 0),
+        (
+            "Carte périmée, il n'a pas de passeport",
+            ("Vous avez un passeport", "Vous n'avez pas de passeport"),
+            1,
+        ),
+        (
+            "Il a un passeport, sa carte est perdue",
+            ("Vous n'avez pas de passeport", "Vous avez un passeport"),
+            1,
+        ),
+        ("Arrêt maladie de 2 mois", ("Arrêt de plus de 3 mois", "Arrêt de 30 jours à 3 mois"), 1),
     ],
 )
 def test_the_case_is_chosen_by_meaning(situation: str, labels: tuple[str, str], expected: int) -> None:

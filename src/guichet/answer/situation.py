@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
+from guichet.answer.guard_claims import negated
 from guichet.lexical import analyze, fold
 from guichet.ports.records import Chunk
 
@@ -144,7 +145,11 @@ def _terms(label: str) -> frozenset[str]:
 
 
 def _level_scores(
-    chunk: Chunk, wanted: frozenset[str], age: int | None = None, days: int | None = None
+    chunk: Chunk,
+    wanted: frozenset[str],
+    age: int | None = None,
+    days: int | None = None,
+    polarity: list[tuple[frozenset[str], bool]] | None = None,
 ) -> tuple[float, ...]:
     levels = branch_levels(chunk)
     scores: list[float] = []
@@ -163,9 +168,26 @@ def _level_scores(
         if depth == len(levels) - 1 and _CONDITION in chunk.context:
             terms = terms | _terms(chunk.context.split(_CONDITION, 1)[1])
         shared = len(terms & wanted)
+        if shared and polarity is not None and polarity_differs(label, terms, polarity):
+            shared = 0  # "Vous n'avez pas de passeport" against "il a un passeport": no match
         # Shared terms first, then the share of the label they cover (< 1, so only a tie-break).
         scores.append(shared + shared / (2 * len(terms)) if terms else 0.0)
     return tuple(scores)
+
+
+def clause_polarities(situation: str) -> list[tuple[frozenset[str], bool]]:
+    """(terms, negated) of each clause of the situation ("périmée depuis 6 ans, il n'a pas de passeport")."""
+    return [
+        (frozenset(analyze(c)), negated(c))
+        for c in re.split(r"[,;.\n]|\bet\b|\bmais\b", situation)
+        if c.strip()
+    ]
+
+
+def polarity_differs(label: str, terms: frozenset[str], clauses: list[tuple[frozenset[str], bool]]) -> bool:
+    """The situation's clause that shares the most words with the label says it with the other polarity."""
+    best = max(clauses, key=lambda c: len(c[0] & terms), default=None)
+    return best is not None and bool(best[0] & terms) and best[1] != negated(label)
 
 
 def _contradicted(a: Chunk, a_scores: tuple[float, ...], b: Chunk, b_scores: tuple[float, ...]) -> bool:
@@ -183,7 +205,8 @@ def situation_order(chunks: Sequence[Chunk], situation: str) -> list[tuple[int, 
     if not wanted:
         return [(i, False) for i in range(len(chunks))]
     age, days = situation_age(situation), situation_days(situation)
-    scores = [_level_scores(c, wanted, age, days) for c in chunks]
+    clauses = clause_polarities(situation)
+    scores = [_level_scores(c, wanted, age, days, clauses) for c in chunks]
     first_of_doc: dict[str, int] = {}
     for i, chunk in enumerate(chunks):
         first_of_doc.setdefault(chunk.doc_id, i)
