@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from guichet.answer.guard import REMOVED_MARKER, StreamGuard, guard_answer
+from guichet.answer.guard import REMOVED_MARKER, AllowedFacts, StreamGuard, guard_answer
 from guichet.answer.guard_claims import SourceClaims, negated
 from guichet.evaluation.checks import grounding
 
@@ -99,3 +99,12 @@ def test_negation_is_recognised(sentence: str, expected: bool) -> None:
 
 def test_unrelated_sentences_are_not_compared() -> None:
     assert not SourceClaims([DPAE]).contradicts("Le passeport n'est pas valable dix ans.")
+
+
+def test_a_delay_cited_to_the_wrong_extract_stays_an_invented_one_goes() -> None:
+    # Cited sources hold the rule, another extract given to the model holds the delay: a citation slip.
+    allowed = AllowedFacts([DPAE], claims_from=[DPAE, DELAI])
+    kept = guard_answer("Vous avez 15 jours pour contester la décision [1].", allowed)
+    assert kept.removed == ()
+    invented = guard_answer("Vous avez 45 jours pour contester la décision [1].", allowed)
+    assert [r.value for r in invented.removed] == ["45 jours"]

@@ -94,7 +94,7 @@ def find_facts(text: str) -> list[Fact]:
 class AllowedFacts:
     """The normalised facts of the allowed texts (the sources the model was given)."""
 
-    def __init__(self, texts: Iterable[str]) -> None:
+    def __init__(self, texts: Iterable[str], *, claims_from: Iterable[str] | None = None) -> None:
         self.urls: set[str] = set()
         self.hosts: set[str] = set()
         self.phones: set[str] = set()
@@ -103,7 +103,10 @@ class AllowedFacts:
         texts = list(texts)
         for text in texts:
             self._add(text)
-        self.claims = SourceClaims(texts)
+        # Durations and polarity are checked against every text the model was given (claims_from): a
+        # delay cited to the wrong extract is a citation slip, not an invented fact; URLs, phone
+        # numbers and amounts must come from the cited sources themselves (SPEC.md).
+        self.claims = SourceClaims(texts if claims_from is None else list(claims_from))
 
     def _add(self, text: str) -> None:
         facts = find_facts(text)

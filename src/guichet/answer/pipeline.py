@@ -17,7 +17,7 @@ from guichet.answer.drafting import draft_answer
 from guichet.answer.evidence import Extract, allowed_texts, chosen_branches, gather_evidence
 from guichet.answer.extractive import not_covered_answer
 from guichet.answer.generation import GenerationOptions
-from guichet.answer.guard import guard_answer
+from guichet.answer.guard import AllowedFacts, guard_answer
 from guichet.answer.links import helpers, practical_links
 from guichet.answer.live_events import EventWriter
 from guichet.answer.prompt import is_not_covered
@@ -134,7 +134,7 @@ def compose(
     by_number = {e.n: e for e in extracts}
     cited = [by_number[n] for n in dict.fromkeys(cited_numbers(text)) if n in by_number]
     branches = chosen_branches(extracts)
-    guarded = guard_answer(text, allowed_texts(cited))
+    guarded = guard_answer(text, AllowedFacts(allowed_texts(cited), claims_from=allowed_texts(extracts)))
     for removal in guarded.removed:
         metrics.GUARD_REMOVALS.labels(kind=removal.kind).inc()
     answer, sources = cite_sources(guarded.text, extracts)
