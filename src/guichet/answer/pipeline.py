@@ -68,7 +68,8 @@ class Answerer:
         hits, extracts = self._evidence(job)
         retrieval_s = time.time() - started
         drafting = time.time()
-        if not extracts or not self._options.coverage.covered(coverage_signals(job.question, hits)):
+        signals = coverage_signals(job.question, hits, embedder=self._retriever.embedder_name)
+        if not extracts or not self._options.coverage.covered(signals):
             # Decided before any drafting, the same way whether a model is configured or not.
             final = not_covered(record, extracts)
             events.token(final.answer)
