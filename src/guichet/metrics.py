@@ -119,6 +119,30 @@ DEAD_LETTERS = Counter(
 ANSWERS_NOT_COVERED = Counter(
     "guichet_answers_not_covered_total", "Answers declined because the sources do not answer (covered false)."
 )
+# The answer relay of a function process (ports/answer_streams/relay.py) and its SSE streams (api/stream.py).
+SSE_OPEN_STREAMS = Gauge("guichet_sse_open_streams", "SSE answer streams open on this function process.")
+SSE_STREAMS_REFUSED = Counter(
+    "guichet_sse_streams_refused_total",
+    "SSE answer streams refused because a cap was reached, by cap (replica: 503, site: 429).",
+    ["cap"],
+)
+SSE_CAPS = ("replica", "site")
+SSE_STREAMS_CUT = Counter(
+    "guichet_sse_streams_cut_total",
+    "SSE answer streams ended by the relay, by reason (slow: its queue filled up; the client resumes).",
+    ["reason"],
+)
+SSE_CUT_REASONS = ("slow",)
+RELAY_LAG = Histogram(
+    "guichet_answer_relay_lag_seconds",
+    "From an event's publication (its ts) to its dispatch by this process's relay.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+RELAY_ANSWERS_HELD = Gauge("guichet_answer_relay_answers", "Answers whose recent events the relay holds.")
+RELAY_FALLBACK_READS = Counter(
+    "guichet_answer_relay_fallback_reads_total",
+    "Subscriptions older than the relay's memory, read from the backend on their own.",
+)
 
 # --- feedback -------------------------------------------------------------------------------------------
 FEEDBACK = Counter("guichet_feedback_total", "Advisors' ratings of answers.", ["rating"])
@@ -145,6 +169,22 @@ def count_feedback(rating: str, reasons: Iterable[str]) -> None:
     FEEDBACK.labels(rating=rating).inc()
     for reason in dict.fromkeys(reason_label(r) for r in reasons):  # a reason ticked twice counts once
         FEEDBACK_REASONS.labels(rating=rating, reason=reason).inc()
+
+
+# --- pilotage (issue 17) --------------------------------------------------------------------------------
+# Per-site figures live in the analytics store (GET /v1/stats), never in labels: ~2,700 sites would make
+# thousands of series per metric (tests/infra/test_metric_cardinality.py).
+ANALYTICS_EVENTS = Counter(
+    "guichet_analytics_events_total",
+    "Analytics events taken by the analytics consumer, by kind and outcome.",
+    ["kind", "outcome"],
+)
+ANALYTICS_KINDS = ("answer", "rating", "unknown")
+ANALYTICS_OUTCOMES = ("stored", "duplicate", "rejected")
+ANALYTICS_PUBLISH_ERRORS = Counter(
+    "guichet_analytics_publish_errors_total",
+    "Rating events the feedback route could not publish (recovered by `guichet stats rebuild`).",
+)
 
 
 # --- queues ---------------------------------------------------------------------------------------------
@@ -277,6 +317,10 @@ def _initialise() -> None:
     for rating in RATINGS:
         FEEDBACK.labels(rating=rating)
     DEAD_LETTERS.labels(kind="ask")
+    for cap in SSE_CAPS:
+        SSE_STREAMS_REFUSED.labels(cap=cap)
+    for reason in SSE_CUT_REASONS:
+        SSE_STREAMS_CUT.labels(reason=reason)
 
 
 _initialise()

@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     # interfaces: Prometheus scrapes the pod or container from outside. The functions use /metrics.
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 9100
+    # Pilotage (docs/decisions/0024): postgresql://user@host/db ; "" = SQLite at <data_dir>/analytics.sqlite3
+    analytics_url: str = ""
+    analytics_queue: str = "guichet.analytics"
+
+    # Open SSE answer streams (api/stream.py): beyond the replica's cap a new one gets 503, beyond a site's
+    # cap (counted on this replica) 429, both with Retry-After; events a slow client may leave waiting.
+    streams_per_replica: int = 1000
+    streams_per_site: int = 100
+    stream_queue_events: int = 1024
 
     @property
     def store_path(self) -> Path:

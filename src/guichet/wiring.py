@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from guichet import metrics
@@ -17,6 +18,11 @@ from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
 from guichet.ports.store import ObjectStore
 from guichet.settings import Settings
+
+if TYPE_CHECKING:
+    from guichet.pilotage.publish import AnalyticsPublisher
+    from guichet.pilotage.store import AnalyticsStore
+    from guichet.pilotage.themes import ThemeLookup
 
 
 def build_broker(settings: Settings) -> Broker:
@@ -133,6 +139,17 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
     )
 
 
+def build_analytics_store(settings: Settings) -> AnalyticsStore:
+    """PostgreSQL when GUICHET_ANALYTICS_URL names one, else SQLite in the data folder (ADR 0024)."""
+    if settings.analytics_url.startswith(("postgresql://", "postgres://")):
+        from guichet.pilotage.backends import PostgresAnalyticsStore
+
+        return PostgresAnalyticsStore(settings.analytics_url)
+    from guichet.pilotage.backends import SQLiteAnalyticsStore
+
+    return SQLiteAnalyticsStore(settings.data_dir / "analytics.sqlite3")
+
+
 class Stack:
     """Every client a process needs, each created once, on first use: a search needs no broker.
 
@@ -165,6 +182,8 @@ class Stack:
             self._declare_queues(broker)
         self._owned: list[Callable[[], None]] = []
         self._lock = threading.RLock()
+        self._analytics: AnalyticsStore | None = None
+        self._themes: ThemeLookup | None = None
 
     @property
     def broker(self) -> Broker:
@@ -228,6 +247,25 @@ class Stack:
             return self._chat_model
 
     @property
+    def analytics(self) -> AnalyticsStore:
+        with self._lock:
+            if self._analytics is None:
+                store = build_analytics_store(self.settings)
+                self._owned.append(store.close)
+                self._analytics = store
+            return self._analytics
+
+    @property
+    def analytics_publisher(self) -> AnalyticsPublisher:
+        from guichet.pilotage.publish import AnalyticsPublisher
+        from guichet.pilotage.themes import ThemeLookup
+
+        with self._lock:
+            if self._themes is None:
+                self._themes = ThemeLookup(self.index)
+            return AnalyticsPublisher(self.broker, self.settings.analytics_queue, self._themes)
+
+    @property
     def needs_broker(self) -> bool:
         """A consumer runs on it, or the embedded store announces its writes on it."""
         return self._broker is not None or self._announces()
@@ -251,6 +289,7 @@ class Stack:
     def _declare_queues(self, broker: Broker) -> None:
         broker.declare(self.settings.index_queue)
         broker.declare(self.settings.ask_queue)
+        broker.declare(self.settings.analytics_queue)
 
     def _announces(self) -> bool:
         return self.announce_writes and not self.settings.store_url.startswith("s3://")

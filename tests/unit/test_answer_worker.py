@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from guichet.answer.drafting import LLM_FAILED_NOTICE, NO_LLM_NOTICE, TRUNCATED_NOTICE, UNUSABLE_NOTICE
+from guichet.answer.drafting import (
+    CUT_UNUSABLE_NOTICE,
+    LLM_FAILED_NOTICE,
+    NO_LLM_NOTICE,
+    TRUNCATED_NOTICE,
+    UNUSABLE_NOTICE,
+)
 from guichet.answer.extractive import NOT_COVERED_LEAD
 from guichet.answer.generation import GenerationOptions, GenerationStopped
 from guichet.answer.handlers import AnswerJobHandler, DeadJobHandler
@@ -318,6 +324,53 @@ def test_a_prompt_too_long_is_shrunk_without_using_up_retries_and_cites_only_wha
     assert "25 €" not in record.answer and len(record.sources) == 1
 
 
+def test_a_cut_whose_citation_was_in_the_unfinished_sentence_is_replaced_by_extracts(world_factory) -> None:  # type: ignore[no-untyped-def]
+    reply = "Il faut faire une demande en mairie [1] avec une photo récente et un justificatif."
+    world = world_factory(ScriptedChatModel(reply, delta_chars=10))
+    # 60 characters: "[1]" is there, but in a sentence the cut left unfinished
+    record = answer_with(world, AnswerOptions(generation=GenerationOptions(max_tokens=6)))
+    assert record.mode == "extractive" and record.notice == CUT_UNUSABLE_NOTICE
+    assert "[1]" in record.answer and record.sources
+
+
+# Like vLLM: a prompt that fits leaves the answer only the rest of the context (usage then reports fewer
+# completion tokens than max_tokens, finish_reason "length").
+CUT_REPLY = "Faites la demande en mairie [1]. Apportez une photo récente [1]."
+
+
+def prompt_length(world_factory, extracts: int) -> int:  # type: ignore[no-untyped-def]
+    probe = ScriptedChatModel(cite_first)
+    answer_with(world_factory(probe), AnswerOptions(extracts=extracts))
+    return prompt_chars(probe)
+
+
+def test_an_answer_cut_by_the_context_is_asked_again_with_fewer_extracts(world_factory) -> None:  # type: ignore[no-untyped-def]
+    context = prompt_length(world_factory, 6) + 16  # two pieces of 8 characters
+    model = ScriptedChatModel(CUT_REPLY, context_chars=context, cut_at_context=True)
+    options = AnswerOptions(generation=GenerationOptions(retries=0))
+    record = answer_with(world_factory(model), options)
+    assert len(model.calls) == 2 and prompt_chars(model) > sum(len(m.content) for m in model.calls[1])
+    assert (record.mode, record.notice, record.answer) == ("generated", "", CUT_REPLY)
+
+
+@pytest.mark.parametrize(
+    ("room", "mode", "notice"),
+    [(40, "generated", TRUNCATED_NOTICE), (16, "extractive", CUT_UNUSABLE_NOTICE)],
+)
+def test_an_answer_cut_by_the_context_with_one_extract_is_never_presented_as_complete(
+    world_factory,  # type: ignore[no-untyped-def]
+    room: int,
+    mode: str,
+    notice: str,
+) -> None:
+    context = prompt_length(world_factory, 1) + room  # 40: "...mairie [1]. Apporte"; 16: "Faites la demande"
+    model = ScriptedChatModel(CUT_REPLY, context_chars=context, cut_at_context=True)
+    record = answer_with(world_factory(model), AnswerOptions(extracts=1))
+    assert len(model.calls) == 1 and (record.mode, record.notice) == (mode, notice)
+    if mode == "generated":
+        assert record.answer == "Faites la demande en mairie [1]."
+
+
 def test_stopping_while_waiting_to_retry_requeues_instead_of_degrading(world_factory) -> None:  # type: ignore[no-untyped-def]
     world = world_factory(ScriptedChatModel(cite_first, fail_first=5))
     stop = threading.Event()
@@ -443,3 +496,12 @@ def test_without_a_deciding_situation_the_answer_lists_the_cases(world_factory) 
     record = ask_in_situation(world, "Comment renouveler sa carte d'identité ?", "Il habite à Paris.")
     assert record.covered and record.case == "" and "case" not in json.loads(record.to_json())
     assert "Plusieurs cas existent" in record.notice and record.notice.count("« ") >= 2
+
+
+def test_the_worker_fits_the_prompt_to_guichet_llm_prompt_chars(world_factory) -> None:  # type: ignore[no-untyped-def]
+    unbounded, bounded = ScriptedChatModel(cite_first), ScriptedChatModel(cite_first)
+    world = world_factory(unbounded)
+    answer_with(world, answer_options(world.settings))
+    world = world_factory(bounded)
+    answer_with(world, answer_options(world.settings.model_copy(update={"llm_prompt_chars": 4000})))
+    assert prompt_chars(bounded) <= 4000 < prompt_chars(unbounded)

@@ -2,8 +2,10 @@
 
 A generated draft is usable when it is not empty and cites at least one extract it was given (or says
 plainly that the extracts do not cover the question): an uncited answer cannot be traced, so it is
-replaced by an extractive one. A draft cut by the token limit keeps its complete sentences only, and
-says so.
+replaced by an extractive one. Only a draft the model ended itself (finish_reason "stop") is complete:
+one cut by the token limit or the model's context ("length", or any other reason) keeps its complete
+sentences only and says so; when no complete sentence citing an extract is left, it is replaced by an
+extractive one that says why.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from guichet.answer.citations import cited_numbers
 from guichet.answer.evidence import Extract, allowed_texts
 from guichet.answer.extractive import compose_extractive
-from guichet.answer.generation import Generation, GenerationOptions, generate
+from guichet.answer.generation import GenerationOptions, generate
 from guichet.answer.live_events import EventWriter
 from guichet.answer.prompt import build_messages, fit_extracts, is_not_covered, recites_instructions
 from guichet.answer.record import AskJob, Mode
@@ -36,6 +38,10 @@ UNUSABLE_NOTICE = (
     "d'extraits des fiches, sans rédaction automatique."
 )
 TRUNCATED_NOTICE = "La réponse a atteint sa longueur maximale : elle s'arrête à la dernière phrase complète."
+CUT_UNUSABLE_NOTICE = (
+    "La réponse du modèle de langage a été coupée avant d'avoir rédigé une phrase complète citant une "
+    "source : voici une réponse composée d'extraits des fiches, sans rédaction automatique."
+)
 _SENTENCE_END = re.compile(r"[.!?…»)](?=\s|$)|\n")
 
 
@@ -76,16 +82,13 @@ def draft_answer(
     if generation is None:
         return _extractive(job, extracts, events, LLM_FAILED_NOTICE, started)
     used = fitted[: generation.extracts_used]
-    if not _usable(generation.text, len(used)):
+    cut = generation.finish_reason != "stop"
+    text = complete_sentences(generation.text) if cut else generation.text
+    if not _usable(text, len(used)):
         events.restart_draft("réponse du modèle inutilisable")
-        return _extractive(job, extracts, events, UNUSABLE_NOTICE, started)
-    return _generated(generation, used)
-
-
-def _generated(generation: Generation, used: Sequence[Extract]) -> Draft:
-    text, notice = generation.text, ""
-    if generation.finish_reason == "length":
-        text, notice = complete_sentences(text), TRUNCATED_NOTICE
+        notice = CUT_UNUSABLE_NOTICE if cut else UNUSABLE_NOTICE
+        return _extractive(job, extracts, events, notice, started)
+    notice = TRUNCATED_NOTICE if cut else ""
     return Draft(text, "generated", generation.model, generation.first_token_s, notice, used)
 
 
@@ -96,9 +99,9 @@ def _usable(text: str, extracts: int) -> bool:
 
 
 def complete_sentences(text: str) -> str:
-    """text up to its last sentence end (all of it when it has none)."""
+    """text up to its last sentence end (nothing when it has none: a cut first sentence is not kept)."""
     ends = [m.end() for m in _SENTENCE_END.finditer(text)]
-    return text[: ends[-1]].rstrip() if ends else text
+    return text[: ends[-1]].rstrip() if ends else ""
 
 
 def _extractive(

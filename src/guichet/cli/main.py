@@ -14,7 +14,9 @@ import typer
 
 from guichet.cli.access import keys_app, purge
 from guichet.cli.index_snapshot import index_app
+from guichet.cli.sites import sites_app
 from guichet.cli.sizing import sizing as sizing_command
+from guichet.cli.stats import stats_app
 from guichet.corpus.model import Audience
 from guichet.settings import Settings, load_settings
 
@@ -31,6 +33,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(index_app, name="index")
 app.command()(purge)
 app.command("sizing")(sizing_command)
+app.add_typer(sites_app, name="sites")
+app.add_typer(stats_app, name="stats")
 
 T = TypeVar("T")
 # Recent typer vendors click: its UsageError is not click's own. BadParameter derives from the one in use.
