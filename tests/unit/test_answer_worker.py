@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
@@ -16,6 +17,7 @@ from guichet.answer.drafting import (
     TRUNCATED_NOTICE,
     UNUSABLE_NOTICE,
 )
+from guichet.answer.extractive import NOT_COVERED_LEAD
 from guichet.answer.generation import GenerationOptions, GenerationStopped
 from guichet.answer.handlers import AnswerJobHandler, DeadJobHandler
 from guichet.answer.pipeline import GUARD_NOTICE, Answerer, AnswerOptions
@@ -290,7 +292,11 @@ def test_an_empty_or_untraceable_model_answer_is_replaced_by_extracts(world_fact
 def test_an_answer_saying_the_extracts_do_not_cover_it_is_kept(world_factory) -> None:  # type: ignore[no-untyped-def]
     world = world_factory(ScriptedChatModel(NOT_COVERED))
     record = answer_with(world, answer_options(world.settings))
-    assert record.mode == "generated" and record.answer == NOT_COVERED and record.sources == ()
+    # The model's own "not covered" is honoured: the record says covered false, cites nothing and
+    # offers the closest fiches to consult.
+    assert record.mode == "generated" and record.covered is False and record.sources == ()
+    assert record.answer.startswith(NOT_COVERED_LEAD) and "[" not in record.answer
+    assert record.consult and all(c.url.startswith("https://") for c in record.consult)
 
 
 def test_an_answer_cut_by_the_token_limit_keeps_whole_sentences_and_says_so(world_factory) -> None:  # type: ignore[no-untyped-def]
@@ -422,6 +428,74 @@ def test_a_duplicate_job_finishing_second_keeps_the_first_record(world_factory) 
         patch.setattr(Answerer, "answer", answer_while_a_duplicate_finishes)
         world.handler()(job_envelope(job))
     assert world.stack.answers.get(job.id) == first
+
+
+def ask_question(world: World, question: str) -> AnswerRecord:
+    answerer = Answerer(world.stack.retriever, world.index, world.model, answer_options(world.settings))
+    handler = AnswerJobHandler(world.stack.answers, world.stream, answerer, max_deliveries=3)
+    job = AskJob(new_answer_id(), question)
+    world.stack.answers.put(AnswerRecord.queued(job))
+    handler(job_envelope(job))
+    record = world.stack.answers.get(job.id)
+    assert record is not None
+    return record
+
+
+OUT_OF_CORPUS = "Comment obtenir la vignette Crit'Air pour sa voiture diesel ?"
+
+
+@pytest.mark.parametrize("with_model", [True, False])
+def test_a_question_the_sources_do_not_answer_is_declined_in_both_modes(
+    world_factory, with_model: bool
+) -> None:  # type: ignore[no-untyped-def]
+    # The model would happily cite [1]: the decision is taken before drafting, so it is never asked.
+    model = ConcurrencyProbe(ScriptedChatModel(cite_first)) if with_model else None
+    world = world_factory(model)
+    record = ask_question(world, OUT_OF_CORPUS)
+    assert record.status == "done" and record.covered is False
+    assert record.sources == () and record.links == () and "[1]" not in record.answer
+    assert record.answer.startswith(NOT_COVERED_LEAD) and record.consult
+    assert all(c.title in record.answer for c in record.consult)
+    if model is not None:
+        assert model.max_concurrent == 0
+    assert json.loads(record.to_json())["covered"] is False
+
+
+def test_a_question_the_sources_answer_is_covered_and_names_no_consult(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    record = ask_question(world, QUESTION)
+    assert record.covered is True and record.sources and record.consult == ()
+    assert json.loads(record.to_json())["covered"] is True
+
+
+def ask_in_situation(world: World, question: str, situation: str) -> AnswerRecord:
+    answerer = Answerer(world.stack.retriever, world.index, world.model, answer_options(world.settings))
+    handler = AnswerJobHandler(world.stack.answers, world.stream, answerer, max_deliveries=3)
+    job = AskJob(new_answer_id(), question, situation=situation)
+    world.stack.answers.put(AnswerRecord.queued(job))
+    handler(job_envelope(job))
+    record = world.stack.answers.get(job.id)
+    assert record is not None
+    return record
+
+
+FIRST_CARD = "Quels justificatifs pour une première carte d'identité d'un majeur ?"
+
+
+def test_the_record_names_the_case_the_situation_chose(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    record = ask_in_situation(world, FIRST_CARD, "Il a un passeport valide")
+    assert record.covered and "passeport" in record.case
+    assert json.loads(record.to_json())["case"] == record.case
+    assert "Plusieurs cas existent" not in record.notice
+
+
+def test_without_a_deciding_situation_the_answer_lists_the_cases(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    # F21089's extracts hold two cases (old card at hand, card lost or stolen): nothing says which.
+    record = ask_in_situation(world, "Comment renouveler sa carte d'identité ?", "Il habite à Paris.")
+    assert record.covered and record.case == "" and "case" not in json.loads(record.to_json())
+    assert "Plusieurs cas existent" in record.notice and record.notice.count("« ") >= 2
 
 
 def test_the_worker_fits_the_prompt_to_guichet_llm_prompt_chars(world_factory) -> None:  # type: ignore[no-untyped-def]

@@ -121,8 +121,17 @@ class Helper:
 class GuardRemoval:
     """Something the output guard removed from the answer: not found in any cited source."""
 
-    kind: Literal["url", "phone", "amount", "cerfa"]
+    kind: Literal["url", "phone", "amount", "cerfa", "duration", "polarity"]
     value: str
+
+
+@dataclass(frozen=True)
+class ConsultRef:
+    """A fiche offered "à consulter" when the sources do not answer (covered false): not a citation."""
+
+    id: str
+    title: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,9 @@ class AnswerRecord:
     site: str = ""  # the asking site (AskJob.site): analytics attribute answers and ratings to it
     follow_up_of: str = ""  # the answer this question follows (AskJob.follow_up_of)
     thread: tuple[ThreadTurn, ...] = ()
+    covered: bool = True  # false: the sources do not answer; the answer says so and cites nothing
+    case: str = ""  # the Situation/BlocCas branch followed, "Title > Sub-title"; "" when none
+    consult: tuple[ConsultRef, ...] = ()  # the closest fiches, when covered is false
 
     @property
     def final(self) -> bool:
@@ -187,6 +199,8 @@ class AnswerRecord:
             del data["error"]
         if not data["model"]:
             del data["model"]
+        if not data["case"]:
+            del data["case"]
         return data
 
     def to_json(self) -> bytes:
@@ -219,6 +233,9 @@ class AnswerRecord:
             site=str(raw.get("site") or ""),
             follow_up_of=str(raw.get("follow_up_of") or ""),
             thread=read_thread(raw.get("thread")),
+            covered=bool(raw.get("covered", True)),
+            case=str(raw.get("case", "")),
+            consult=tuple(_known(ConsultRef, c) for c in raw.get("consult", [])),
         )
 
 

@@ -36,6 +36,7 @@ from guichet.ports.index import IndexBackendError
 from guichet.ports.indexes import _weaviate_writes as writes
 from guichet.ports.indexes._weaviate_records import (
     STATE_NAMESPACE,
+    chunk_from_object,
     chunk_to_properties,
     flat,
     state_from_properties,
@@ -44,7 +45,6 @@ from guichet.ports.indexes._weaviate_records import (
 )
 from guichet.ports.indexes._weaviate_schema import VECTOR_NAME, ensure_collections
 from guichet.ports.indexes._weaviate_search import (
-    HYBRID_ALPHA,
     hybrid_search,
     lexical_search,
     vector_search,
@@ -56,7 +56,6 @@ from guichet.ports.records import Chunk, DocumentState, SearchFilters, SearchHit
 __all__ = [
     "BATCH_SIZE",
     "FETCH_LIMIT",
-    "HYBRID_ALPHA",
     "STATE_NAMESPACE",
     "VECTOR_NAME",
     "WeaviateIndex",
@@ -179,6 +178,16 @@ class WeaviateIndex:
             for o in response.objects
             if VECTOR_NAME in o.vector
         }
+
+    def document_chunks(self, key: str) -> list[tuple[Chunk, Vector]]:
+        with _backend(f"de la lecture des passages de {key}"):
+            response = self._chunks.query.fetch_objects(
+                filters=Filter.by_property("doc_key").equal(key),
+                limit=FETCH_LIMIT,
+                include_vector=[VECTOR_NAME],
+            )
+        pairs = [(chunk_from_object(o), flat(o.vector[VECTOR_NAME])) for o in response.objects]
+        return sorted(pairs, key=lambda pair: pair[0].ordinal)
 
     def documents(self) -> Iterator[DocumentState]:
         # The iterator pages with the `after` cursor, so it lists every state, past 10,000 too.
