@@ -30,6 +30,7 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
     install_access(app, stack)  # keys, rate limits, CORS (ADR 0014); inner: its 401/429 are counted
     limit_json_bodies(app, ask.MAX_BODY_BYTES)
     count_requests(app)
+    documents.limit_upload_bodies(app, stack.settings.max_document_bytes)  # outside what reads bodies
     app.add_middleware(SecurityHeaders)  # outermost: error responses get the headers too
     for module in (ask, answers, stream, feedback, documents, search):
         app.include_router(module.router)
