@@ -360,7 +360,8 @@ def test_minio_notifications_are_persistent_and_confirmed(
     assert f"queue_dir={values['objectStore']['notifications']['queueDir']}" in script
     assert f"exchange={values['queues']['documentsExchange']}" in script
     subscribe = one(manifests, "ConfigMap", "minio-notifications")["data"]["subscribe.sh"]
-    assert "arn:minio:sqs::GUICHET:amqp --event put,delete" in subscribe
+    assert "arn=arn:minio:sqs::GUICHET:amqp" in subscribe
+    assert 'mc event add "$target" "$arn" --event put,delete' in subscribe
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
 
 
