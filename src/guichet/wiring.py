@@ -28,6 +28,7 @@ def build_broker(settings: Settings) -> Broker:
             max_deliveries=settings.max_deliveries,
             retry_backoff=settings.retry_backoff,
             max_retry_backoff=settings.max_retry_backoff,
+            blocked_timeout=settings.broker_blocked_timeout,
         )
     from guichet.ports.brokers.memory import MemoryBroker
 
@@ -50,6 +51,8 @@ def build_store(settings: Settings, notify: Callable[[bytes], None] | None = Non
             region=settings.s3_region,
             access_key=settings.s3_access_key or None,
             secret_key=settings.s3_secret_key or None,
+            connect_timeout=settings.s3_connect_timeout,
+            read_timeout=settings.s3_read_timeout,
         )
     from guichet.ports.stores.local import LocalObjectStore
 
@@ -84,6 +87,8 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
             api_key=settings.weaviate_api_key,
             collection=settings.index_collection,
             dimension=dimension,
+            query_timeout=settings.weaviate_query_timeout,
+            insert_timeout=settings.weaviate_insert_timeout,
         )
     from guichet.ports.indexes.embedded import EmbeddedIndex
 
