@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_BLOCKED_TIMEOUT = 1.5  # seconds a publish may stay blocked by a RabbitMQ alarm
+PROBE_SETTLE_S = 0.2  # after a probe, the time RabbitMQ has to say the connection is now blocked
 POOL_SIZE = 8  # connections in use at once; more callers wait up to blocked_timeout for one
 BLOCKED = "RabbitMQ bloque les publications (alarme mémoire ou disque)"
 
@@ -52,8 +53,6 @@ class SharedChannel:
         body: bytes,
         message_id: str,
         headers: dict[str, str],
-        *,
-        mandatory: bool = True,
     ) -> None:
         properties = pika.BasicProperties(
             delivery_mode=pika.DeliveryMode.Persistent,
@@ -63,10 +62,25 @@ class SharedChannel:
         )
 
         def send(channel: Any) -> None:
-            channel.basic_publish(exchange, routing_key, body, properties, mandatory=mandatory)
+            channel.basic_publish(exchange, routing_key, body, properties, mandatory=True)
 
         self._refuse_if_blocked(routing_key)
-        self.run(f"publication vers {routing_key!r}", send, retry=True)
+        blocked = self._run(f"publication vers {routing_key!r}", send, retry=True)[1]
+        if not blocked:
+            self._unblock()
+
+    def probe(self, routing_key: str) -> None:
+        """A confirmed publish of an empty message nobody receives (not mandatory: dropped), and
+        BrokerError unless publishing works. A connection's first publish passes even under an alarm
+        (RabbitMQ blocks it after reading it): the blocked notification that follows it counts too."""
+        properties = pika.BasicProperties(delivery_mode=pika.DeliveryMode.Transient)
+
+        def send(channel: Any) -> None:
+            channel.basic_publish("", routing_key, b"", properties, mandatory=False)
+
+        self._refuse_if_blocked(routing_key)
+        if self._run("sonde de publication", send, settle_s=PROBE_SETTLE_S)[1]:
+            raise BrokerError(f"sonde de publication : {BLOCKED}")
         self._unblock()
 
     def run(self, what: str, action: Callable[[Any], T], *, retry: bool = False) -> T:
@@ -75,6 +89,13 @@ class SharedChannel:
         A dropped connection is reopened and, when retry is set, the action retried once: publishing
         twice is allowed (at-least-once), losing a publish is not. A blocked connection is not retried.
         """
+        return self._run(what, action, retry=retry)[0]
+
+    def _run(
+        self, what: str, action: Callable[[Any], T], *, retry: bool = False, settle_s: float = 0.0
+    ) -> tuple[T, bool]:
+        """run(), and whether RabbitMQ said the connection is blocked meanwhile (the action went through:
+        the link is dropped, and the pool marked blocked). settle_s: time left for that notification."""
         if not self._slots.acquire(timeout=self._blocked_timeout):
             raise BrokerError(f"{what} : toutes les connexions RabbitMQ sont occupées")
         try:
@@ -94,8 +115,14 @@ class SharedChannel:
                     if not (retry and attempt == 1 and isinstance(exc, px.AMQPConnectionError)):
                         raise BrokerError(f"{what} : {exc!r}") from exc
                     continue
+                if settle_s and not link.blocked:
+                    link.connection.process_data_events(time_limit=settle_s)
+                if link.blocked:
+                    link.close()
+                    self._block()
+                    return result, True
                 self._give_back(link)
-                return result
+                return result, False
             raise AssertionError("unreachable")
         finally:
             self._slots.release()

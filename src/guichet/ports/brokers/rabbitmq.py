@@ -129,9 +129,7 @@ class RabbitMQBroker:
         return self._shared.run(f"profondeur de {queue!r}", count)
 
     def ping(self) -> None:
-        # An empty message nobody receives (default exchange, no such queue, not mandatory): RabbitMQ
-        # confirms and drops it, unless an alarm blocks publishing.
-        self._shared.publish("", f"{self.delay_prefix}.ping", b"", "", {}, mandatory=False)
+        self._shared.probe(f"{self.delay_prefix}.ping")
 
     def close(self) -> None:
         self._shared.close()
