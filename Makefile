@@ -20,7 +20,7 @@ WHEEL_CACHE := $(HOME)/.cache/guichet/wheels/avx2
 DSFR_DIST := web/node_modules/@gouvfr/dsfr/dist
 DSFR_STATIC := src/guichet/web/static/dsfr
 
-.PHONY: demo serve test lint typecheck pytest services llm-server bench clean web helm-files eval
+.PHONY: demo serve test lint typecheck pytest services llm-server bench clean web helm-files eval e2e-containers
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -107,6 +107,11 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/worker_overhead.py
 	$(BIN)/python benchmarks/ask_latency.py
 	$(BIN)/python benchmarks/token_relay.py
+
+# The chart's workloads in containers, end to end (podman, runc, debootstrap; scripts/e2e-containers.sh
+# says what stands in for what). Not in `make test`: a fresh machine spends minutes on the base image.
+e2e-containers: $(DEVSTAMP)
+	bash scripts/e2e-containers.sh
 
 clean:
 	rm -rf $(VENV) $(LLM_VENV) .pytest_cache .mypy_cache .ruff_cache artifacts web/node_modules $(DSFR_STATIC)

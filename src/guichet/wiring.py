@@ -33,6 +33,7 @@ def build_broker(settings: Settings) -> Broker:
         return RabbitMQBroker(
             settings.broker_url,
             max_deliveries=settings.max_deliveries,
+            dead_letter_exchange=settings.dead_letter_exchange,
             retry_backoff=settings.retry_backoff,
             max_retry_backoff=settings.max_retry_backoff,
             blocked_timeout=settings.broker_blocked_timeout,
@@ -91,6 +92,7 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
         return WeaviateIndex(
             settings.index_url,
             grpc_port=settings.weaviate_grpc_port,
+            grpc_host=settings.weaviate_grpc_host,
             api_key=settings.weaviate_api_key,
             collection=settings.index_collection,
             dimension=dimension,

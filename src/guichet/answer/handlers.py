@@ -184,3 +184,6 @@ def _observe(record: AnswerRecord) -> None:
         if record.mode == "generated":  # the decoding time; an extractive draft has none worth a histogram
             generation = max(0.0, record.timings.total_s - record.timings.first_token_s)
             metrics.ANSWER_STAGE_SECONDS.labels(stage="generation").observe(generation)
+            # What `guichet sizing` targets (ttft-p95) and the alert watches: queue wait included.
+            asked = record.timings.queued_s + record.timings.first_token_s
+            metrics.ANSWER_STAGE_SECONDS.labels(stage="ask_to_first_token").observe(asked)

@@ -52,10 +52,9 @@ def answer_consumers(
         stack.answers, stack.answer_stream, answerer, max_deliveries=settings.max_deliveries
     )
     queue = settings.ask_queue
-    consumers = [
-        consume_in_thread(stack.broker, queue, handler, stop)
-        for _ in range(concurrency or settings.answer_concurrency)
-    ]
+    slots = concurrency or settings.answer_concurrency
+    metrics.ANSWER_CONCURRENCY.set(slots)
+    consumers = [consume_in_thread(stack.broker, queue, handler, stop) for _ in range(slots)]
     dead = DeadJobHandler(stack.answers, stack.answer_stream, stop)
     consumers.append(consume_in_thread(stack.broker, dead_letter_queue(queue), dead, stop))
     return consumers

@@ -84,6 +84,7 @@ class WeaviateIndex:
         url: str,
         *,
         grpc_port: int = 50051,
+        grpc_host: str = "",
         api_key: str = "",
         collection: str = "GuichetChunk",
         dimension: int,
@@ -98,7 +99,7 @@ class WeaviateIndex:
         with _backend(f"de la connexion à {url}"):
             self._client = weaviate.connect_to_custom(
                 http_host=host, http_port=parsed.port or (443 if secure else 80), http_secure=secure,
-                grpc_host=host, grpc_port=grpc_port, grpc_secure=secure,
+                grpc_host=grpc_host or host, grpc_port=grpc_port, grpc_secure=secure,
                 auth_credentials=Auth.api_key(api_key) if api_key else None,
                 # The client's default query timeout is 30 s: an answer would wait that long on a stuck
                 # Weaviate before its retrieval fails and is retried.
