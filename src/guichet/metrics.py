@@ -168,6 +168,22 @@ def count_feedback(rating: str, reasons: Iterable[str]) -> None:
         FEEDBACK_REASONS.labels(rating=rating, reason=reason).inc()
 
 
+# --- pilotage (issue 17) --------------------------------------------------------------------------------
+# Per-site figures live in the analytics store (GET /v1/stats), never in labels: ~2,700 sites would make
+# thousands of series per metric (tests/infra/test_metric_cardinality.py).
+ANALYTICS_EVENTS = Counter(
+    "guichet_analytics_events_total",
+    "Analytics events taken by the analytics consumer, by kind and outcome.",
+    ["kind", "outcome"],
+)
+ANALYTICS_KINDS = ("answer", "rating", "unknown")
+ANALYTICS_OUTCOMES = ("stored", "duplicate", "rejected")
+ANALYTICS_PUBLISH_ERRORS = Counter(
+    "guichet_analytics_publish_errors_total",
+    "Rating events the feedback route could not publish (recovered by `guichet stats rebuild`).",
+)
+
+
 # --- queues ---------------------------------------------------------------------------------------------
 QUEUE_DEPTH = "guichet_queue_depth"
 QUEUE_READ_TIMEOUT_S = 2.0  # well under Prometheus' default 10 s scrape timeout

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # interfaces: Prometheus scrapes the pod or container from outside. The functions use /metrics.
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 9100
+    # Pilotage (docs/decisions/0024): postgresql://user@host/db ; "" = SQLite at <data_dir>/analytics.sqlite3
+    analytics_url: str = ""
+    analytics_queue: str = "guichet.analytics"
 
     # Open SSE answer streams (api/stream.py): beyond the replica's cap a new one gets 503, beyond a site's
     # cap (counted on this replica) 429, both with Retry-After; events a slow client may leave waiting.

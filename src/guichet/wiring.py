@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 from urllib.parse import urlparse
 
 from guichet import metrics
@@ -19,6 +19,11 @@ from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
 from guichet.ports.store import ObjectStore
 from guichet.settings import Settings
+
+if TYPE_CHECKING:
+    from guichet.pilotage.publish import AnalyticsPublisher
+    from guichet.pilotage.store import AnalyticsStore
+    from guichet.pilotage.themes import ThemeLookup
 
 T = TypeVar("T")
 # After a failed build, a client is not tried again for this long: every request meanwhile fails at once
@@ -145,6 +150,17 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
     )
 
 
+def build_analytics_store(settings: Settings) -> AnalyticsStore:
+    """PostgreSQL when GUICHET_ANALYTICS_URL names one, else SQLite in the data folder (ADR 0024)."""
+    if settings.analytics_url.startswith(("postgresql://", "postgres://")):
+        from guichet.pilotage.backends import PostgresAnalyticsStore
+
+        return PostgresAnalyticsStore(settings.analytics_url)
+    from guichet.pilotage.backends import SQLiteAnalyticsStore
+
+    return SQLiteAnalyticsStore(settings.data_dir / "analytics.sqlite3")
+
+
 class LazyClient(Generic[T]):
     """One client, built on first use under its own lock: a slow or failing build of one client never
     holds up the others. After a failed build the error is raised again, without a new attempt, until
@@ -228,6 +244,10 @@ class Stack:
             given=answer_stream,
             on_built=lambda s: self._own(s.close),
         )
+        self._analytics: LazyClient[AnalyticsStore] = LazyClient(
+            lambda: build_analytics_store(self.settings), on_built=lambda store: self._own(store.close)
+        )
+        self._themes: LazyClient[ThemeLookup] = LazyClient(self._build_themes)
         self._chat_model: LazyClient[ChatModel | None] = LazyClient(
             lambda: build_chat_model(self.settings), given=chat_model, on_built=self._own_chat_model
         )
@@ -259,6 +279,16 @@ class Stack:
     @property
     def chat_model(self) -> ChatModel | None:
         return self._chat_model.get()
+
+    @property
+    def analytics(self) -> AnalyticsStore:
+        return self._analytics.get()
+
+    @property
+    def analytics_publisher(self) -> AnalyticsPublisher:
+        from guichet.pilotage.publish import AnalyticsPublisher
+
+        return AnalyticsPublisher(self.broker, self.settings.analytics_queue, self._themes.get())
 
     @property
     def needs_broker(self) -> bool:
@@ -297,6 +327,11 @@ class Stack:
     def _build_index(self) -> VectorIndex:
         return build_index(self.settings, self.embedder.dimension)
 
+    def _build_themes(self) -> ThemeLookup:
+        from guichet.pilotage.themes import ThemeLookup
+
+        return ThemeLookup(self.index)
+
     def _track_index(self, index: VectorIndex) -> None:
         self._own(index.close)
         metrics.track_index_size(index.chunk_count)
@@ -308,6 +343,7 @@ class Stack:
     def _declare_queues(self, broker: Broker) -> None:
         broker.declare(self.settings.index_queue)
         broker.declare(self.settings.ask_queue)
+        broker.declare(self.settings.analytics_queue)
 
     def _announces(self) -> bool:
         return self.announce_writes and not self.settings.store_url.startswith("s3://")

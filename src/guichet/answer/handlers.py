@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 
 from guichet import metrics
 from guichet.answer.generation import GenerationStopped
@@ -34,14 +35,31 @@ UNREADABLE = "message illisible : ce n'est pas une demande de réponse"
 UNREADABLE_RECORD = "enregistrement de réponse illisible ({error}) : remplacé par un échec"
 
 
+FinalHook = Callable[[AnswerRecord], None]
+
+
+def _nothing(_record: AnswerRecord) -> None:
+    return None
+
+
 class AnswerJobHandler:
+    """on_final(record): called once the final record is stored, and again on a redelivery that finds it
+    (the pilotage event, pilotage/publish.py: if it raises, the job is redelivered and it is retried)."""
+
     def __init__(
-        self, answers: AnswerRepository, stream: AnswerStream, answerer: Answerer, *, max_deliveries: int
+        self,
+        answers: AnswerRepository,
+        stream: AnswerStream,
+        answerer: Answerer,
+        *,
+        max_deliveries: int,
+        on_final: FinalHook = _nothing,
     ) -> None:
         self._answers = answers
         self._stream = stream
         self._answerer = answerer
         self._max_deliveries = max_deliveries
+        self._on_final = on_final
 
     def __call__(self, envelope: Envelope) -> None:
         job = _parse(envelope)
@@ -55,6 +73,7 @@ class AnswerJobHandler:
         record = self._answers.get(job.id) or AnswerRecord.queued(job)
         if record.final:
             events.final(record)  # a redelivery after the record was stored: readers may still wait
+            self._on_final(record)
             return
         metrics.ANSWERS_IN_FLIGHT.inc()
         try:
@@ -70,6 +89,7 @@ class AnswerJobHandler:
         self._answers.put(final)  # durable before the handler returns, i.e. before the ack
         events.final(final)
         _observe(final)
+        self._on_final(final)
 
     def _answer(self, job: AskJob, running: AnswerRecord, events: EventWriter, attempt: int) -> AnswerRecord:
         try:
@@ -87,6 +107,7 @@ class AnswerJobHandler:
             self._answers.put(failed)
             events.final(failed)
             _observe(failed)
+            self._on_final(failed)
             raise Reject(f"échec après {attempt} tentatives : {type(exc).__name__}") from exc
 
 
@@ -101,11 +122,17 @@ class DeadJobHandler:
     """
 
     def __init__(
-        self, answers: AnswerRepository, stream: AnswerStream, stop: threading.Event | None = None
+        self,
+        answers: AnswerRepository,
+        stream: AnswerStream,
+        stop: threading.Event | None = None,
+        *,
+        on_final: FinalHook = _nothing,
     ) -> None:
         self._answers = answers
         self._stream = stream
         self._stop = stop or threading.Event()
+        self._on_final = on_final
 
     def __call__(self, envelope: Envelope) -> None:
         metrics.DEAD_LETTERS.labels(kind="ask").inc()
@@ -149,6 +176,7 @@ class DeadJobHandler:
         self._answers.put(failed)
         EventWriter(self._stream, job.id, record.attempt + 1).final(failed)
         _observe(failed)
+        self._on_final(failed)
 
 
 def _parse(envelope: Envelope) -> AskJob | None:

@@ -50,6 +50,7 @@ class AskJob:
     audience: str = "particuliers"
     situation: str = ""
     created_at: float = field(default_factory=time.time)
+    site: str = ""  # the France services site whose key asked (pilotage); never an advisor's identity
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False).encode("utf-8")
@@ -66,6 +67,7 @@ class AskJob:
             audience=str(raw.get("audience") or "particuliers"),
             situation=str(raw.get("situation") or ""),
             created_at=float(raw.get("created_at") or time.time()),
+            site=str(raw.get("site") or ""),
         )
         if not job.id or not job.question.strip():
             raise ValueError("identifiant ou question manquant")
@@ -154,6 +156,7 @@ class AnswerRecord:
     attempt: int = 0
     error: AnswerError | None = None
     updated_at: float = field(default_factory=time.time)
+    site: str = ""  # the asking site (AskJob.site): analytics attribute answers and ratings to it
 
     @property
     def final(self) -> bool:
@@ -161,7 +164,7 @@ class AnswerRecord:
 
     @classmethod
     def queued(cls, job: AskJob) -> AnswerRecord:
-        return cls(job.id, "queued", job.question, job.audience, job.situation, job.created_at)
+        return cls(job.id, "queued", job.question, job.audience, job.situation, job.created_at, site=job.site)
 
     def running(self, attempt: int) -> AnswerRecord:
         return replace(self, status="running", attempt=attempt, updated_at=time.time())
@@ -204,6 +207,7 @@ class AnswerRecord:
             attempt=int(raw.get("attempt", 0)),
             error=_known(AnswerError, error) if error else None,
             updated_at=float(raw.get("updated_at", 0.0)),
+            site=str(raw.get("site", "")),
         )
 
 

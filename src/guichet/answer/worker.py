@@ -48,16 +48,26 @@ def answer_consumers(
 ) -> list[Consumer]:
     settings = stack.settings
     answerer = Answerer(stack.retriever, stack.index, stack.chat_model, answer_options(settings), stop)
+    publish = stack.analytics_publisher.answer  # the pilotage event of each final answer
     handler = AnswerJobHandler(
-        stack.answers, stack.answer_stream, answerer, max_deliveries=settings.max_deliveries
+        stack.answers, stack.answer_stream, answerer, max_deliveries=settings.max_deliveries, on_final=publish
     )
     queue = settings.ask_queue
     slots = concurrency or settings.answer_concurrency
     metrics.ANSWER_CONCURRENCY.set(slots)
     consumers = [consume_in_thread(stack.broker, queue, handler, stop) for _ in range(slots)]
-    dead = DeadJobHandler(stack.answers, stack.answer_stream, stop)
+    dead = DeadJobHandler(stack.answers, stack.answer_stream, stop, on_final=publish)
     consumers.append(consume_in_thread(stack.broker, dead_letter_queue(queue), dead, stop))
+    consumers.append(analytics_consumer(stack, stop))
     return consumers
+
+
+def analytics_consumer(stack: Stack, stop: threading.Event) -> Consumer:
+    """Every answer worker (and `guichet serve`) also fills the analytics store (pilotage/consumer.py)."""
+    from guichet.pilotage.consumer import AnalyticsHandler
+
+    handler = AnalyticsHandler(stack.analytics)
+    return consume_in_thread(stack.broker, stack.settings.analytics_queue, handler, stop)
 
 
 def run_answer_worker(settings: Settings) -> None:
@@ -68,7 +78,7 @@ def run_answer_worker(settings: Settings) -> None:
                 log.warning("GUICHET_LLM_URL not set: extractive answers only")
             consumers = answer_consumers(stack, stop)
             log.info(
-                "answer worker: %d generation(s) in flight on %s", len(consumers) - 1, settings.ask_queue
+                "answer worker: %d generation(s) in flight on %s", len(consumers) - 2, settings.ask_queue
             )
             wait_for(consumers, stop, timeout=settings.llm_max_duration + SHUTDOWN_MARGIN_S)
     finally:

@@ -31,7 +31,7 @@ KEY_INVALID = "Clé d'API invalide ou révoquée : demandez une clé à l'admini
 KEYS_UNAVAILABLE = "Les clés d'API sont illisibles pour le moment (stockage injoignable) ; réessayez."
 ROLE_NAMES = {"advisor": "conseiller", "operator": "opérateur", "admin": "administrateur"}
 # Most specific first: the role a /v1 path needs (its method too, for documents).
-OPERATOR_PATHS = ("/v1/documents", "/v1/reconcile")
+OPERATOR_PATHS = ("/v1/documents", "/v1/reconcile", "/v1/stats", "/v1/sites")
 ADMIN_PATHS = ("/v1/keys",)
 
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from guichet import __version__, metrics
-from guichet.api import answers, ask, documents, feedback, search, stream
+from guichet.api import answers, ask, documents, feedback, search, stats, stream
 from guichet.api.access import install_access
 from guichet.api.errors import error_response, install_error_handlers
 from guichet.api.page import install_page
@@ -33,7 +33,7 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
     count_requests(app)
     documents.limit_upload_bodies(app, stack.settings.max_document_bytes)  # outside what reads bodies
     app.add_middleware(SecurityHeaders)  # outermost: error responses get the headers too
-    for module in (ask, answers, stream, feedback, documents, search):
+    for module in (ask, answers, stream, feedback, documents, search, stats):
         app.include_router(module.router)
 
     install_page(app)  # GET / and /static: the advisor's page

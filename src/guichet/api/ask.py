@@ -58,6 +58,12 @@ class AskAccepted(BaseModel):
     links: AnswerLinks
 
 
+def site_of(request: Request) -> str:
+    """The site of the API key (access control put it there); "" when GUICHET_AUTH=off."""
+    key = getattr(request.state, "api_key", None)
+    return str(getattr(key, "site", ""))
+
+
 def answer_links(answer_id: str) -> AnswerLinks:
     return AnswerLinks.model_validate(
         {"self": f"/v1/answers/{answer_id}", "stream": f"/v1/answers/{answer_id}/stream"}
@@ -78,7 +84,13 @@ def answer_links(answer_id: str) -> AnswerLinks:
 def ask(request: Request, body: AskRequest, response: Response) -> AskAccepted:
     """Accepts a question once its job is durably enqueued; the answer follows at links.self/stream."""
     stack: Stack = request.app.state.stack
-    job = AskJob(new_answer_id(), body.question, body.audience or "particuliers", body.situation or "")
+    job = AskJob(
+        new_answer_id(),
+        body.question,
+        body.audience or "particuliers",
+        body.situation or "",
+        site=site_of(request),
+    )
     try:
         enqueue(stack.answers, stack.broker, stack.settings.ask_queue, job)
     except StoreError as exc:

@@ -13,7 +13,9 @@ import click
 import typer
 
 from guichet.cli.access import keys_app, purge
+from guichet.cli.sites import sites_app
 from guichet.cli.sizing import sizing as sizing_command
+from guichet.cli.stats import stats_app
 from guichet.corpus.model import Audience
 from guichet.settings import Settings, load_settings
 
@@ -29,6 +31,8 @@ app.add_typer(worker_app, name="worker")
 app.add_typer(keys_app, name="keys")
 app.command()(purge)
 app.command("sizing")(sizing_command)
+app.add_typer(sites_app, name="sites")
+app.add_typer(stats_app, name="stats")
 
 T = TypeVar("T")
 # Recent typer vendors click: its UsageError is not click's own. BadParameter derives from the one in use.
