@@ -262,7 +262,9 @@ class BrokerContract:
     def test_stop_during_backoff_is_prompt_and_keeps_the_message(
         self, make_broker: MakeBroker, queue: str
     ) -> None:
-        broker = make_broker(retry_backoff=0.5, max_retry_backoff=0.5)
+        # Longer than the consume loop's wake-up (0.5 s): the message cannot come back to this consumer
+        # while it closes (RabbitMQ would then count that return in x-delivery-count).
+        broker = make_broker(retry_backoff=1.5, max_retry_backoff=1.5)
         broker.declare(queue)
         broker.publish(queue, b"en attente", message_id="patient")
         calls: list[Envelope] = []
@@ -285,6 +287,7 @@ class BrokerContract:
         envelope = _get(broker, queue)
         assert (envelope.body, envelope.message_id) == (b"en attente", "patient")
         assert (envelope.redelivered, envelope.delivery_count) == (True, 1)
+        assert envelope.headers[ATTEMPT_HEADER] == "1"
         assert broker.depth(dead_letter_queue(queue)) == 0
 
     def test_depth_and_get(self, broker: Broker, queue: str) -> None:
