@@ -101,6 +101,13 @@ class Settings(BaseSettings):
 
     # POST /v1/chat/completions waits this long for the final answer, then answers 504 with its id.
     chat_wait: float = 330.0
+    # Bounds on waiting for a dependency (issue 14): a dead or black-holed backend fails a request in
+    # seconds instead of holding an API thread for minutes.
+    s3_connect_timeout: float = 3.0  # seconds to open a connection to S3/MinIO
+    s3_read_timeout: float = 10.0  # seconds without a byte from S3/MinIO (3 attempts at most)
+    weaviate_query_timeout: float = 5.0  # seconds a Weaviate search may take
+    weaviate_insert_timeout: float = 90.0  # seconds a Weaviate batch write may take
+    broker_blocked_timeout: float = 1.5  # seconds a publish may stay blocked by a RabbitMQ alarm
 
     @property
     def store_path(self) -> Path:

@@ -13,7 +13,8 @@ import yaml
 
 from guichet.capacity.simulator.profile import DEFAULT_PROFILE, load_profile
 from guichet.ports.answer_streams.rabbitmq import stream_arguments
-from guichet.ports.brokers.rabbitmq import work_queue_arguments
+from guichet.ports.broker import retry_delays
+from guichet.ports.brokers.rabbitmq import delay_name, delay_queue_arguments, work_queue_arguments
 from tests.helm.chart import (
     EXAMPLES,
     Manifest,
@@ -328,6 +329,13 @@ def test_definitions_declare_the_queues_exactly_as_the_application(
     bindings = {(b["source"], b["destination"], b["routing_key"]) for b in loaded["bindings"]}
     assert (q["documentsExchange"], q["index"]["name"], q["index"]["name"]) in bindings
     assert (q["deadLetterExchange"], f"{q['ask']['name']}.dead", q["ask"]["name"]) in bindings
+    parked = f"{q['ask']['name']}.dead.dead"
+    assert (q["deadLetterExchange"], parked, f"{q['ask']['name']}.dead") in bindings
+    exchanges = {x["name"]: x["type"] for x in loaded["exchanges"]}
+    for seconds in retry_delays(q["maxDeliveries"], 1.0, 30.0):  # the application's default backoff
+        name = delay_name("guichet.delay", seconds)
+        assert queues[name] == delay_queue_arguments(seconds)
+        assert exchanges[name] == "fanout" and (name, name, "") in bindings
     assert "users" not in loaded  # no password in the chart: only the app user's permissions
     assert loaded["permissions"] == [
         {"user": values["broker"]["user"], "vhost": values["broker"]["vhost"],

@@ -12,6 +12,7 @@ from guichet.api import answers, ask, documents, feedback, openai_compat, search
 from guichet.api.access import install_access
 from guichet.api.errors import error_response, install_error_handlers
 from guichet.api.page import install_page
+from guichet.api.readiness import REQUIRED, Readiness
 from guichet.api.security_headers import SecurityHeaders
 from guichet.process.consumers import Consumer
 from guichet.wiring import Stack
@@ -30,6 +31,7 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
     install_access(app, stack)  # keys, rate limits, CORS (ADR 0014); inner: its 401/429 are counted
     limit_json_bodies(app, ask.MAX_BODY_BYTES)
     count_requests(app)
+    documents.limit_upload_bodies(app, stack.settings.max_document_bytes)  # outside what reads bodies
     app.add_middleware(SecurityHeaders)  # outermost: error responses get the headers too
     for module in (ask, answers, stream, feedback, documents, search, stats, openai_compat):
         app.include_router(module.router)
@@ -40,38 +42,27 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.state.readiness = Readiness(stack)
+
     @app.get("/readyz", tags=["exploitation"], response_model=None)
     def readyz() -> dict[str, object] | Response:
-        checks = readiness(stack)
+        checks = app.state.readiness.check()
+        required = [*REQUIRED, "worker"] if workers else list(REQUIRED)
         if workers:
             checks["worker"] = all(w.alive for w in workers)
-        if all(checks.values()):
-            return {"status": "ready", "checks": checks}
-        failing = ", ".join(name for name, ok in checks.items() if not ok)
-        return error_response(503, "indisponible", f"Dépendances injoignables : {failing}.")
+        failing = [name for name in required if not checks[name]]
+        if not failing:
+            degraded = [name for name, ok in checks.items() if not ok]
+            return {"status": "degraded" if degraded else "ready", "checks": checks}
+        # The broker first: a RabbitMQ alarm or outage is what POST /v1/ask answers with, too.
+        code = "file_indisponible" if "broker" in failing else "indisponible"
+        return error_response(503, code, f"Dépendances injoignables : {', '.join(failing)}.")
 
     @app.get("/metrics", tags=["exploitation"], include_in_schema=False)
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-def readiness(stack: Stack) -> dict[str, bool]:
-    """The dependencies of the functions: POST /v1/ask needs the broker and the answer store."""
-    return {
-        "store": _safe(stack.store.ping),
-        "index": _safe(stack.index.ping),
-        "broker": _safe(lambda: stack.broker.depth(stack.settings.ask_queue) >= 0),
-        "answers": _safe(lambda: stack.answers.ping()),
-    }
-
-
-def _safe(check: object) -> bool:
-    try:
-        return bool(check())  # type: ignore[operator]
-    except Exception:
-        return False
 
 
 def limit_json_bodies(app: FastAPI, limit: int) -> None:

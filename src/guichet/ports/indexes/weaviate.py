@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 import httpx
 import weaviate
 from weaviate.classes.data import DataObject
-from weaviate.classes.init import Auth
+from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter
 from weaviate.exceptions import WeaviateBaseError
 
@@ -87,6 +87,8 @@ class WeaviateIndex:
         api_key: str = "",
         collection: str = "GuichetChunk",
         dimension: int,
+        query_timeout: float = 5.0,
+        insert_timeout: float = 90.0,
     ) -> None:
         self.dimension = dimension
         self._names = (collection, f"{collection}Document")
@@ -98,6 +100,11 @@ class WeaviateIndex:
                 http_host=host, http_port=parsed.port or (443 if secure else 80), http_secure=secure,
                 grpc_host=grpc_host or host, grpc_port=grpc_port, grpc_secure=secure,
                 auth_credentials=Auth.api_key(api_key) if api_key else None,
+                # The client's default query timeout is 30 s: an answer would wait that long on a stuck
+                # Weaviate before its retrieval fails and is retried.
+                additional_config=AdditionalConfig(
+                    timeout=Timeout(query=query_timeout, insert=insert_timeout)
+                ),
             )  # fmt: skip
         try:
             with _backend(f"de la création des collections {' et '.join(self._names)}"):
