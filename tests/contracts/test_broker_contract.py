@@ -554,3 +554,24 @@ class TestRabbitMQBroker(BrokerContract):
         assert "raised" not in outcome
         assert [(e.redelivered, e.delivery_count) for e in seen] == [(False, 0), (True, 1)]
         wait_for(lambda: broker.depth(queue) == 0)
+
+
+def test_a_queue_declared_with_other_arguments_is_used_as_it_is(
+    amqp_url: str, unique_name: Callable[[str], str]
+) -> None:
+    """Another deployment (or a rolling update) with another GUICHET_MAX_DELIVERIES must not stop a
+    process at start-up: RabbitMQ refuses to redeclare a queue with other arguments (406)."""
+    from guichet.ports.brokers.rabbitmq import RabbitMQBroker
+
+    queue, delay_prefix = unique_name("shared"), unique_name("delay")
+    first = RabbitMQBroker(amqp_url, max_deliveries=4, delay_prefix=delay_prefix)
+    second = RabbitMQBroker(amqp_url, max_deliveries=2, delay_prefix=delay_prefix)
+    try:
+        first.declare(queue)
+        second.declare(queue)
+        second.publish(queue, b"toujours utilisable")
+        assert first.depth(queue) == 1
+    finally:
+        first.close()
+        second.close()
+        delete_delay_queues(amqp_url, [first, second])

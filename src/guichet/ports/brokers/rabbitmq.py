@@ -16,6 +16,7 @@ _rabbitmq_delivery.py). consume() only ends when stop is set.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from typing import Any
@@ -26,6 +27,7 @@ from guichet.ports.broker import (
     DEFAULT_MAX_DELIVERIES,
     DEFAULT_MAX_RETRY_BACKOFF,
     DEFAULT_RETRY_BACKOFF,
+    BrokerError,
     Handler,
     check_retry_backoff,
     dead_letter_queue,
@@ -51,6 +53,8 @@ __all__ = [
     "delay_queue_arguments",
     "work_queue_arguments",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class RabbitMQBroker:
@@ -95,9 +99,18 @@ class RabbitMQBroker:
             channel.queue_bind(dead, self.dead_letter_exchange, routing_key=queue)
             channel.queue_declare(parked, durable=True, arguments=quorum)
             channel.queue_bind(parked, self.dead_letter_exchange, routing_key=dead)
-            channel.queue_declare(queue, durable=True, arguments=arguments)
 
-        self._shared.run(f"déclaration de {queue!r}", declare_all)
+        what = f"déclaration de {queue!r}"
+        self._shared.run(what, declare_all)
+        try:
+            self._shared.run(what, lambda ch: ch.queue_declare(queue, durable=True, arguments=arguments))
+        except BrokerError as exc:
+            if not _inequivalent_arguments(exc):
+                raise
+            # A queue's arguments cannot change once it exists (a rolling update with another
+            # GUICHET_MAX_DELIVERIES, another deployment's processes): use it as it is, and say so.
+            log.warning("queue %r exists with other arguments, kept as it is (%s)", queue, exc.__cause__)
+            self._shared.run(what, lambda ch: ch.queue_declare(queue, passive=True))
 
     def publish(
         self, queue: str, body: bytes, *, message_id: str = "", headers: dict[str, str] | None = None
@@ -133,3 +146,12 @@ class RabbitMQBroker:
 
     def close(self) -> None:
         self._shared.close()
+
+
+def _inequivalent_arguments(exc: BrokerError) -> bool:
+    cause = exc.__cause__
+    return (
+        isinstance(cause, pika.exceptions.ChannelClosedByBroker)
+        and cause.reply_code == 406
+        and "inequivalent arg" in str(cause.reply_text)
+    )
