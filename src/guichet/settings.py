@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # interfaces: Prometheus scrapes the pod or container from outside. The functions use /metrics.
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 9100
+    # What the advisor reads (issue 18): a cited fiche last updated longer ago than this is flagged on
+    # the page and named in the answer's notice; 0 = never.
+    source_max_age_days: float = 730.0
 
     @property
     def store_path(self) -> Path:

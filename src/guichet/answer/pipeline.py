@@ -21,6 +21,7 @@ from guichet.answer.live_events import EventWriter
 from guichet.answer.record import AnswerRecord, AskJob, Timings
 from guichet.answer.related import related_questions
 from guichet.answer.retrieval import Retriever
+from guichet.answer.source_dates import age_notice, dated, example_notice
 from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
 
@@ -37,6 +38,7 @@ class AnswerOptions:
     extracts: int = 6
     prompt_chars: int = 24_000
     generation: GenerationOptions = field(default_factory=GenerationOptions)
+    source_max_age_days: float = 730.0  # older cited fiches are flagged (source_dates.py); 0 = never
 
 
 class Answerer:
@@ -70,7 +72,10 @@ class Answerer:
             first_token_s=round(drafting - started + draft.first_token_s, 4),
             total_s=round(time.time() - started, 4),
         )
-        final = compose(job, record, draft.text, draft.extracts, draft.notice)
+        final = compose(
+            job, record, draft.text, draft.extracts, draft.notice,
+            max_age_days=self._options.source_max_age_days,
+        )  # fmt: skip
         return replace(final, mode=draft.mode, model=draft.model, timings=timings, updated_at=time.time())
 
     def _evidence(self, job: AskJob) -> list[Extract]:
@@ -82,16 +87,24 @@ class Answerer:
 
 
 def compose(
-    job: AskJob, record: AnswerRecord, text: str, extracts: Sequence[Extract], notice: str
+    job: AskJob,
+    record: AnswerRecord,
+    text: str,
+    extracts: Sequence[Extract],
+    notice: str,
+    *,
+    max_age_days: float = 0.0,
 ) -> AnswerRecord:
-    """The final record: only cited sources, the guard applied against them, related questions, links."""
+    """The final record: only cited sources (dated, examples flagged), the guard applied against them,
+    related questions, links."""
     by_number = {e.n: e for e in extracts}
     cited = [by_number[n] for n in dict.fromkeys(cited_numbers(text)) if n in by_number]
     guarded = guard_answer(text, allowed_texts(cited))
     for removal in guarded.removed:
         metrics.GUARD_REMOVALS.labels(kind=removal.kind).inc()
     answer, sources = cite_sources(guarded.text, extracts)
-    notices = [notice] if notice else []
+    sources = dated(sources, max_age_days=max_age_days)
+    notices = [n for n in (example_notice(sources), notice, age_notice(sources)) if n]
     if guarded.removed:
         notices.append(GUARD_NOTICE)
     return replace(
@@ -99,7 +112,10 @@ def compose(
         status="done",
         answer=answer,
         sources=sources,
-        related_questions=related_questions(job.question, extracts, exclude={s.id for s in sources}),
+        # A refusal (nothing cited) suggests no "questions liées": they would be unrelated.
+        related_questions=(
+            related_questions(job.question, extracts, exclude={s.id for s in sources}) if sources else ()
+        ),
         links=practical_links(cited, chosen_branches(extracts)),
         helpers=helpers(cited),
         notice=" ".join(notices),

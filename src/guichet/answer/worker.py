@@ -40,13 +40,19 @@ def answer_options(settings: Settings) -> AnswerOptions:
         retries=settings.llm_retries,
         retry_backoff=settings.llm_retry_backoff,
     )
-    return AnswerOptions(extracts=settings.answer_extracts, generation=generation)
+    return AnswerOptions(
+        extracts=settings.answer_extracts,
+        generation=generation,
+        source_max_age_days=settings.source_max_age_days,
+    )
 
 
 def answer_consumers(
     stack: Stack, stop: threading.Event, *, concurrency: int | None = None
 ) -> list[Consumer]:
     settings = stack.settings
+    if not settings.llm_url:
+        log.info("no LLM configured (GUICHET_LLM_URL is empty): answers are extractive")
     answerer = Answerer(stack.retriever, stack.index, stack.chat_model, answer_options(settings), stop)
     handler = AnswerJobHandler(
         stack.answers, stack.answer_stream, answerer, max_deliveries=settings.max_deliveries

@@ -23,6 +23,8 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
         title="guichet",
         version=__version__,
         description="Réponses sourcées pour les conseillers France services.",
+        docs_url=None,  # served by api/page.py from the packaged Swagger UI (no CDN)
+        redoc_url=None,
     )
     app.state.stack = stack
     app.state.open_streams = stream.OpenStreams()  # close_all() at shutdown: see api/stream.py
@@ -46,7 +48,7 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
         if workers:
             checks["worker"] = all(w.alive for w in workers)
         if all(checks.values()):
-            return {"status": "ready", "checks": checks}
+            return {"status": "ready", "checks": checks, "answers": answer_mode(stack)}
         failing = ", ".join(name for name, ok in checks.items() if not ok)
         return error_response(503, "indisponible", f"Dépendances injoignables : {failing}.")
 
@@ -55,6 +57,13 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def answer_mode(stack: Stack) -> str:
+    """For the operator: how answers are written (the page tells advisors in their own words)."""
+    if stack.settings.llm_url:
+        return f"generated ({stack.settings.llm_url})"
+    return "extractive (GUICHET_LLM_URL is empty: no language model configured)"
 
 
 def readiness(stack: Stack) -> dict[str, bool]:

@@ -115,8 +115,6 @@ def _declare_stream(connection: Any, stream: str, arguments: dict[str, Any]) -> 
         if exc.reply_code != _PRECONDITION_FAILED:
             raise
         # Declared earlier with other arguments (retention changed): the existing stream still works.
-        log.warning(
-            "stream %r already exists with other arguments (%s); kept as it is", stream, exc
-        )
+        log.warning("stream %r already exists with other arguments (%s); kept as it is", stream, exc)
         return
     channel.close()

@@ -90,9 +90,7 @@ class Outcomes:
                     with store.cond:
                         self.unsettled.append(outcome)
                     return
-                log.exception(
-                    "message %s: outcome not recorded, retrying in %.1f s", outcome.row[2], wait
-                )
+                log.exception("message %s: outcome not recorded, retrying in %.1f s", outcome.row[2], wait)
                 pause(store, wait, stop)
                 wait = min(wait * 2, ERROR_PAUSE_MAX_S)
 

@@ -6,6 +6,7 @@ import { FeedbackForm } from "./feedback.js";
 import { loadHistory, remember, renderHistory } from "./history.js";
 import {
   AUDIENCES,
+  isRefusal,
   plainText,
   renderAnswerText,
   renderHelpers,
@@ -21,6 +22,7 @@ const STATUS_TEXT = {
   running: "Recherche dans les fiches et rédaction de la réponse…",
   restarted: "La rédaction a été interrompue : elle reprend depuis le début…",
 };
+const MAX_CHARS = 2000;
 const UNEXPECTED = "Erreur inattendue de la page : rechargez-la puis réessayez.";
 
 const ui = {
@@ -116,8 +118,10 @@ function showRecord(state, record) {
   renderSources(ui.sources, sources, true);
   renderLinks(ui.links, record.links || [], sources);
   renderHelpers(ui.helpers, record.helpers || []);
-  renderRelated(ui.related, record.related_questions || [], askRelated);
-  show(ui.tools);
+  // A refusal gets neither a copy button nor "questions liées": nothing in it to pass on or follow.
+  const refusal = isRefusal(record);
+  renderRelated(ui.related, refusal ? [] : record.related_questions || [], askRelated);
+  show(ui.tools, !refusal);
   feedback.reset(record.id);
   show(ui.feedbackSection);
   setStatus("Réponse terminée.");
@@ -168,9 +172,17 @@ function handleError(state, error, retry) {
   showFailure(UNEXPECTED);
 }
 
+/** The answer in view and focused, at the top of the window: at 1366×768 it starts below the fold. */
+function bringAnswerIntoView() {
+  ui.title.focus({ preventScroll: true });
+  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  ui.section.scrollIntoView({ block: "start", behavior: smooth ? "smooth" : "auto" });
+}
+
 async function ask(question, audience, situation) {
   const state = newState({ id: null, question, audience, situation });
   startAnswer(state);
+  bringAnswerIntoView();
   setStatus("Envoi de la question…");
   try {
     const payload = { question };
@@ -191,7 +203,7 @@ async function openPrevious(entry) {
   const state = newState({ ...entry });
   startAnswer(state);
   refreshHistory();
-  ui.title.focus();
+  bringAnswerIntoView();
   setStatus("Chargement de la réponse…");
   try {
     const { status, body } = await apiJson(`/v1/answers/${encodeURIComponent(entry.id)}`, {
@@ -206,7 +218,6 @@ async function openPrevious(entry) {
 
 function askRelated(question) {
   ui.question.value = question;
-  ui.title.focus();
   ask(question, ui.audience.value, ui.situation.value.trim());
 }
 
@@ -262,7 +273,23 @@ async function copyAnswer() {
   }
 }
 
+/** The fields keep 2,000 characters (maxlength): a longer paste is cut, and the advisor is told so. */
+function warnLongPaste(field, message) {
+  field.addEventListener("paste", (event) => {
+    const pasted = event.clipboardData?.getData("text") || "";
+    const kept = field.value.length - (field.selectionEnd - field.selectionStart);
+    const over = kept + pasted.length > MAX_CHARS;
+    message.textContent = over
+      ? `Le texte collé dépasse ${MAX_CHARS.toLocaleString("fr-FR")} caractères : seuls les ` +
+        `${MAX_CHARS.toLocaleString("fr-FR")} premiers sont gardés. Résumez la demande de l'usager.`
+      : "";
+    show(message, over);
+  });
+}
+
 ui.form.addEventListener("submit", submitQuestion);
+warnLongPaste(ui.question, byId("question-paste"));
+warnLongPaste(ui.situation, byId("situation-paste"));
 ui.question.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
