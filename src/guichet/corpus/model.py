@@ -18,6 +18,7 @@ ServiceType = Literal["teleservice", "simulateur", "formulaire", "autre"]
 # this prefix, which no service-public id (F…, N…, R…) ever has, so a sample never shares an id with
 # a real fiche, and they carry no service-public URL.
 EXAMPLE_ID_PREFIX = "EX-"
+SAMPLE_PREFIX = "exemples"  # their store keys: exemples/<file>.xml (`guichet ingest --replace-samples`)
 
 
 def is_example_id(doc_id: str) -> bool:
