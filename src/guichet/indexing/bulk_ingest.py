@@ -17,7 +17,6 @@ from guichet.indexing.sources import SourceError, SourceFile, iter_sources
 from guichet.ports.store import InvalidKey, KeyConflict, check_key
 from guichet.wiring import Stack
 
-
 # The indexer's outcomes (English identifiers, kept in --json) as the summary line says them.
 OUTCOME_LABELS = {
     "indexed": "indexés",
