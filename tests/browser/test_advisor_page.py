@@ -204,8 +204,12 @@ def test_hostile_model_output_and_document_text_stay_text(watched: Watched, scre
 @pytest.mark.parametrize(
     ("question", "badge", "notice"),
     [
-        ("Quel numéro de téléphone pour la carte d'identité ?", "Réponse rédigée", INVENTED_PHONE),
-        ("Carte d'identité périmée, réponse sans source ?", "Extraits des fiches", "extraits des fiches"),
+        ("Quel numéro de téléphone pour la carte d'identité ?", "Réponse rédigée par un", INVENTED_PHONE),
+        (
+            "Carte d'identité périmée, réponse sans source ?",
+            "Réponse composée d'extraits",
+            "extraits des fiches",
+        ),
     ],
 )
 def test_guard_removals_and_extractive_mode_are_said(
