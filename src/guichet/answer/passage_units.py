@@ -17,8 +17,8 @@ UnitKind = Literal["sentence", "item", "row", "caption"]
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÀ-ÖØ-Þ0-9«(\"-])")
 _ITEM = re.compile(r"^(?P<indent>\s*)(?P<bullet>[-•]|\d{1,2}[.)])\s+(?P<text>.+)$")
 _CELL = re.compile(r"^(?P<header>[^:;]{1,80}?) : (?P<value>.+)$")
-# The link's own text is not marked in the rendering: its last words (six at most) carry the link.
-_LINKED = re.compile(r"(?P<text>(?:[^\s()\[\]]+ ){0,5}[^\s()\[\]]+) \((?P<url>https?://[^\s()]+)\)")
+# The link's own text is not marked in the rendering: the last words (four at most) carry the link.
+_LINKED = re.compile(r"(?P<text>(?:[^\s()\[\]]+ ){0,3}[^\s()\[\]]+) \((?P<url>https?://[^\s()]+)\)")
 _BARE_URL = re.compile(r"(?<![(\[])\bhttps?://[^\s()<>\]]+[^\s()<>\].,;:!?]")
 
 
