@@ -37,6 +37,7 @@ def main() -> int:
     )
     parser.add_argument("--data-dir", type=Path, default=REPO / ".data" / "advisor")
     parser.add_argument("--samples", action="store_true")
+    parser.add_argument("--samples-only", action="store_true", help="what `make demo` indexes, no real fiche")
     parser.add_argument("--budget", type=int, default=650)
     args = parser.parse_args()
     from guichet.evaluation.corpus import CORPUS_FILE, CorpusInfo, passage_counts
@@ -62,7 +63,7 @@ def main() -> int:
             wanted |= set(case["expected_sources"])
             total += extra
             kept.append(raw)
-    paths = [p for p in every if p.stem in wanted]
+    paths = [] if args.samples_only else [p for p in every if p.stem in wanted]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     kept.sort(key=lines.index)
     (settings.data_dir / "questions.jsonl").write_text("".join(f"{raw}\n" for raw in kept), "utf-8")
@@ -70,7 +71,7 @@ def main() -> int:
     stack = Stack(settings, embedder=embedder, announce_writes=False)
     started = time.perf_counter()
     try:
-        if args.samples:
+        if args.samples or args.samples_only:
             print(ingest_into(stack, [sample_corpus_dir()], prefix=SAMPLE_PREFIX).summary(), file=sys.stderr)
         report = ingest_into(stack, paths, progress=False)
         passages = stack.index.chunk_count()

@@ -25,6 +25,9 @@ from advisor_corpus import SIX_QUESTIONS
 
 CHROMIUM = os.environ.get("GUICHET_TEST_CHROMIUM", "/usr/bin/chromium")
 VIEWPORT = {"width": 1366, "height": 768}
+README_QUESTION = "Comment renouveler une carte d'identité périmée ?"  # the demo's example question
+README_IMAGE = REPO / "docs" / "screenshots" / "advisor-page.png"
+README_CLIP = {"x": 0, "y": 0, "width": 1366, "height": 1600}
 
 
 def _free_port() -> int:
@@ -56,6 +59,11 @@ def main() -> int:
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--data-dir", type=Path, default=REPO / ".data" / "advisor-page")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots" / "issue-18")
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="the README's image: the demo's example question, on a samples-only index",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -78,7 +86,8 @@ def main() -> int:
                 executable_path=CHROMIUM, args=["--headless", "--no-sandbox"]
             )
             page = browser.new_page(viewport=VIEWPORT, locale="fr-FR")
-            for name, question in SIX_QUESTIONS:
+            questions = [("readme", README_QUESTION)] if args.readme else list(SIX_QUESTIONS)
+            for name, question in questions:
                 page.goto(base + "/")
                 page.wait_for_selector("html[data-guichet-ready='true']")
                 page.fill("#question", question)
@@ -89,6 +98,10 @@ def main() -> int:
                     timeout=120_000,
                 )
                 page.wait_for_timeout(800)  # a scroll, if the page makes one, has ended
+                if args.readme:
+                    page.evaluate("window.scrollTo(0, 0)")
+                    page.screenshot(path=str(README_IMAGE), full_page=True, clip=README_CLIP)
+                    continue
                 page.screenshot(path=str(args.out / f"{args.prefix}-{name}.png"))
                 page.screenshot(path=str(args.out / f"{args.prefix}-{name}-full.png"), full_page=True)
                 top = page.evaluate("document.querySelector('#answer-text').getBoundingClientRect().top")
