@@ -93,7 +93,7 @@ def main() -> int:
                 page.fill("#question", question)
                 page.click("#ask-button")
                 page.wait_for_function(
-                    "document.querySelector('#answer-status').textContent.includes('Réponse terminée')"
+                    "() => document.querySelector('#answer-status').textContent.includes('Réponse terminée')"
                     " || !document.querySelector('#answer-error').hidden",
                     timeout=120_000,
                 )

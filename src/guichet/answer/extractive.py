@@ -37,7 +37,12 @@ RELATIVE_BAR = 0.75  # share of the closest passage's question terms another pas
 INTENT_WEIGHT = 2.0
 TITLE_WEIGHT = 1.0
 FACT_WEIGHT = 0.5
-_GENERAL_CASE = re.compile(r"(?i)\bcas g[ée]n[ée]ral\b")
+# Without a situation, the case most people are in: the general case, in France; not the exceptions.
+_SPECIAL_CASE = re.compile(
+    r"(?i)(?:[àa] l['’][ée]tranger|vous [êe]tes [ée]tranger|outre-mer|mayotte|guyane|r[ée]union|"
+    r"guadeloupe|martinique|nouvelle-cal[ée]donie|polyn[ée]sie|r[ée]gime agricole|\bmsa\b)"
+)
+_GENERAL_CASE = re.compile(r"(?i)\b(?:cas g[ée]n[ée]ral|en france|france m[ée]tropolitaine)\b")
 _MARKERS = re.compile(r"\[\d{1,3}\]")
 
 # Words of any question: they say nothing about which passage answers it.
@@ -113,7 +118,9 @@ def _followed_cases(extracts: Sequence[Extract], scored: Sequence[_Scored]) -> d
 
 
 def _rank(s: _Scored) -> float:
-    return s.score + (0.5 if _GENERAL_CASE.search(s.extract.branch) else 0.0)
+    branch = s.extract.branch
+    general = 0.5 if _GENERAL_CASE.search(branch) else 0.0
+    return s.score + general - (1.5 if _SPECIAL_CASE.search(branch) else 0.0)
 
 
 def _deeper(case: str, branch: str) -> str:
@@ -143,14 +150,14 @@ def compose_extractive(
     kept = [
         e for e in relevant if e.doc_id in fiches[:MAX_FICHES] and on_path(cases.get(e.doc_id, ""), e.branch)
     ][:max_extracts]
-    picked = _pick([s for s in scored if s.extract in kept])
+    picked = _pick([s for s in scored if s.extract in kept], units)
     lines = _render(kept, units, picked, cases, fiches)
     return "\n".join(lines) if lines else NOT_COVERED
 
 
-def _pick(scored: Sequence[_Scored]) -> set[tuple[int, int]]:
+def _pick(scored: Sequence[_Scored], units: dict[int, list[Unit]]) -> set[tuple[int, int]]:
     """(extract n, unit index) quoted: the best units up to MAX_SLOTS; a list or a table is quoted
-    whole and counts once."""
+    whole and counts once, and a sentence announcing one ("… est punie jusqu'à :") brings it."""
     picked: set[tuple[int, int]] = set()
     groups: set[tuple[int, int]] = set()
     for s in sorted(scored, key=lambda s: (-s.score, s.extract.n, s.index)):
@@ -158,9 +165,20 @@ def _pick(scored: Sequence[_Scored]) -> set[tuple[int, int]]:
             break
         if s.unit.group < 0:
             picked.add((s.extract.n, s.index))
+            announced = _announced_group(units[s.extract.n], s.index)
+            if announced >= 0:
+                groups.add((s.extract.n, announced))
         else:
             groups.add((s.extract.n, s.unit.group))
     return picked | {(n, -group - 1) for n, group in groups}  # a group as a negative index
+
+
+def _announced_group(units: list[Unit], index: int) -> int:
+    """The list or table right after a sentence ending with ":", or -1."""
+    following = units[index + 1] if index + 1 < len(units) else None
+    if units[index].text.endswith(":") and following is not None and following.group >= 0:
+        return following.group
+    return -1
 
 
 def _render(
@@ -251,8 +269,9 @@ def _group_lines(members: list[Unit], marker: str, seen: set[str]) -> list[str]:
         return []
     headers = [h for h, _ in rows[0].cells]
     lines = [f"{caption[0].text}{marker}"] if caption and not _said(caption[0].text, seen) else []
-    lines.append("| " + " | ".join(headers) + f" |{marker}")
-    lines.append("|" + " --- |" * len(headers))
+    header = "| " + " | ".join(headers) + " |"
+    if not _said(header, seen):  # the same columns again: the rows continue the table said before
+        lines += [f"{header}{marker}", "|" + " --- |" * len(headers)]
     for row in rows:
         values = [v for _, v in row.cells]
         lines.append("| " + " | ".join(linkify(v) for v in values) + f" |{marker}")
