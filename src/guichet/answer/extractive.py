@@ -200,19 +200,16 @@ def _render(
         lines = _lines(extract.n, mine, chosen, seen)
         if not lines:
             continue
-        case = _deepest(cases.get(extract.doc_id, ""), extract.branch)
-        if case and case != heading:
+        # Each heading names the case of the lines below it: a fiche's common text has none.
+        case = extract.branch
+        if case != heading:
             if out:
                 out.append("")
-            out.append(f"Cas « {case} » :")
+            if case and not _said(f"Cas {case}", seen):
+                out.append(f"Cas « {case} » :")
             heading = case
         out.extend(lines)
     return out
-
-
-def _deepest(case: str, branch: str) -> str:
-    """The case a passage speaks of: its own branch when it lies below the case followed."""
-    return branch if branch.startswith(case) and len(branch) > len(case) else case or branch
 
 
 def _key(text: str) -> str:
