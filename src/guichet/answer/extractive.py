@@ -29,7 +29,7 @@ EXTRACTIVE_NOTICE = (
     "Réponse composée d'extraits, sans rédaction automatique : les phrases ci-dessous sont citées "
     "telles quelles depuis les fiches ; vérifiez qu'elles correspondent à la situation de l'usager."
 )
-MAX_SLOTS = 6  # sentences, lists or tables quoted
+MAX_SLOTS = 8  # sentences, lists or tables quoted
 MAX_ITEMS = 10  # of one list or table
 MAX_FICHES = 2
 MAX_EXTRACTS = 4

@@ -1,9 +1,9 @@
 """What an advisor's question asks for, and which lines of a fiche answer it.
 
-An advisor asks "what to bring", "how much", "how long", "where" or "what first"; the line that answers
-often shares no word with the question ("25 € en timbre fiscal." under "Coût"). Each intent is a
-question cue and the cues of a line (or of its section title) that answer it; facts an advisor acts on
-(amounts, delays, cerfa numbers) always count a little.
+An advisor asks "what to bring", "how much", "what does one risk", "how long", "where" or "what
+first"; the line that answers often shares no word with the question ("25 € en timbre fiscal." under
+"Coût"). Each intent is a question cue and the cues of a line (or of its section title) that answer
+it; facts an advisor acts on (amounts, delays, cerfa numbers) always count a little.
 """
 
 from __future__ import annotations
@@ -52,6 +52,13 @@ INTENTS: tuple[Intent, ...] = (
             r"\b(\d+ ?(jours?|mois|ans?|semaines?|heures?)|delais?|duree|valables?|validite|"
             r"au plus tard|avant le|a partir de)\b"
         ),
+    ),
+    Intent(
+        "sanction",
+        _rx(
+            r"\b(risque[rs]?|risque-t-(il|elle|on)|sanctions?|amendes?|penalites?|puni|peines?|majorations?)\b"
+        ),
+        _rx(r"\b(prison|amendes?|penalites?|puni[es]?|sanctions?|majorations?|peines?|\d+ ?%)"),
     ),
     Intent(
         "lieu",
