@@ -135,3 +135,12 @@ def test_helpers_read_as_an_advisor_reads_them_with_the_directory_search() -> No
     (helper,) = helpers(cited)
     assert helper.kind == "annuaire"
     assert helper.url == "https://lannuaire.service-public.fr/recherche?whoWhat=Mairie&where="
+
+
+def test_what_one_risks_quotes_the_penalties_announced_by_a_sentence() -> None:
+    text = (
+        "Fabriquer un faux document est un délit.\n"
+        "Le délit de faux ou d'usage de faux est puni jusqu'à :\n- 3 ans de prison\n- et 45 000 € d'amende."
+    )
+    answer = compose_extractive("Que risque-t-on pour un faux document ?", "", [extract(1, "F1", text)])
+    assert "- 3 ans de prison [1]" in answer and "- et 45 000 € d'amende. [1]" in answer
