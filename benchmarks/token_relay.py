@@ -12,8 +12,8 @@ just before its confirmed publish, as in the worker): a "running" status, then -
 figures measure the steady relay, not the catch-up of a late subscriber. Latency = the client's
 receive time − the event's ts (same machine, same clock), for the tokens and the final event.
 Phases: paced (one token every --interval seconds per answer, a generating model) and burst (as fast as
-the publisher can: the relay's throughput). Backends: RabbitMQ streams (production; 4 shards, one
-reading connection per open SSE stream) and the local SQLite stream (embedded; another process's
+the publisher can: the relay's throughput). Backends: RabbitMQ streams (production; 4 shards, read
+once by the function's relay, ADR 0019) and the local SQLite stream (embedded; another process's
 events are seen at its next poll, every 50 ms). Everything shares the machine's cores, unpinned.
 """
 

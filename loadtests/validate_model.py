@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = json.loads((args.out / "validation.json").read_text(encoding="utf-8"))["runs"]
     else:
         runs = measure_all(args, peak)
-    rows = compare(profile, inputs, runs, args.speed)
+    rows = compare(profile, inputs, runs, args.speed, args.workers)
     text = markdown(args, peak, rows, runs)
     (args.out / "validation.md").write_text(text, encoding="utf-8")
     (args.out / "validation.json").write_text(json.dumps({"rows": rows, "runs": runs}, indent=2), "utf-8")
@@ -180,7 +180,7 @@ def engine_metrics(llm_url: str) -> dict[str, float]:
 
 
 def compare(
-    profile: Any, inputs: Inputs, runs: dict[str, dict[str, Any]], speed: float
+    profile: Any, inputs: Inputs, runs: dict[str, dict[str, Any]], speed: float, workers: int = 2
 ) -> list[dict[str, Any]]:
     """Per run: the model as stated (v1) and with the light run's measured overhead and sizes (v2).
     The simulator reports simulated seconds (wall × speed); Locust wall seconds."""
@@ -201,8 +201,10 @@ def compare(
         busy = run["rate"] * (corrected.function_cpu_s + corrected.worker_cpu_s + OTHER_CPU_S) / BOX_CORES
         v1 = gpu_load(profile, first, run["rate"], 1, cpu_busy=0.0)
         v2 = gpu_load(profile, corrected, run["rate"], 1, cpu_busy=busy)
-        if busy >= 1:
-            v2 = dataclasses.replace(v2, ttft_p95_s=math.inf)  # the CPUs saturate: no steady state
+        # The answer workers' slots are held for the overhead and the engine's request (Little's law).
+        slots_busy = run["rate"] * (overhead + light["engine_e2e_mean_s"] / speed)
+        if busy >= 1 or slots_busy >= workers * inputs.worker_concurrency:
+            v2 = dataclasses.replace(v2, ttft_p95_s=math.inf)  # CPUs or slots saturate: no steady state
         rows.append({
             "run": name, "rate": run["rate"],
             "v1_ttft_p95_s": v1.ttft_p95_s, "v2_ttft_p95_s": v2.ttft_p95_s,
@@ -274,11 +276,48 @@ def markdown(args: argparse.Namespace, peak: float, rows: list[dict[str, Any]], 
         f"mean request {light['engine_e2e_mean_s']:.2f} s, prompt {light['prompt_tokens_mean']:.0f} tokens, "
         f"output {light['output_tokens_mean']:.0f} tokens. Model v2 = v1 with these sizes, guichet's "
         f"measured overhead before the first token ({rows[0]['overhead_s']:.2f} s instead of the first "
-        "model's 0.15 s), stretched by 1 / (1 − ρ) with ρ = rate × (function 0.11 + worker 0.10 + rest "
-        f"{OTHER_CPU_S} CPU-s per answer) / {BOX_CORES:g} cores (∞: ρ ≥ 1, no steady state). "
+        "model's 0.15 s), stretched by 1 / (1 − ρ) with ρ = rate × (function "
+        f"{Inputs().function_cpu_s:g} + worker {Inputs().worker_cpu_s:g} + rest "
+        f"{OTHER_CPU_S} CPU-s per answer) / {BOX_CORES:g} cores (∞: ρ ≥ 1 or every slot of the answer "
+        "workers held, no steady state). "
         "ρ per run: " + ", ".join(f"{r['run']} {r['cpu_busy']:.2f}" for r in rows) + ".",
+        "",
+        *saturation(args, rows, runs),
     ]
     return "\n".join(lines) + "\n"
+
+
+def saturation(args: argparse.Namespace, rows: list[dict[str, Any]], runs: dict[str, Any]) -> list[str]:
+    """Where the model says the 3 × run saturates, against the measure: the answer workers' slots
+    (workers × concurrency, each held for guichet's overhead + the engine's request) or the box's cores."""
+    light, tripled = runs["light"], runs["3x"]
+    inputs = Inputs()
+    slots = args.workers * inputs.worker_concurrency
+    held_s = rows[0]["overhead_s"] + light["engine_e2e_mean_s"] / args.speed
+    by_slots = slots / held_s
+    by_cpu = BOX_CORES / (inputs.function_cpu_s + inputs.worker_cpu_s + OTHER_CPU_S)
+    predicted = min(by_slots, by_cpu)
+    measured = tripled["answers_per_s"]
+    worker_p50 = (tripled.get("stages") or {}).get("total", [0.0, 0.0])[0]
+    c = tripled["cpu_s_per_answer"]
+    used = measured * sum(v for k, v in c.items() if k != "rabbitmq")
+    cpu_s = inputs.function_cpu_s + inputs.worker_cpu_s + OTHER_CPU_S
+    error = measured / predicted - 1
+    lines = [
+        "Saturation at 3 × (model vs measure): the model's limit is "
+        f"min(slots {slots} / ({rows[0]['overhead_s']:.2f} + {held_s - rows[0]['overhead_s']:.2f} s) = "
+        f"{by_slots:.2f}, cores {BOX_CORES:g} / {cpu_s:.2f} CPU-s = {by_cpu:.2f}) = "
+        f"**{predicted:.2f} answers/s**; measured **{measured:.2f}** ({100 * error:+.0f} %; within 15 %: "
+        f"{'yes' if abs(error) <= 0.15 else 'no'}).",
+    ]
+    if worker_p50 > 0:
+        lines.append(
+            f"The measured run held each slot {worker_p50:.2f} s (p50 of the workers' total, vs "
+            f"{held_s:.2f} s in the model): slots alone then allow {slots / worker_p50:.2f} answers/s. The "
+            f"processes measured used {used:.2f} of the {BOX_CORES:g} cores (load average "
+            f"{tripled['load_average']:.1f}): what stretches the slots is CPU the model does not see."
+        )
+    return lines
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from guichet.testing.helpers import delete_queues, free_port
 
 if TYPE_CHECKING:
     from guichet.wiring import Stack
+    from tests.vllm_server import VllmServer
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -63,6 +64,22 @@ def moto_s3() -> Iterator[str]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
+    """The session's real vLLM CPU server (tests/vllm_server.py), started on first use of its base URL."""
+    from tests.vllm_server import VllmServer
+
+    server = VllmServer(tmp_path_factory.mktemp("vllm"))
+    yield server
+    server.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The test that stops the session's vLLM server runs last: another after it would wait ≈ 1 min for a
+    # new one. sort is stable: every other test keeps its place.
+    items.sort(key=lambda item: item.get_closest_marker("stops_vllm") is not None)
 
 
 @pytest.fixture

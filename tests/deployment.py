@@ -109,6 +109,9 @@ class Deployment:
         except httpx.TransportError:
             return False
 
+    def readyz(self) -> httpx.Response:
+        return httpx.get(f"{self.url}/readyz", timeout=30)
+
     def restart_worker(self) -> None:
         self._retired.append(self.worker)
         self.worker = self._start("worker", "answer")

@@ -17,8 +17,10 @@ and a fiche that only says "APL" matches the query "aide au logement".
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 import snowballstemmer
 
@@ -49,7 +51,16 @@ ABBREVIATIONS: dict[str, str] = {
     "mdph": "maison departementale personnes handicapees",
 }
 
-_STEMMER = snowballstemmer.stemmer("french")
+# A Snowball stemmer keeps its word in instance fields while it works: shared between threads (8 answer
+# threads) it returns other threads' stems and raises IndexError. One per thread.
+_STEMMERS = threading.local()
+
+
+def _stemmer() -> Any:  # snowballstemmer has no types
+    stemmer = getattr(_STEMMERS, "french", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.french = snowballstemmer.stemmer("french")
+    return stemmer
 
 
 def fold(text: str) -> str:
@@ -61,7 +72,8 @@ def fold(text: str) -> str:
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     # Digits are identifiers (cerfa numbers, amounts): never stem them.
-    return word if word.isdigit() else str(_STEMMER.stemWord(word))
+    # The cache is shared (lru_cache is thread-safe); what it keeps is right since each stem is.
+    return word if word.isdigit() else str(_stemmer().stemWord(word))
 
 
 def _expand(tokens: list[str]) -> list[str]:

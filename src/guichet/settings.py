@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     s3_secret_key: str = ""
     index_url: str = ""  # http://weaviate:8080 ; a folder path ; "" = <data_dir>/index
     weaviate_grpc_port: int = 50051
+    # "" = the host of index_url; the weaviate Helm chart serves gRPC on a Service of its own.
+    weaviate_grpc_host: str = ""
     weaviate_api_key: str = ""
     index_collection: str = "GuichetChunk"
     embed_url: str = ""  # OpenAI-compatible base URL ending in /v1 ; "" = bundled e5-small
@@ -62,6 +64,7 @@ class Settings(BaseSettings):
     index_queue: str = "guichet.index"
     ask_queue: str = "guichet.ask"
     max_deliveries: int = 5
+    dead_letter_exchange: str = "guichet.dlx"  # where the work queues dead-letter (RabbitMQ)
     retry_backoff: float = 1.0  # seconds before the 1st redelivery of a failed job, doubling up to the max
     max_retry_backoff: float = 30.0
     max_document_bytes: int = 20 * 1024 * 1024
@@ -86,6 +89,25 @@ class Settings(BaseSettings):
     # interfaces: Prometheus scrapes the pod or container from outside. The functions use /metrics.
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 9100
+    # Pilotage (docs/decisions/0024): postgresql://user@host/db ; "" = SQLite at <data_dir>/analytics.sqlite3
+    analytics_url: str = ""
+    analytics_queue: str = "guichet.analytics"
+
+    # Open SSE answer streams (api/stream.py): beyond the replica's cap a new one gets 503, beyond a site's
+    # cap (counted on this replica) 429, both with Retry-After; events a slow client may leave waiting.
+    streams_per_replica: int = 1000
+    streams_per_site: int = 100
+    stream_queue_events: int = 1024
+
+    # POST /v1/chat/completions waits this long for the final answer, then answers 504 with its id.
+    chat_wait: float = 330.0
+    # Bounds on waiting for a dependency (issue 14): a dead or black-holed backend fails a request in
+    # seconds instead of holding an API thread for minutes.
+    s3_connect_timeout: float = 3.0  # seconds to open a connection to S3/MinIO
+    s3_read_timeout: float = 10.0  # seconds without a byte from S3/MinIO (3 attempts at most)
+    weaviate_query_timeout: float = 5.0  # seconds a Weaviate search may take
+    weaviate_insert_timeout: float = 90.0  # seconds a Weaviate batch write may take
+    broker_blocked_timeout: float = 1.5  # seconds a publish may stay blocked by a RabbitMQ alarm
     # What the advisor reads (issue 18): a cited fiche last updated longer ago than this is flagged on
     # the page and named in the answer's notice; 0 = never.
     source_max_age_days: float = 730.0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 from urllib.parse import urlparse
 
 from guichet import metrics
@@ -18,6 +20,16 @@ from guichet.ports.llm import ChatModel
 from guichet.ports.store import ObjectStore
 from guichet.settings import Settings
 
+if TYPE_CHECKING:
+    from guichet.pilotage.publish import AnalyticsPublisher
+    from guichet.pilotage.store import AnalyticsStore
+    from guichet.pilotage.themes import ThemeLookup
+
+T = TypeVar("T")
+# After a failed build, a client is not tried again for this long: every request meanwhile fails at once
+# with the same error, instead of each one opening (and timing out on) a connection of its own.
+CLIENT_RETRY_COOLDOWN_S = 5.0
+
 
 def build_broker(settings: Settings) -> Broker:
     if settings.broker_url.startswith(("amqp://", "amqps://")):
@@ -26,8 +38,10 @@ def build_broker(settings: Settings) -> Broker:
         return RabbitMQBroker(
             settings.broker_url,
             max_deliveries=settings.max_deliveries,
+            dead_letter_exchange=settings.dead_letter_exchange,
             retry_backoff=settings.retry_backoff,
             max_retry_backoff=settings.max_retry_backoff,
+            blocked_timeout=settings.broker_blocked_timeout,
         )
     from guichet.ports.brokers.memory import MemoryBroker
 
@@ -50,6 +64,8 @@ def build_store(settings: Settings, notify: Callable[[bytes], None] | None = Non
             region=settings.s3_region,
             access_key=settings.s3_access_key or None,
             secret_key=settings.s3_secret_key or None,
+            connect_timeout=settings.s3_connect_timeout,
+            read_timeout=settings.s3_read_timeout,
         )
     from guichet.ports.stores.local import LocalObjectStore
 
@@ -81,9 +97,12 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
         return WeaviateIndex(
             settings.index_url,
             grpc_port=settings.weaviate_grpc_port,
+            grpc_host=settings.weaviate_grpc_host,
             api_key=settings.weaviate_api_key,
             collection=settings.index_collection,
             dimension=dimension,
+            query_timeout=settings.weaviate_query_timeout,
+            insert_timeout=settings.weaviate_insert_timeout,
         )
     from guichet.ports.indexes.embedded import EmbeddedIndex
 
@@ -131,10 +150,67 @@ def build_chat_model(settings: Settings) -> ChatModel | None:
     )
 
 
+def build_analytics_store(settings: Settings) -> AnalyticsStore:
+    """PostgreSQL when GUICHET_ANALYTICS_URL names one, else SQLite in the data folder (ADR 0024)."""
+    if settings.analytics_url.startswith(("postgresql://", "postgres://")):
+        from guichet.pilotage.backends import PostgresAnalyticsStore
+
+        return PostgresAnalyticsStore(settings.analytics_url)
+    from guichet.pilotage.backends import SQLiteAnalyticsStore
+
+    return SQLiteAnalyticsStore(settings.data_dir / "analytics.sqlite3")
+
+
+class LazyClient(Generic[T]):
+    """One client, built on first use under its own lock: a slow or failing build of one client never
+    holds up the others. After a failed build the error is raised again, without a new attempt, until
+    cooldown seconds have passed. on_built runs once, after a successful build (e.g. registers close)."""
+
+    def __init__(
+        self,
+        build: Callable[[], T],
+        *,
+        given: T | None = None,
+        cooldown: float = CLIENT_RETRY_COOLDOWN_S,
+        on_built: Callable[[T], None] | None = None,
+    ) -> None:
+        self._build = build
+        self._value = given
+        self._built = given is not None
+        self._cooldown = cooldown
+        self._on_built = on_built
+        self._lock = threading.Lock()
+        self._failure: Exception | None = None
+        self._retry_at = 0.0
+
+    @property
+    def built(self) -> bool:
+        return self._built
+
+    def get(self) -> T:
+        if self._built:
+            return cast(T, self._value)  # T may itself be Optional: built says it was set
+        with self._lock:
+            if self._built:
+                return cast(T, self._value)
+            if self._failure is not None and time.monotonic() < self._retry_at:
+                raise self._failure.with_traceback(None)
+            try:
+                value = self._build()
+            except Exception as exc:
+                self._failure, self._retry_at = exc, time.monotonic() + self._cooldown
+                raise
+            if self._on_built is not None:
+                self._on_built(value)
+            self._value, self._built, self._failure = value, True, None
+            return value
+
+
 class Stack:
     """Every client a process needs, each created once, on first use: a search needs no broker.
 
-    Clients may be given (tests, tools); those created here are closed by close().
+    Clients may be given (tests, tools); those created here are closed by close(). Each is built under
+    its own lock, with a cool-down after a failed build (see LazyClient).
     announce_writes: in the embedded stack, writes to the local store publish MinIO-shaped events on
     the index queue, as MinIO does in production. `guichet ingest` indexes inline and turns it off.
     """
@@ -154,81 +230,70 @@ class Stack:
     ) -> None:
         self.settings = settings
         self.announce_writes = announce_writes
-        self._broker, self._store, self._embedder, self._index = broker, store, embedder, index
-        self._answer_store, self._answer_stream = answers, answer_stream
-        self._answers: AnswerRepository | None = None
-        self._chat_model: ChatModel | None = chat_model
-        self._chat_model_built = chat_model is not None
+        self._owned: list[Callable[[], None]] = []
+        self._owned_lock = threading.Lock()
         if broker is not None:
             self._declare_queues(broker)
-        self._owned: list[Callable[[], None]] = []
-        self._lock = threading.RLock()
+        self._broker = LazyClient(self._build_broker, given=broker, on_built=lambda b: self._own(b.close))
+        self._store = LazyClient(lambda: build_store(self.settings, self._announcer()), given=store)
+        self._embedder = LazyClient(lambda: build_embedder(self.settings), given=embedder)
+        self._index = LazyClient(self._build_index, given=index, on_built=self._track_index)
+        self._answers = LazyClient(lambda: AnswerRepository(answers or build_answer_store(self.settings)))
+        self._answer_stream = LazyClient(
+            lambda: build_answer_stream(self.settings),
+            given=answer_stream,
+            on_built=lambda s: self._own(s.close),
+        )
+        self._analytics: LazyClient[AnalyticsStore] = LazyClient(
+            lambda: build_analytics_store(self.settings), on_built=lambda store: self._own(store.close)
+        )
+        self._themes: LazyClient[ThemeLookup] = LazyClient(self._build_themes)
+        self._chat_model: LazyClient[ChatModel | None] = LazyClient(
+            lambda: build_chat_model(self.settings), given=chat_model, on_built=self._own_chat_model
+        )
 
     @property
     def broker(self) -> Broker:
-        with self._lock:
-            if self._broker is None:
-                broker = build_broker(self.settings)
-                self._owned.append(broker.close)
-                self._declare_queues(broker)
-                self._broker = broker
-            return self._broker
+        return self._broker.get()
 
     @property
     def store(self) -> ObjectStore:
-        with self._lock:
-            if self._store is None:
-                self._store = build_store(self.settings, self._announcer())
-            return self._store
+        return self._store.get()
 
     @property
     def embedder(self) -> Embedder:
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = build_embedder(self.settings)
-            return self._embedder
+        return self._embedder.get()
 
     @property
     def index(self) -> VectorIndex:
-        with self._lock:
-            if self._index is None:
-                index = build_index(self.settings, self.embedder.dimension)
-                self._owned.append(index.close)
-                metrics.track_index_size(index.chunk_count)
-                self._index = index
-            return self._index
+        return self._index.get()
 
     @property
     def answers(self) -> AnswerRepository:
-        with self._lock:
-            if self._answers is None:
-                store = self._answer_store or build_answer_store(self.settings)
-                self._answers = AnswerRepository(store)
-            return self._answers
+        return self._answers.get()
 
     @property
     def answer_stream(self) -> AnswerStream:
-        with self._lock:
-            if self._answer_stream is None:
-                stream = build_answer_stream(self.settings)
-                self._owned.append(stream.close)
-                self._answer_stream = stream
-            return self._answer_stream
+        return self._answer_stream.get()
 
     @property
     def chat_model(self) -> ChatModel | None:
-        with self._lock:
-            if not self._chat_model_built:
-                self._chat_model = build_chat_model(self.settings)
-                if self._chat_model is not None:
-                    self._owned.append(self._chat_model.close)
-                self._chat_model_built = True
-            return self._chat_model
+        return self._chat_model.get()
+
+    @property
+    def analytics(self) -> AnalyticsStore:
+        return self._analytics.get()
+
+    @property
+    def analytics_publisher(self) -> AnalyticsPublisher:
+        from guichet.pilotage.publish import AnalyticsPublisher
+
+        return AnalyticsPublisher(self.broker, self.settings.analytics_queue, self._themes.get())
 
     @property
     def needs_broker(self) -> bool:
         """A consumer runs on it, or the embedded store announces its writes on it."""
-        return self._broker is not None or self._announces()
+        return self._broker.built or self._announces()
 
     @property
     def indexer(self) -> Indexer:
@@ -241,14 +306,44 @@ class Stack:
         return Retriever(self.index, self.embedder)
 
     def close(self) -> None:
-        with self._lock:
-            for close in reversed(self._owned):
-                close()
-            self._owned.clear()
+        with self._owned_lock:
+            owned, self._owned = self._owned, []
+        for close in reversed(owned):
+            close()
+
+    def _own(self, close: Callable[[], None]) -> None:
+        with self._owned_lock:
+            self._owned.append(close)
+
+    def _build_broker(self) -> Broker:
+        broker = build_broker(self.settings)
+        try:
+            self._declare_queues(broker)
+        except BaseException:
+            broker.close()  # not kept: closed now, never registered (one closer per client, not per try)
+            raise
+        return broker
+
+    def _build_index(self) -> VectorIndex:
+        return build_index(self.settings, self.embedder.dimension)
+
+    def _build_themes(self) -> ThemeLookup:
+        from guichet.pilotage.themes import ThemeLookup
+
+        return ThemeLookup(self.index)
+
+    def _track_index(self, index: VectorIndex) -> None:
+        self._own(index.close)
+        metrics.track_index_size(index.chunk_count)
+
+    def _own_chat_model(self, model: ChatModel | None) -> None:
+        if model is not None:
+            self._own(model.close)
 
     def _declare_queues(self, broker: Broker) -> None:
         broker.declare(self.settings.index_queue)
         broker.declare(self.settings.ask_queue)
+        broker.declare(self.settings.analytics_queue)
 
     def _announces(self) -> bool:
         return self.announce_writes and not self.settings.store_url.startswith("s3://")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -12,10 +13,12 @@ from typing import Any
 
 import pika
 import pytest
+from prometheus_client import REGISTRY
 
 from guichet.ports.answer_stream import AnswerEvent, AnswerStream, AnswerStreamError, EventKind
 from guichet.ports.answer_streams.local import LocalAnswerStream
 from guichet.ports.answer_streams.rabbitmq import shard_index
+from guichet.ports.answer_streams.relay import LOOKBACK_S, AnswerRelay, RelayedAnswerStream, SlowReader
 from guichet.testing.helpers import wait_for
 
 TIMEOUT = 10.0
@@ -345,6 +348,141 @@ class TestRabbitMQAnswerStream(AnswerStreamContract):
         assert stream.ping() is False
         with pytest.raises(AnswerStreamError):
             stream.publish(answer("r-nulle-part", ["token"])[0])
+
+
+def relayed(inner: Any) -> RelayedAnswerStream:
+    """inner behind a relay of its own, as a function replica serves it (ports/answer_streams/relay.py)."""
+    return RelayedAnswerStream(inner, AnswerRelay(inner, inner.tail(), retention=inner.retention))
+
+
+class RelayContract(AnswerStreamContract):
+    """The port's contract through the relay, and what the relay adds: one reader, bounded queues."""
+
+    def test_a_slow_subscription_is_cut_and_the_others_get_everything(self, stream: AnswerStream) -> None:
+        assert isinstance(stream, RelayedAnswerStream)
+        since = time.time()
+        events = answer("r-lent", ["status", *(["token"] * 8), "done"])
+        with stream.relay.open("r-lent", since=since, wake=lambda: None, capacity=4) as slow:
+            with reading(stream, "r-lent", since=since) as (result, _stop):
+                self.publish_all(stream, events)
+                result.wait_finished()
+            assert result.events == events
+            assert slow.take() == events[:4]  # what was queued before the cut
+            with pytest.raises(SlowReader):
+                slow.take()
+
+    def test_a_subscription_older_than_the_relay_reads_on_its_own(self, make_stream: MakeStream) -> None:
+        now = time.time()
+        events = answer("r-ancien", ["status", "token", "done"], ts=now - 2 * LOOKBACK_S)
+        writer = make_stream()
+        self.publish_all(writer, events)
+        fallbacks = REGISTRY.get_sample_value("guichet_answer_relay_fallback_reads_total") or 0.0
+        with reading(make_stream(), "r-ancien", since=now - 3 * LOOKBACK_S) as (result, _stop):
+            result.wait_finished()
+        assert result.events == events
+        assert REGISTRY.get_sample_value("guichet_answer_relay_fallback_reads_total") == fallbacks + 1
+
+    def test_a_closed_backend_ends_the_subscriptions(self, stream: AnswerStream) -> None:
+        assert isinstance(stream, RelayedAnswerStream)
+        with reading(stream, "r-ferme", since=time.time(), heartbeat=30.0) as (result, _stop):
+            wait_for(lambda: bool(stream.relay._subs), timeout=TIMEOUT)
+            stream.inner.close()
+            assert result.finished.wait(TIMEOUT)
+        assert isinstance(result.raised, AnswerStreamError)
+        with pytest.raises(AnswerStreamError):
+            stream.relay.open("r-ferme", since=time.time(), wake=lambda: None)
+
+
+class TestRelayedLocalAnswerStream(RelayContract):
+    @pytest.fixture
+    def make_stream(self, tmp_path: Path) -> Iterator[MakeStream]:
+        opened: list[RelayedAnswerStream] = []
+
+        def make(retention: float = 3600.0) -> RelayedAnswerStream:
+            path = tmp_path / "data" / "answer-events.sqlite3"
+            opened.append(relayed(LocalAnswerStream(path, retention=retention)))
+            return opened[-1]
+
+        yield make
+        for stream in opened:
+            stream.close()
+
+
+@pytest.mark.rabbitmq
+class TestRelayedRabbitMQAnswerStream(RelayContract):
+    @pytest.fixture
+    def prefix(self, unique_name: Callable[[str], str]) -> str:
+        return unique_name("guichet-test-relay")
+
+    @pytest.fixture
+    def make_stream(self, amqp_url: str, prefix: str) -> Iterator[MakeStream]:
+        from guichet.ports.answer_streams.rabbitmq import RabbitMQAnswerStream
+
+        opened: list[RelayedAnswerStream] = []
+
+        def make(retention: float = 3600.0) -> RelayedAnswerStream:
+            inner = RabbitMQAnswerStream(amqp_url, shards=SHARDS, retention=retention, prefix=prefix)
+            opened.append(relayed(inner))
+            return opened[-1]
+
+        yield make
+        for stream in opened:
+            stream.close()
+        _delete_streams(amqp_url, [f"{prefix}.{n}" for n in range(SHARDS)])
+
+    def test_many_subscriptions_share_one_reading_connection(
+        self, stream: AnswerStream, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        since = time.time()
+        stream.publish(answer("r-amorce", ["token"])[0])  # declares the streams, opens a publisher
+        opened: list[Any] = []
+
+        class Recording(pika.BlockingConnection):  # type: ignore[misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                opened.append(self)
+
+        monkeypatch.setattr(pika, "BlockingConnection", Recording)
+        ids = [f"r-foule-{n}" for n in range(20)]
+        with contextlib.ExitStack() as readers:
+            results = [readers.enter_context(reading(stream, i, since=since))[0] for i in ids]
+            events = {i: answer(i, ["status", "token", "done"]) for i in ids}
+            for answer_events in events.values():
+                self.publish_all(stream, answer_events)
+            for answer_id, result in zip(ids, results, strict=True):
+                result.wait_finished()
+                assert result.events == events[answer_id]
+        assert len(opened) == 1, "one connection for the relay's tail, none per subscription"
+
+    def test_the_tail_resumes_exactly_where_its_connection_was_lost(
+        self, stream: AnswerStream, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from guichet.ports.answer_streams._rabbitmq_stream_tail import ShardTail
+
+        assert isinstance(stream, RelayedAnswerStream)
+        original = ShardTail._event
+        dropped: list[int] = []
+
+        def drop_once(tail: ShardTail, name: str, props: Any, body: bytes, start: float) -> Any:
+            if (props.headers or {}).get("answer_id") == "r-coupe" and not dropped:
+                headers = dict(props.headers)
+                if b'"seq":3' in body:  # the connection dies before the 4th event is read
+                    dropped.append(headers["x-stream-offset"])
+                    raise pika.exceptions.StreamLostError("coupure simulée")
+            return original(tail, name, props, body, start)
+
+        monkeypatch.setattr(ShardTail, "_event", drop_once)
+        since = time.time()
+        events = answer("r-coupe", ["status", "token", "token", "token", "token", "done"])
+        with reading(stream, "r-coupe", since=since) as (first, _stop):
+            self.publish_all(stream, events)
+            assert first.finished.wait(TIMEOUT)
+        assert dropped and isinstance(first.raised, AnswerStreamError)  # its readers were told
+        # Reconnected from the offset after the last event read: each event once, in order.
+        wait_for(lambda: stream.relay._down is None and "r-coupe" in stream.relay._answers, timeout=TIMEOUT)
+        with reading(stream, "r-coupe", since=since) as (again, _stop):
+            again.wait_finished()
+        assert again.events == events
 
 
 def _delete_streams(url: str, names: list[str]) -> None:

@@ -13,10 +13,19 @@ from typing import Any
 
 import pytest
 
-from guichet.ports.broker import REASON_HEADER, Broker, BrokerError, Handler, Reject, dead_letter_queue
+from guichet.ports.broker import (
+    ATTEMPT_HEADER,
+    REASON_HEADER,
+    Broker,
+    BrokerError,
+    Handler,
+    Reject,
+    Requeue,
+    dead_letter_queue,
+)
 from guichet.ports.brokers.memory import MemoryBroker
 from guichet.ports.records import Envelope
-from guichet.testing.helpers import wait_for
+from guichet.testing.helpers import delete_delay_queues, wait_for
 
 TIMEOUT = 10.0
 # The brokers under test back off this little before a requeue (1 s by default): the tests stay fast.
@@ -116,6 +125,9 @@ class BrokerContract:
         with consuming(broker, queue, handler):
             wait_for(lambda: len(seen) == 3)
         assert [(e.redelivered, e.delivery_count) for e in seen] == [(False, 0), (True, 1), (True, 2)]
+        # The count travels in the message, not in the broker's own counter (RabbitMQ >= 4.3 no longer
+        # counts a nack with requeue).
+        assert [e.headers.get(ATTEMPT_HEADER) for e in seen] == [None, "1", "2"]
         wait_for(lambda: broker.depth(queue) == 0)
         assert broker.depth(dead_letter_queue(queue)) == 0
 
@@ -154,8 +166,75 @@ class BrokerContract:
         with consuming(broker, queue, handler):
             wait_for(lambda: broker.depth(dead) == 1)
         assert calls == [0, 1, 2]
-        assert _get(broker, dead).headers[REASON_HEADER] == "delivery limit reached"
+        # The reason names the last error, so that whoever reads the dead-letter queue knows why.
+        reason = _get(broker, dead).headers[REASON_HEADER]
+        assert reason == "delivery limit reached (3 attempts): RuntimeError: toujours en panne"
         assert broker.depth(queue) == 0
+
+    def test_requeue_is_never_counted_nor_dead_lettered(
+        self, make_broker: MakeBroker, unique_name: Callable[[str], str]
+    ) -> None:
+        broker = make_broker(max_deliveries=2)
+        queue = unique_name("requeue")
+        broker.declare(queue)
+        broker.publish(queue, b"rendu", message_id="rendu")
+        seen: list[Envelope] = []
+
+        def handler(envelope: Envelope) -> None:
+            seen.append(envelope)
+            if len(seen) <= 4:  # twice max_deliveries: a counted outcome would be dead-lettered by now
+                raise Requeue("arrêt du worker")
+
+        with consuming(broker, queue, handler):
+            wait_for(lambda: len(seen) == 5)
+            wait_for(lambda: broker.depth(queue) == 0)
+        assert [e.delivery_count for e in seen] == [0] * 5
+        assert broker.depth(dead_letter_queue(queue)) == 0
+        assert broker.get(queue) is None, "a handled message came back"
+
+    def test_requeue_on_the_last_delivery_keeps_the_message(
+        self, make_broker: MakeBroker, unique_name: Callable[[str], str]
+    ) -> None:
+        broker = make_broker(max_deliveries=2)
+        queue = unique_name("last")
+        broker.declare(queue)
+        broker.publish(queue, b"x")
+        seen: list[int] = []
+
+        def handler(envelope: Envelope) -> None:
+            seen.append(envelope.delivery_count)
+            if len(seen) == 1:
+                raise RuntimeError("panne passagère")
+            if len(seen) == 2:  # the last allowed delivery, and the worker stops
+                raise Requeue("arrêt du worker")
+
+        with consuming(broker, queue, handler):
+            wait_for(lambda: len(seen) == 3)
+            wait_for(lambda: broker.depth(queue) == 0)
+        assert seen == [0, 1, 1]
+        assert broker.depth(dead_letter_queue(queue)) == 0
+
+    def test_the_consumer_slot_is_free_during_a_backoff(
+        self, make_broker: MakeBroker, unique_name: Callable[[str], str]
+    ) -> None:
+        broker = make_broker(retry_backoff=5.0, max_retry_backoff=5.0)
+        queue = unique_name("slot")
+        broker.declare(queue)
+        broker.publish(queue, b"A", message_id="A")
+        broker.publish(queue, b"B", message_id="B")
+        seen: list[str] = []
+
+        def handler(envelope: Envelope) -> None:
+            seen.append(envelope.message_id)
+            if envelope.message_id == "A" and envelope.delivery_count == 0:
+                raise RuntimeError("panne passagère")
+
+        with consuming(broker, queue, handler, prefetch=1):
+            # Well under A's 5 s backoff: B cannot wait behind it.
+            wait_for(lambda: "B" in seen, timeout=3.0)
+            assert seen == ["A", "B"]
+            wait_for(lambda: seen.count("A") == 2)
+        assert seen == ["A", "B", "A"]
 
     def test_retry_backoff_delays_redelivery(
         self, make_broker: MakeBroker, unique_name: Callable[[str], str]
@@ -180,8 +259,12 @@ class BrokerContract:
         assert third - second >= 2 * backoff, "the backoff does not grow"
         assert broker.depth(queue) == 0
 
-    def test_stop_during_backoff_requeues_at_once(self, make_broker: MakeBroker, queue: str) -> None:
-        broker = make_broker(retry_backoff=30.0, max_retry_backoff=60.0)
+    def test_stop_during_backoff_is_prompt_and_keeps_the_message(
+        self, make_broker: MakeBroker, queue: str
+    ) -> None:
+        # Longer than the consume loop's wake-up (0.5 s): the message cannot come back to this consumer
+        # while it closes (RabbitMQ would then count that return in x-delivery-count).
+        broker = make_broker(retry_backoff=1.5, max_retry_backoff=1.5)
         broker.declare(queue)
         broker.publish(queue, b"en attente", message_id="patient")
         calls: list[Envelope] = []
@@ -194,17 +277,17 @@ class BrokerContract:
         thread = threading.Thread(target=broker.consume, args=(queue, handler), kwargs={"stop": stop})
         thread.start()
         wait_for(lambda: len(calls) == 1)
-        time.sleep(0.2)  # now waiting out the 30 s backoff
         started = time.monotonic()
         stop.set()
         thread.join(TIMEOUT)
         assert not thread.is_alive()
-        assert time.monotonic() - started < 1.5, "stop did not cut the backoff short"
+        assert time.monotonic() - started < 1.5, "stop waited for the backoff"
         assert len(calls) == 1
-        wait_for(lambda: broker.depth(queue) == 1)  # requeued, not lost
+        wait_for(lambda: broker.depth(queue) == 1)  # back once its backoff is over, not lost
         envelope = _get(broker, queue)
         assert (envelope.body, envelope.message_id) == (b"en attente", "patient")
         assert (envelope.redelivered, envelope.delivery_count) == (True, 1)
+        assert envelope.headers[ATTEMPT_HEADER] == "1"
         assert broker.depth(dead_letter_queue(queue)) == 0
 
     def test_depth_and_get(self, broker: Broker, queue: str) -> None:
@@ -334,10 +417,11 @@ def _die(envelope: Envelope) -> None:
 @pytest.mark.rabbitmq
 class TestRabbitMQBroker(BrokerContract):
     @pytest.fixture
-    def make_broker(self, amqp_url: str) -> Iterator[MakeBroker]:
+    def make_broker(self, amqp_url: str, unique_name: Callable[[str], str]) -> Iterator[MakeBroker]:
         from guichet.ports.brokers.rabbitmq import RabbitMQBroker
 
         opened: list[RabbitMQBroker] = []
+        delay_prefix = unique_name("delay")  # the delay queues of this test only, deleted afterwards
 
         def make(
             max_deliveries: int = 5, retry_backoff: float = FAST_BACKOFF, max_retry_backoff: float = 1.0
@@ -348,6 +432,7 @@ class TestRabbitMQBroker(BrokerContract):
                     max_deliveries=max_deliveries,
                     retry_backoff=retry_backoff,
                     max_retry_backoff=max_retry_backoff,
+                    delay_prefix=delay_prefix,
                 )
             )
             return opened[-1]
@@ -355,6 +440,7 @@ class TestRabbitMQBroker(BrokerContract):
         yield make
         for broker in opened:
             broker.close()
+        delete_delay_queues(amqp_url, opened)
 
     def reopen(self, broker: Broker, make_broker: MakeBroker) -> Broker:
         # The consuming connection was closed with the message unacked: RabbitMQ requeued it.

@@ -78,6 +78,24 @@ class IndexContract:
         put(index, "fiches/F13845.xml", "F13845", [RETRAITE], audience=("particuliers", "professionnels"))
         return index
 
+    def test_hybrid_hits_carry_ranks_and_the_cosine(self, corpus: VectorIndex) -> None:
+        # The coverage decision reads them, so every backend must report them alike.
+        query = "aide personnalisée au logement"
+        (hit,) = corpus.search(query, EMBEDDER.embed_query(query), k=1, mode="hybrid")
+        (dense,) = corpus.search(query, EMBEDDER.embed_query(query), k=1, mode="vector")
+        assert hit.chunk.doc_id == dense.chunk.doc_id == "F12006"
+        assert hit.lexical_rank == 1 and hit.vector_rank == 1
+        assert hit.vector_score == pytest.approx(dense.score, abs=1e-5)
+
+    def test_document_chunks_give_chunks_and_vectors_in_order(self, index: VectorIndex) -> None:
+        chunks = put(index, "fiches/F2.xml", "F2", [CNI, APL, RETRAITE])
+        pairs = index.document_chunks("fiches/F2.xml")
+        assert [c for c, _ in pairs] == chunks
+        expected = EMBEDDER.embed_passages([c.indexed_text for c in chunks])
+        for (_, vector), wanted in zip(pairs, expected, strict=True):
+            assert vector == pytest.approx(wanted, abs=1e-6)
+        assert index.document_chunks("fiches/absent.xml") == []
+
     @pytest.mark.parametrize("mode", ["lexical", "vector", "hybrid"])
     def test_replace_then_search_finds_it(self, corpus: VectorIndex, mode: str) -> None:
         assert search(corpus, "aide personnalisée au logement", mode=mode)[0] == "F12006"

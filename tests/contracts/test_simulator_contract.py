@@ -15,7 +15,7 @@ from guichet.capacity.simulator.server import create_app, serving
 from guichet.ports.llm import ChatMessage, ChatModel
 from guichet.ports.llms.openai_compat import OpenAICompatChatModel
 from guichet.testing.helpers import wait_for
-from tests.contracts.test_llm_contract import ChatModelContract, answer
+from tests.contracts.test_llm_contract import ChatModelContract, VllmProtocol, answer
 
 # A 1,024-token context (the contract's TOO_LONG prompt is ~1,800 tokens), fast steps.
 PROFILE = dataclasses.replace(load_profile(), max_model_len=1024, output_tokens=30)
@@ -27,8 +27,15 @@ def simulator() -> Iterator[str]:
         yield base
 
 
-class TestOpenAICompatWithSimulator(ChatModelContract):
-    expected_name = "sim-8b"
+class TestOpenAICompatWithSimulator(ChatModelContract, VllmProtocol):
+    expected_name = served_name = "sim-8b"
+    context_tokens = PROFILE.max_model_len
+    # 1,000 tokens of 1,024: the answer (≥ 30 tokens) is cut at the context's end
+    near_full = (ChatMessage("user", "a" * round(1000 * PROFILE.chars_per_token)),)
+
+    @pytest.fixture
+    def base(self, simulator: str) -> str:
+        return simulator
 
     @pytest.fixture
     def model(self, simulator: str) -> Iterator[ChatModel]:

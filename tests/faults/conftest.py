@@ -66,6 +66,9 @@ def launch(
                 streams=unique_name("answers-live"),
                 index_queue=unique_name("index"),
             )
+            # A queue of this fault's own: the node is shared by the session's faults, and a fault with
+            # other delivery settings would declare the same queue with other arguments (refused).
+            base["GUICHET_ANALYTICS_QUEUE"] = unique_name("analytics")
             deployment = Deployment.start({**base, **env}, llm, answers, tmp_path)
             stack.callback(deployment.stop)
             return Launched(deployment, AskLedger(fault, deployment, s3, bucket), llm, bucket)

@@ -38,6 +38,7 @@ class FaultRow:
     extractive: int = 0
     redelivered: int = 0  # final records written on a second or later delivery
     other_status: list[int] = field(default_factory=list)
+    note: str = ""  # what else the test measured (benchmarks/fault_table.py prints it under the table)
 
 
 @dataclass

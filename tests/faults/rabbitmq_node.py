@@ -67,6 +67,22 @@ class PrivateRabbitMQ:
     def stop(self) -> None:
         self._ctl("stop", str(self.root / "rabbitmq.pid"))
 
+    def raise_memory_alarm(self) -> None:
+        """A memory alarm (watermark 0): RabbitMQ blocks every publishing connection. This node only."""
+        self._ctl("set_vm_memory_high_watermark", "0")
+
+    def clear_memory_alarm(self) -> None:
+        self._ctl("set_vm_memory_high_watermark", "0.4")  # RabbitMQ's default
+
+    def has_alarm(self) -> bool:
+        result = subprocess.run(
+            [RABBITMQ_BIN / "rabbitmq-diagnostics", "-n", self.node, "check_alarms"],
+            env=self._env,
+            timeout=60,
+            capture_output=True,
+        )
+        return result.returncode != 0
+
     def _ctl(self, *args: str) -> None:
         subprocess.run(
             [RABBITMQ_BIN / "rabbitmqctl", "-n", self.node, *args],

@@ -50,5 +50,6 @@ def test_store_outage_refuses_asks_and_loses_none(launch: Launch, s3_proxy: TcpP
     )
     [ready] = readiness
     assert ready.status_code == 503
-    assert "store" in ready.json()["error"]["message"] and "answers" in ready.json()["error"]["message"]
+    # The answer store is what the functions need; the document store is reported only (issue 14).
+    assert "answers" in ready.json()["error"]["message"]
     assert row.redelivered >= 1, "no job in hand met the outage"

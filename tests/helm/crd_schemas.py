@@ -86,6 +86,36 @@ SCALED_OBJECT = _resource(
             "maxReplicaCount": {"type": "integer", "minimum": 1},
             "pollingInterval": {"type": "integer", "minimum": 1},
             "cooldownPeriod": {"type": "integer", "minimum": 0},
+            # KEDA's advanced.horizontalPodAutoscalerConfig.behavior: autoscaling/v2's HPA behavior.
+            "advanced": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "horizontalPodAutoscalerConfig": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "behavior": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {
+                                    "scaleDown": {
+                                        "type": "object",
+                                        "properties": {
+                                            "stabilizationWindowSeconds": {
+                                                "type": "integer",
+                                                "minimum": 0,
+                                                "maximum": 3600,
+                                            }
+                                        },
+                                    },
+                                    "scaleUp": {"type": "object"},
+                                },
+                            }
+                        },
+                    }
+                },
+            },
             "triggers": {
                 "type": "array",
                 "minItems": 1,
@@ -128,7 +158,17 @@ ENDPOINT = {
     "type": "object",
     "required": ["port", "path"],
     "additionalProperties": False,
-    "properties": {"port": {"type": "string"}, "path": {"type": "string"}, "interval": {"type": "string"}},
+    "properties": {
+        "port": {"type": "string"},
+        "path": {"type": "string"},
+        "interval": {"type": "string"},
+        "params": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    },
+}
+NAMESPACE_SELECTOR = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"matchNames": {"type": "array", "items": {"type": "string"}}, "any": {"type": "boolean"}},
 }
 
 
@@ -137,7 +177,11 @@ def _monitor(kind: str, endpoints: str) -> dict[str, Any]:
         "type": "object",
         "required": ["selector", endpoints],
         "additionalProperties": False,
-        "properties": {"selector": SELECTOR, endpoints: {"type": "array", "minItems": 1, "items": ENDPOINT}},
+        "properties": {
+            "selector": SELECTOR,
+            "namespaceSelector": NAMESPACE_SELECTOR,
+            endpoints: {"type": "array", "minItems": 1, "items": ENDPOINT},
+        },
     }
     return _resource("monitoring.coreos.com/v1", kind, spec)
 

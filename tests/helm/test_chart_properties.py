@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
+from guichet.capacity.simulator.profile import DEFAULT_PROFILE, load_profile
 from guichet.ports.answer_streams.rabbitmq import stream_arguments
-from guichet.ports.brokers.rabbitmq import work_queue_arguments
+from guichet.ports.broker import retry_delays
+from guichet.ports.brokers.rabbitmq import delay_name, delay_queue_arguments, work_queue_arguments
 from tests.helm.chart import (
     EXAMPLES,
     Manifest,
@@ -51,7 +53,8 @@ def test_workers_scale_on_queue_length_through_the_management_api(
     values, manifests = case
     auth = one(manifests, "TriggerAuthentication", "keda")
     (host,) = auth["spec"]["secretTargetRef"]
-    assert host == {"parameter": "host", "name": values["broker"]["existingSecret"], "key": "management-url"}
+    # KEDA reads queue lengths as a `monitoring` user, never with the definitions Job's admin URL
+    assert host == {"parameter": "host", "name": values["broker"]["existingSecret"], "key": "monitoring-url"}
     for component, key, queue in (
         ("answer-worker", "answerWorker", "ask"),
         ("index-worker", "indexWorker", "index"),
@@ -132,13 +135,13 @@ def test_gpus_only_on_the_vllm_pods(case: tuple[dict[str, Any], list[Manifest]])
             assert other_spec is not None and not gpus(other_spec), other["metadata"]["name"]
 
 
-def test_vllm_serves_an_albert_checkpoint_from_the_volume_offline(
+def test_vllm_serves_the_profiled_instruct_model_from_the_volume_offline(
     case: tuple[dict[str, Any], list[Manifest]],
 ) -> None:
     values, manifests = case
     vllm = container(one(manifests, "Deployment", "vllm"), "vllm")
     assert vllm["image"].startswith("docker.io/vllm/vllm-openai:v")
-    assert values["vllm"]["model"].startswith("AgentPublic/")
+    assert values["vllm"]["model"] == load_profile(DEFAULT_PROFILE).model  # what guichet sizing models
     args = vllm["args"]
     assert args[0] == f"/models/{values['vllm']['volume']['path']}"
     assert f"--served-model-name={values['vllm']['model']}" in args
@@ -166,7 +169,7 @@ def test_vllm_as_a_sidecar_puts_the_gpu_on_the_answer_worker_pod() -> None:
 def test_a_model_from_the_registry_is_downloaded_not_offline() -> None:
     manifests = render({"vllm": {"source": "registry", "registry": {"tokenSecret": "hf"}}})
     vllm = container(one(manifests, "Deployment", "vllm"), "vllm")
-    assert vllm["args"][0] == "AgentPublic/albertlight-7b"
+    assert vllm["args"][0] == defaults()["vllm"]["model"]
     names = {e["name"] for e in vllm["env"]}
     assert "HF_HUB_OFFLINE" not in names and "HF_TOKEN" in names
     assert not any(v["name"] == "models" for v in pod_spec(one(manifests, "Deployment", "vllm"))["volumes"])  # type: ignore[index]
@@ -326,7 +329,18 @@ def test_definitions_declare_the_queues_exactly_as_the_application(
     bindings = {(b["source"], b["destination"], b["routing_key"]) for b in loaded["bindings"]}
     assert (q["documentsExchange"], q["index"]["name"], q["index"]["name"]) in bindings
     assert (q["deadLetterExchange"], f"{q['ask']['name']}.dead", q["ask"]["name"]) in bindings
-    assert "users" not in loaded and "permissions" not in loaded
+    parked = f"{q['ask']['name']}.dead.dead"
+    assert (q["deadLetterExchange"], parked, f"{q['ask']['name']}.dead") in bindings
+    exchanges = {x["name"]: x["type"] for x in loaded["exchanges"]}
+    for seconds in retry_delays(q["maxDeliveries"], 1.0, 30.0):  # the application's default backoff
+        name = delay_name("guichet.delay", seconds)
+        assert queues[name] == delay_queue_arguments(seconds)
+        assert exchanges[name] == "fanout" and (name, name, "") in bindings
+    assert "users" not in loaded  # no password in the chart: only the app user's permissions
+    assert loaded["permissions"] == [
+        {"user": values["broker"]["user"], "vhost": values["broker"]["vhost"],
+         "configure": ".*", "write": ".*", "read": ".*"}
+    ]  # fmt: skip
 
 
 def test_queue_limits_are_policies_with_reject_publish(case: tuple[dict[str, Any], list[Manifest]]) -> None:
@@ -352,8 +366,7 @@ def test_minio_notifications_are_persistent_and_confirmed(
     assert f"queue_dir={values['objectStore']['notifications']['queueDir']}" in script
     assert f"exchange={values['queues']['documentsExchange']}" in script
     subscribe = one(manifests, "ConfigMap", "minio-notifications")["data"]["subscribe.sh"]
-    assert "arn:minio:sqs::GUICHET:amqp --event put,delete" in subscribe
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    assert "arn=arn:minio:sqs::GUICHET:amqp" in subscribe and '"$arn" --event put,delete' in subscribe
 
 
 # --- credentials ---------------------------------------------------------------------------------------

@@ -152,3 +152,38 @@ def test_the_web_stage_copies_what_make_web_copies(parsed: tuple[dict[str, str],
     runs = " ".join(rest for keyword, rest in stages["web"].instructions if keyword == "RUN")
     assert set(re.findall(r"\$\{DSFR_DIST\}/([\w./-]+)", runs)) == wanted
     assert "npm ci --prefix web" in runs
+
+
+def test_offline_builds_install_from_the_host_wheels_only_and_are_not_the_default(
+    parsed: tuple[dict[str, str], dict[str, Stage]],
+) -> None:
+    """scripts/e2e-containers.sh builds with PIP_OFFLINE=1 and a local Debian base through PYTHON_IMAGE and
+    NODE_IMAGE; without those arguments the official images and the registries are used."""
+    args, stages = parsed
+    build = stages["build"]
+    assert ("ARG", "PIP_OFFLINE=0") in build.instructions
+    runs = " ".join(rest for keyword, rest in build.instructions if keyword == "RUN")
+    assert 'if [ "${PIP_OFFLINE}" = 1 ]; then export PIP_NO_INDEX=1 PIP_FIND_LINKS=/offline; fi' in runs
+    assert "python3 -m venv" in runs  # Debian's python3 package has no `python` command
+    assert args["PYTHON_IMAGE"].startswith("docker.io/library/python:")
+    web_runs = " ".join(rest for keyword, rest in stages["web"].instructions if keyword == "RUN")
+    assert "/offline/dsfr.tgz" in web_runs and "npm ci --prefix web" in web_runs
+    ignored = (ROOT / "containers" / "offline" / ".gitignore").read_text().split()
+    assert ignored[0] == "*"  # host-built inputs never committed
+
+
+@pytest.mark.parametrize(
+    ("target", "entry_point"),
+    [
+        ("functions", "functions/app.py"),
+        ("answer-worker", "workers/answer.py"),
+        ("index-worker", "workers/index.py"),
+    ],
+)
+def test_each_image_holds_the_entry_point_its_docstring_names(
+    parsed: tuple[dict[str, str], dict[str, Stage]], target: str, entry_point: str
+) -> None:
+    _, stages = parsed
+    copies = [args for op, args in stages[target].instructions if op == "COPY"]
+    assert any(entry_point in args for args in copies), copies
+    assert (ROOT / entry_point).is_file()

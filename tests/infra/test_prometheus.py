@@ -5,6 +5,7 @@ firing and silent."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -73,3 +74,19 @@ def test_every_alert_is_tested_firing_and_silent() -> None:
     names = {alert["alert"] for alert in alerts()}
     assert names - firing == set(), "never shown firing"
     assert names - silent == set(), "never shown silent"
+
+
+def test_the_first_token_alert_watches_what_guichet_sizing_targets() -> None:
+    """One story: the SLO the alert pages on is the sizing's ttft-p95 target, measured over the same span
+    (from the question, queue wait included: the stage ask_to_first_token)."""
+    from guichet import metrics
+    from guichet.capacity.sizing import Inputs
+
+    (alert,) = [a for a in alerts() if a["alert"] == "GuichetFirstTokenAboveSLO"]
+    match = re.fullmatch(
+        r'guichet:answer_stage_seconds:p95_5m\{stage="(\w+)"\} > ([\d.]+)', alert["expr"].strip()
+    )
+    assert match is not None, alert["expr"]
+    stage, threshold = match.groups()
+    assert stage == "ask_to_first_token" and stage in metrics.STAGES
+    assert float(threshold) == Inputs().ttft_p95_target_s

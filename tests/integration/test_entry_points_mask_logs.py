@@ -11,7 +11,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -48,20 +49,36 @@ FUNCTIONS = {
 }
 
 
-def _environment(tmp_path: Path, amqp_url: str, queue: str) -> dict[str, str]:
-    return {
+@dataclass(frozen=True)
+class Queues:
+    ask: str
+    index: str
+
+
+@pytest.fixture
+def queues(amqp_url: str, unique_name: Callable[[str], str]) -> Iterator[Queues]:
+    names = Queues(unique_name("ask"), unique_name("index"))
+    broker = RabbitMQBroker(amqp_url)
+    broker.declare(names.ask)
+    broker.declare(names.index)
+    broker.close()
+    yield names
+
+
+def _run_until_logged(
+    command: list[str], amqp_url: str, queues: Queues, tmp_path: Path, act: Callable[[], None]
+) -> str:
+    env = {
         **os.environ,
         "GUICHET_DATA_DIR": str(tmp_path / "data"),
         "GUICHET_BROKER_URL": amqp_url,
-        "GUICHET_ASK_QUEUE": queue,
-        "GUICHET_INDEX_QUEUE": f"{queue}-index",
+        "GUICHET_ASK_QUEUE": queues.ask,
+        "GUICHET_INDEX_QUEUE": queues.index,
         "GUICHET_METRICS_PORT": "0",
         "GUICHET_LLM_URL": "",
         "PYTHONPATH": str(ROOT),  # functions.app, as in the image
     }
-
-
-def _run_until_logged(command: list[str], env: dict[str, str], log: Path, act: Callable[[], None]) -> str:
+    log = tmp_path / "log"
     with log.open("w") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
@@ -70,65 +87,48 @@ def _run_until_logged(command: list[str], env: dict[str, str], log: Path, act: C
     finally:
         process.terminate()
         process.wait(timeout=60)
-    return log.read_text()
+    text = log.read_text()
+    assert MASKED in text, text[-3000:]  # the line was written...
+    return text
+
+
+def _publish(amqp_url: str, queue: str, body: bytes) -> Callable[[], None]:
+    def publish() -> None:
+        broker = RabbitMQBroker(amqp_url)
+        broker.publish(queue, body)
+        broker.close()
+
+    return publish
 
 
 @pytest.mark.parametrize("name", list(ANSWER_WORKERS))
-def test_answer_worker_masks_a_rejected_job(
-    name: str, amqp_url: str, unique_name: Callable[[str], str], tmp_path: Path
-) -> None:
-    queue = unique_name("ask")
-    unique_name(f"{queue}-index")  # cleaned up too
-    broker = RabbitMQBroker(amqp_url)
-    broker.declare(queue)
+def test_answer_worker_masks_a_rejected_job(name: str, amqp_url: str, queues: Queues, tmp_path: Path) -> None:
     job = json.dumps({"id": ADDRESS, "question": "Comment refaire une carte d'identité ?", "ts": 1.0})
-    env = _environment(tmp_path, amqp_url, queue)
-    text = _run_until_logged(
-        ANSWER_WORKERS[name], env, tmp_path / "log", lambda: broker.publish(queue, job.encode())
-    )
-    broker.close()
-    assert MASKED in text, text[-3000:]
-    assert ADDRESS not in text
+    act = _publish(amqp_url, queues.ask, job.encode())
+    assert ADDRESS not in _run_until_logged(ANSWER_WORKERS[name], amqp_url, queues, tmp_path, act)
 
 
 @pytest.mark.parametrize("name", list(INDEX_WORKERS))
-def test_index_worker_masks_an_object_key(
-    name: str, amqp_url: str, unique_name: Callable[[str], str], tmp_path: Path
-) -> None:
-    queue = unique_name("ask")
-    index_queue = unique_name(f"{queue}-index")
-    env = {**_environment(tmp_path, amqp_url, queue), "GUICHET_INDEX_QUEUE": index_queue}
-    broker = RabbitMQBroker(amqp_url)
-    broker.declare(index_queue)
+def test_index_worker_masks_an_object_key(name: str, amqp_url: str, queues: Queues, tmp_path: Path) -> None:
     key = f"usagers/{ADDRESS}.txt"  # named after a citizen, and already gone from the store
     event = build_bucket_notification(
         "s3:ObjectCreated:Put", "documents", key, size=10, etag="e", sequencer="1"
     )
-    text = _run_until_logged(
-        INDEX_WORKERS[name], env, tmp_path / "log", lambda: broker.publish(index_queue, event)
-    )
-    broker.close()
-    assert MASKED in text, text[-3000:]
-    assert ADDRESS not in text
+    act = _publish(amqp_url, queues.index, event)
+    assert ADDRESS not in _run_until_logged(INDEX_WORKERS[name], amqp_url, queues, tmp_path, act)
 
 
 @pytest.mark.parametrize("name", list(FUNCTIONS))
-def test_functions_mask_the_access_log(
-    name: str, amqp_url: str, unique_name: Callable[[str], str], tmp_path: Path
-) -> None:
-    queue = unique_name("ask")
-    unique_name(f"{queue}-index")
+def test_functions_mask_the_access_log(name: str, amqp_url: str, queues: Queues, tmp_path: Path) -> None:
     port = free_port()
-    env = _environment(tmp_path, amqp_url, queue)
 
     def search() -> None:
-        url = f"http://127.0.0.1:{port}/v1/search"
         wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), timeout=90)
-        httpx.get(url, params={"q": f"ma fille {ADDRESS} a perdu sa carte"}, timeout=10)
+        query = {"q": f"ma fille {ADDRESS} a perdu sa carte"}
+        httpx.get(f"http://127.0.0.1:{port}/v1/search", params=query, timeout=10)
 
-    text = _run_until_logged([*FUNCTIONS[name], "--port", str(port)], env, tmp_path / "log", search)
-    assert MASKED in text, text[-3000:]
-    assert ADDRESS not in text and ADDRESS.replace("@", "%40") not in text
+    text = _run_until_logged([*FUNCTIONS[name], "--port", str(port)], amqp_url, queues, tmp_path, search)
+    assert ADDRESS not in text and ADDRESS.replace("@", "%40") not in text  # ...masked
 
 
 def _answers(url: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import replace
@@ -9,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from guichet.answer.drafting import LLM_FAILED_NOTICE, NO_LLM_NOTICE, TRUNCATED_NOTICE, UNUSABLE_NOTICE
-from guichet.answer.generation import GenerationOptions, GenerationStopped
+from guichet.answer.drafting import (
+    CUT_UNUSABLE_NOTICE,
+    LLM_FAILED_NOTICE,
+    NO_LLM_NOTICE,
+    TRUNCATED_NOTICE,
+    UNUSABLE_NOTICE,
+)
+from guichet.answer.extractive import NOT_COVERED_LEAD
+from guichet.answer.generation import GenerationOptions
 from guichet.answer.handlers import AnswerJobHandler, DeadJobHandler
 from guichet.answer.pipeline import GUARD_NOTICE, Answerer, AnswerOptions
 from guichet.answer.prompt import NOT_COVERED
@@ -20,7 +28,7 @@ from guichet.answer.worker import answer_consumers, answer_options, enqueue
 from guichet.indexing.bulk_ingest import ingest_into
 from guichet.ports.answer_stream import AnswerEvent
 from guichet.ports.answer_streams.local import LocalAnswerStream
-from guichet.ports.broker import REASON_HEADER, Reject, dead_letter_queue
+from guichet.ports.broker import REASON_HEADER, Reject, Requeue, dead_letter_queue
 from guichet.ports.brokers.memory import MemoryBroker
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.ports.llm import ChatDelta, ChatMessage, ChatModel
@@ -284,7 +292,11 @@ def test_an_empty_or_untraceable_model_answer_is_replaced_by_extracts(world_fact
 def test_an_answer_saying_the_extracts_do_not_cover_it_is_kept(world_factory) -> None:  # type: ignore[no-untyped-def]
     world = world_factory(ScriptedChatModel(NOT_COVERED))
     record = answer_with(world, answer_options(world.settings))
-    assert record.mode == "generated" and record.answer == NOT_COVERED and record.sources == ()
+    # The model's own "not covered" is honoured: the record says covered false, cites nothing and
+    # offers the closest fiches to consult.
+    assert record.mode == "generated" and record.covered is False and record.sources == ()
+    assert record.answer.startswith(NOT_COVERED_LEAD) and "[" not in record.answer
+    assert record.consult and all(c.url.startswith("https://") for c in record.consult)
 
 
 def test_an_answer_cut_by_the_token_limit_keeps_whole_sentences_and_says_so(world_factory) -> None:  # type: ignore[no-untyped-def]
@@ -312,6 +324,53 @@ def test_a_prompt_too_long_is_shrunk_without_using_up_retries_and_cites_only_wha
     assert "25 €" not in record.answer and len(record.sources) == 1
 
 
+def test_a_cut_whose_citation_was_in_the_unfinished_sentence_is_replaced_by_extracts(world_factory) -> None:  # type: ignore[no-untyped-def]
+    reply = "Il faut faire une demande en mairie [1] avec une photo récente et un justificatif."
+    world = world_factory(ScriptedChatModel(reply, delta_chars=10))
+    # 60 characters: "[1]" is there, but in a sentence the cut left unfinished
+    record = answer_with(world, AnswerOptions(generation=GenerationOptions(max_tokens=6)))
+    assert record.mode == "extractive" and record.notice == CUT_UNUSABLE_NOTICE
+    assert "[1]" in record.answer and record.sources
+
+
+# Like vLLM: a prompt that fits leaves the answer only the rest of the context (usage then reports fewer
+# completion tokens than max_tokens, finish_reason "length").
+CUT_REPLY = "Faites la demande en mairie [1]. Apportez une photo récente [1]."
+
+
+def prompt_length(world_factory, extracts: int) -> int:  # type: ignore[no-untyped-def]
+    probe = ScriptedChatModel(cite_first)
+    answer_with(world_factory(probe), AnswerOptions(extracts=extracts))
+    return prompt_chars(probe)
+
+
+def test_an_answer_cut_by_the_context_is_asked_again_with_fewer_extracts(world_factory) -> None:  # type: ignore[no-untyped-def]
+    context = prompt_length(world_factory, 6) + 16  # two pieces of 8 characters
+    model = ScriptedChatModel(CUT_REPLY, context_chars=context, cut_at_context=True)
+    options = AnswerOptions(generation=GenerationOptions(retries=0))
+    record = answer_with(world_factory(model), options)
+    assert len(model.calls) == 2 and prompt_chars(model) > sum(len(m.content) for m in model.calls[1])
+    assert (record.mode, record.notice, record.answer) == ("generated", "", CUT_REPLY)
+
+
+@pytest.mark.parametrize(
+    ("room", "mode", "notice"),
+    [(40, "generated", TRUNCATED_NOTICE), (16, "extractive", CUT_UNUSABLE_NOTICE)],
+)
+def test_an_answer_cut_by_the_context_with_one_extract_is_never_presented_as_complete(
+    world_factory,  # type: ignore[no-untyped-def]
+    room: int,
+    mode: str,
+    notice: str,
+) -> None:
+    context = prompt_length(world_factory, 1) + room  # 40: "...mairie [1]. Apporte"; 16: "Faites la demande"
+    model = ScriptedChatModel(CUT_REPLY, context_chars=context, cut_at_context=True)
+    record = answer_with(world_factory(model), AnswerOptions(extracts=1))
+    assert len(model.calls) == 1 and (record.mode, record.notice) == (mode, notice)
+    if mode == "generated":
+        assert record.answer == "Faites la demande en mairie [1]."
+
+
 def test_stopping_while_waiting_to_retry_requeues_instead_of_degrading(world_factory) -> None:  # type: ignore[no-untyped-def]
     world = world_factory(ScriptedChatModel(cite_first, fail_first=5))
     stop = threading.Event()
@@ -319,7 +378,7 @@ def test_stopping_while_waiting_to_retry_requeues_instead_of_degrading(world_fac
     answerer = Answerer(world.stack.retriever, world.index, world.model, answer_options(world.settings), stop)
     handler = AnswerJobHandler(world.stack.answers, world.stream, answerer, max_deliveries=3)
     job = AskJob(new_answer_id(), QUESTION)
-    with pytest.raises(GenerationStopped):
+    with pytest.raises(Requeue):  # handed back uncounted (through both brokers: test_answer_outcomes.py)
         handler(job_envelope(job, delivery_count=2))  # even on the last delivery: no failed record
     assert world.stack.answers.get(job.id).status == "running"  # type: ignore[union-attr]
 
@@ -369,3 +428,80 @@ def test_a_duplicate_job_finishing_second_keeps_the_first_record(world_factory) 
         patch.setattr(Answerer, "answer", answer_while_a_duplicate_finishes)
         world.handler()(job_envelope(job))
     assert world.stack.answers.get(job.id) == first
+
+
+def ask_question(world: World, question: str) -> AnswerRecord:
+    answerer = Answerer(world.stack.retriever, world.index, world.model, answer_options(world.settings))
+    handler = AnswerJobHandler(world.stack.answers, world.stream, answerer, max_deliveries=3)
+    job = AskJob(new_answer_id(), question)
+    world.stack.answers.put(AnswerRecord.queued(job))
+    handler(job_envelope(job))
+    record = world.stack.answers.get(job.id)
+    assert record is not None
+    return record
+
+
+OUT_OF_CORPUS = "Comment obtenir la vignette Crit'Air pour sa voiture diesel ?"
+
+
+@pytest.mark.parametrize("with_model", [True, False])
+def test_a_question_the_sources_do_not_answer_is_declined_in_both_modes(
+    world_factory, with_model: bool
+) -> None:  # type: ignore[no-untyped-def]
+    # The model would happily cite [1]: the decision is taken before drafting, so it is never asked.
+    model = ConcurrencyProbe(ScriptedChatModel(cite_first)) if with_model else None
+    world = world_factory(model)
+    record = ask_question(world, OUT_OF_CORPUS)
+    assert record.status == "done" and record.covered is False
+    assert record.sources == () and record.links == () and "[1]" not in record.answer
+    assert record.answer.startswith(NOT_COVERED_LEAD) and record.consult
+    assert all(c.title in record.answer for c in record.consult)
+    if model is not None:
+        assert model.max_concurrent == 0
+    assert json.loads(record.to_json())["covered"] is False
+
+
+def test_a_question_the_sources_answer_is_covered_and_names_no_consult(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    record = ask_question(world, QUESTION)
+    assert record.covered is True and record.sources and record.consult == ()
+    assert json.loads(record.to_json())["covered"] is True
+
+
+def ask_in_situation(world: World, question: str, situation: str) -> AnswerRecord:
+    answerer = Answerer(world.stack.retriever, world.index, world.model, answer_options(world.settings))
+    handler = AnswerJobHandler(world.stack.answers, world.stream, answerer, max_deliveries=3)
+    job = AskJob(new_answer_id(), question, situation=situation)
+    world.stack.answers.put(AnswerRecord.queued(job))
+    handler(job_envelope(job))
+    record = world.stack.answers.get(job.id)
+    assert record is not None
+    return record
+
+
+FIRST_CARD = "Quels justificatifs pour une première carte d'identité d'un majeur ?"
+
+
+def test_the_record_names_the_case_the_situation_chose(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    record = ask_in_situation(world, FIRST_CARD, "Il a un passeport valide")
+    assert record.covered and "passeport" in record.case
+    assert json.loads(record.to_json())["case"] == record.case
+    assert "Plusieurs cas existent" not in record.notice
+
+
+def test_without_a_deciding_situation_the_answer_lists_the_cases(world_factory) -> None:  # type: ignore[no-untyped-def]
+    world = world_factory(None)
+    # F21089's extracts hold two cases (old card at hand, card lost or stolen): nothing says which.
+    record = ask_in_situation(world, "Comment renouveler sa carte d'identité ?", "Il habite à Paris.")
+    assert record.covered and record.case == "" and "case" not in json.loads(record.to_json())
+    assert "Plusieurs cas existent" in record.notice and record.notice.count("« ") >= 2
+
+
+def test_the_worker_fits_the_prompt_to_guichet_llm_prompt_chars(world_factory) -> None:  # type: ignore[no-untyped-def]
+    unbounded, bounded = ScriptedChatModel(cite_first), ScriptedChatModel(cite_first)
+    world = world_factory(unbounded)
+    answer_with(world, answer_options(world.settings))
+    world = world_factory(bounded)
+    answer_with(world, answer_options(world.settings.model_copy(update={"llm_prompt_chars": 4000})))
+    assert prompt_chars(bounded) <= 4000 < prompt_chars(unbounded)

@@ -175,10 +175,39 @@ def _branch_chunk(n: int, branch: str, doc_id: str = "F1") -> Chunk:
     return Chunk(f"c{n}", doc_id, doc_id, n, "T", "", ("particuliers",), "", branch, "branch", "texte")
 
 
-def test_ages_are_not_matched_lexically() -> None:
+def test_ages_are_matched_by_arithmetic_not_by_shared_words() -> None:
+    # "30 ans" shares "ans" with both labels; only the range decides.
     chunks = [_branch_chunk(0, "Vous avez moins de 25 ans"), _branch_chunk(1, "Vous avez 25 ans ou plus")]
-    assert situation_order(chunks, "Il a 30 ans.") == [(0, False), (1, False)]
+    assert situation_order(chunks, "Il a 30 ans.") == [(1, True), (0, False)]
+    assert situation_order(chunks, "Elle a 19 ans.") == [(0, True), (1, False)]
     assert situation_order(chunks, "Il a moins de 25 ans.") == [(0, True), (1, False)]
+
+
+@pytest.mark.parametrize(
+    ("situation", "labels", "expected"),
+    [
+        ("Il vend sa voiture", ("Vous vendez un véhicule", "Vous vendez un bateau"), 0),
+        ("Elle est née au Maroc", ("Vous êtes né en France", "Vous êtes né à l'étranger"), 1),
+        ("Il est né en Bretagne", ("Vous êtes né à l'étranger", "Vous êtes né en France"), 1),
+        ("Ils habitent en Espagne", ("Vous résidez en France", "Vous résidez à l'étranger"), 1),
+        ("Elle est au chômage", ("Vous êtes salarié", "Vous êtes demandeur d'emploi"), 1),
+        ("Il a un CDI", ("Vous êtes salarié", "Vous êtes demandeur d'emploi"), 0),
+        (
+            "Carte périmée, il n'a pas de passeport",
+            ("Vous avez un passeport", "Vous n'avez pas de passeport"),
+            1,
+        ),
+        (
+            "Il a un passeport, sa carte est perdue",
+            ("Vous n'avez pas de passeport", "Vous avez un passeport"),
+            1,
+        ),
+        ("Arrêt maladie de 2 mois", ("Arrêt de plus de 3 mois", "Arrêt de 30 jours à 3 mois"), 1),
+    ],
+)
+def test_the_case_is_chosen_by_meaning(situation: str, labels: tuple[str, str], expected: int) -> None:
+    chunks = [_branch_chunk(i, label) for i, label in enumerate(labels)]
+    assert situation_order(chunks, situation)[0] == (expected, True)
 
 
 def test_only_siblings_of_the_same_fiche_contradict_each_other() -> None:

@@ -244,7 +244,8 @@ def test_a_passage_guarded_against_an_unrelated_one_loses_its_facts() -> None:
     other = "Aucun chiffre ici."
     for text in texts:
         result = guard_answer(text, [other])
-        assert len(result.removed) == len(find_facts(text))
+        # Durations ("29 ans") no source gives go too (guard_claims), on top of every fact.
+        assert len([r for r in result.removed if r.kind != "duration"]) == len(find_facts(text))
         assert not find_facts(result.text)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from prometheus_client import REGISTRY
 
 from guichet.answer.record import AskJob, SourceRef
 from guichet.api.app import create_app
@@ -70,8 +71,8 @@ def url(stack: Stack) -> Iterator[str]:
     thread.join(timeout=20)
 
 
-def sse_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("sse-") and t.is_alive()]
+def open_streams() -> float:
+    return REGISTRY.get_sample_value("guichet_sse_open_streams") or 0.0
 
 
 def open_stream(url: str, answer_id: str) -> socket.socket:
@@ -89,12 +90,14 @@ def open_stream(url: str, answer_id: str) -> socket.socket:
 
 
 def test_open_streams_do_not_starve_ask_and_end_with_their_clients(url: str) -> None:
-    baseline = len(sse_threads())
+    baseline, threads = open_streams(), threading.active_count()
     with httpx.Client(base_url=url, timeout=10) as http:
         waiting = http.post("/v1/ask", json={"question": "Une question sans réponse ?"}).json()["id"]
         sockets = [open_stream(url, waiting) for _ in range(OPEN_STREAMS)]
         try:
-            assert len(sse_threads()) >= baseline + OPEN_STREAMS
+            assert open_streams() == baseline + OPEN_STREAMS
+            # The relay serves them on the event loop: no thread per open stream (ADR 0019).
+            assert threading.active_count() < threads + 10
             # Every stream is waiting on its subscription: a plain handler must still get a thread.
             response = http.post("/v1/ask", json={"question": "Et celle-ci passe-t-elle ?"})
             assert response.status_code == 202
@@ -102,8 +105,8 @@ def test_open_streams_do_not_starve_ask_and_end_with_their_clients(url: str) -> 
         finally:
             for sock in sockets:
                 sock.close()
-    # The server notices each disconnect: the relay thread and its subscription end.
-    wait_for(lambda: len(sse_threads()) <= baseline, timeout=20)
+    # The server notices each disconnect: the stream and its subscription end, its place is given back.
+    wait_for(lambda: open_streams() <= baseline, timeout=20)
 
 
 class Worker:

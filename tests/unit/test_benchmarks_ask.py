@@ -52,3 +52,12 @@ def test_token_relay_delivers_every_event_on_both_streams(amqp_url: str) -> None
     assert set(rows) == {(b, p) for b in ("rabbitmq", "local") for p in ("paced", "burst")}
     for row in rows.values():
         assert row["lost"] == 0 and row["n"] == 2 * (20 + 1)  # the tokens and "done", per answer
+
+
+def test_sse_relay_completes_every_stream_and_measures_the_function(amqp_url: str) -> None:
+    result = run_quick("sse_relay.py", "--amqp-url", amqp_url)
+    assert [row["completed"] for row in result["cpu"]] == [row["answers"] for row in result["cpu"]]
+    assert all(row["function_cpu_s"] > 0 for row in result["cpu"])
+    streams = result["streams"]
+    assert streams["live"] == streams["completed"] == streams["streams"] == 50
+    assert streams["threads_open"] > 0 and streams["rss_mib_open"] > 0

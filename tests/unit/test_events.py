@@ -114,10 +114,13 @@ def test_plus_is_a_space_and_encoded_slash_is_a_slash() -> None:
         ("s3:ObjectCreated:CompleteMultipartUpload", "created"),
         ("s3:ObjectRemoved:Delete", "removed"),
         ("s3:ObjectRemoved:DeleteMarkerCreated", "removed"),
+        ("s3:ObjectRemoved:DeleteAllVersions", "removed"),  # a forced delete of every version
+        ("s3:ObjectRemoved:NoOP", "other"),
+        ("s3:LifecycleDelMarkerExpiration:Delete", "other"),
         ("s3:ObjectCreated:PutTagging", "other"),
         ("s3:ObjectCreated:PutRetention", "other"),
         ("s3:ObjectCreated:PutLegalHold", "other"),
-        ("s3:ObjectRemoved:DeleteTagging", "other"),
+        ("s3:ObjectCreated:DeleteTagging", "other"),  # MinIO's names only (pkg/event/name.go)
         ("s3:ObjectAccessed:Get", "other"),
         ("s3:ObjectAccessed:Head", "other"),
         ("s3:Replication:OperationFailedReplication", "other"),

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from guichet.ports.answer_streams.rabbitmq import RabbitMQAnswerStream, stream_arguments
-from guichet.ports.brokers.rabbitmq import work_queue_arguments
+from guichet.ports.broker import retry_delays
+from guichet.ports.brokers.rabbitmq import delay_name, delay_queue_arguments, work_queue_arguments
 from guichet.settings import Settings
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
@@ -24,6 +25,24 @@ def test_rabbitmq_definitions_match_the_declared_queue_arguments() -> None:
         settings.index_queue, settings.max_deliveries, "guichet.dlx"
     )
     assert queues[f"{settings.index_queue}.dead"]["arguments"] == {"x-queue-type": "quorum"}
+    assert queues[f"{settings.index_queue}.dead.dead"]["arguments"] == {"x-queue-type": "quorum"}
+
+
+def test_rabbitmq_definitions_declare_the_retry_delay_queues() -> None:
+    definitions = json.loads((INFRA / "rabbitmq" / "definitions.json").read_text())
+    settings = Settings()
+    queues = {q["name"]: q for q in definitions["queues"]}
+    exchanges = {x["name"]: x["type"] for x in definitions["exchanges"]}
+    bindings = {(b["source"], b["destination"], b["routing_key"]) for b in definitions["bindings"]}
+    delays = retry_delays(settings.max_deliveries, settings.retry_backoff, settings.max_retry_backoff)
+    declared = sorted(name for name in queues if name.startswith("guichet.delay."))
+    assert declared == sorted(delay_name("guichet.delay", seconds) for seconds in delays)
+    for seconds in delays:
+        name = delay_name("guichet.delay", seconds)
+        assert queues[name]["arguments"] == delay_queue_arguments(seconds)
+        assert exchanges[name] == "fanout" and (name, name, "") in bindings
+    dead = f"{settings.index_queue}.dead"
+    assert ("guichet.dlx", f"{dead}.dead", dead) in bindings
 
 
 def test_rabbitmq_definitions_match_the_declared_answer_streams() -> None:

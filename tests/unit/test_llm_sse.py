@@ -78,6 +78,18 @@ def test_end_without_finish_reason_is_unavailable_after_the_text() -> None:
     assert received == ["a", "b"]
 
 
+@pytest.mark.parametrize("reason", ["abort", "error"])
+def test_a_server_giving_up_is_unavailable_not_a_finish(reason: str) -> None:
+    # vLLM ends an aborted request (engine stopping, KV cache lost) with finish_reason "abort".
+    with pytest.raises(LLMUnavailable, match=reason):
+        list(deltas([chunk("Faites la demande"), chunk("", reason), USAGE, "[DONE]"]))
+
+
+@pytest.mark.parametrize("reason", ["length", "repetition", "content_filter"])
+def test_other_reasons_are_passed_on_for_the_caller_to_treat_as_cut(reason: str) -> None:
+    assert list(deltas([chunk("a", reason), "[DONE]"]))[-1].finish_reason == reason
+
+
 def test_empty_stream_is_unavailable() -> None:
     with pytest.raises(LLMUnavailable):
         list(deltas([]))

@@ -167,13 +167,18 @@ def test_each_stage_of_a_done_answer_is_observed(mode: str, generations: int) ->
 
     before = {s: stage_count(s) for s in metrics.STAGES}
     generation_sum = sample("guichet_answer_stage_seconds_sum", stage="generation")
+    asked_sum = sample("guichet_answer_stage_seconds_sum", stage="ask_to_first_token")
     _observe(record(mode, Timings(queued_s=0.5, retrieval_s=0.2, first_token_s=1.5, total_s=4.0)))
     after = {s: stage_count(s) for s in metrics.STAGES}
     assert {s: after[s] - before[s] for s in metrics.STAGES} == {
         "queued": 1, "retrieval": 1, "first_token": 1, "generation": generations, "total": 1,
+        "ask_to_first_token": generations,
     }  # fmt: skip
     added = sample("guichet_answer_stage_seconds_sum", stage="generation") - generation_sum
     assert added == pytest.approx(2.5 * generations)
+    # what guichet sizing's ttft-p95 target and the first-token alert measure: queue wait included
+    asked = sample("guichet_answer_stage_seconds_sum", stage="ask_to_first_token") - asked_sum
+    assert asked == pytest.approx(2.0 * generations)
 
 
 def test_dead_lettered_asks_are_counted(tmp_path: Path) -> None:

@@ -25,7 +25,6 @@ from weaviate.connect.base import ConnectionParams
 from weaviate.proto.v1 import (
     aggregate_pb2,
     base_pb2,
-    base_search_pb2,
     batch_delete_pb2,
     properties_pb2,
     search_get_pb2,
@@ -34,6 +33,7 @@ from weaviate.util import _ServerVersion
 
 from guichet.ports.index import IndexBackendError, VectorIndex
 from guichet.ports.indexes import weaviate as adapter
+from guichet.ports.indexes.fusion import candidate_depth
 from guichet.ports.records import DocumentState, SearchFilters, chunk_uuid
 from tests.contracts.test_index_contract import CNI, DIM, EMBEDDER, IndexContract, make_chunks, put
 
@@ -402,7 +402,8 @@ def test_search_requests(fake: FakeWeaviate, monkeypatch: pytest.MonkeyPatch, mo
     filters = SearchFilters(audience="particuliers", doc_ids=("F1", "F2"))
     hits = index.search("Renouveler la carte", EMBEDDER.embed_query("x"), k=3, filters=filters, mode=mode)  # type: ignore[arg-type]
     request = next(r for c, r in fake.calls if c == "search")
-    assert request.limit == 3
+    # Hybrid reads both rankings to the embedded index's depth and fuses them here (RRF).
+    assert request.limit == (candidate_depth(3) if mode == "hybrid" else 3)
     assert request.filters.operator == base_pb2.Filters.OPERATOR_AND
     audience, doc_ids = request.filters.filters
     assert (audience.target.property, list(audience.value_text_array.values)) == (
@@ -421,11 +422,14 @@ def test_search_requests(fake: FakeWeaviate, monkeypatch: pytest.MonkeyPatch, mo
             _cosine(EMBEDDER.embed_query("x"), EMBEDDER.embed_passages([cni_text()])[0])
         )
     else:
-        h = request.hybrid_search
-        assert h.fusion_type == base_search_pb2.Hybrid.FUSION_TYPE_RELATIVE_SCORE
-        assert h.query == "renouvel cart" and list(h.properties) == ["analyzed"]
-        assert (h.alpha_param if h.use_alpha_param else h.alpha) == pytest.approx(0.5)
-        assert list(h.targets.target_vectors) == ["default"] and request.metadata.score
+        lexical, dense = [r for c, r in fake.calls if c == "search"]
+        assert lexical.bm25_search.query == "renouvel cart" and dense.HasField("near_vector")
+        assert not lexical.HasField("hybrid_search") and not dense.HasField("hybrid_search")
+        assert (hits[0].lexical_rank, hits[0].vector_rank) == (1, 1)
+        assert hits[0].vector_score == pytest.approx(
+            _cosine(EMBEDDER.embed_query("x"), EMBEDDER.embed_passages([cni_text()])[0])
+        )
+        assert hits[0].score == pytest.approx(2 / 61)  # reciprocal_rank_fusion: 1/(60+1) twice
     assert [h.chunk.doc_id for h in hits] == ["F1"]
 
 
@@ -440,8 +444,9 @@ def test_hybrid_without_terms_is_vector_only(fake: FakeWeaviate, monkeypatch: py
     assert [h.chunk.doc_id for h in index.search("de la", EMBEDDER.embed_query("carte"), mode="hybrid")] == [
         "F1"
     ]
-    h = next(r for c, r in fake.calls if c == "search").hybrid_search
-    assert h.query == "" and (h.alpha_param if h.use_alpha_param else h.alpha) == 1
+    # No terms left after analysis: only the vector ranking is asked for.
+    (request,) = [r for c, r in fake.calls if c == "search"]
+    assert request.HasField("near_vector")
 
 
 def test_k_zero_asks_nothing(fake: FakeWeaviate, monkeypatch: pytest.MonkeyPatch) -> None:

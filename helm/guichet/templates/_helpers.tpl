@@ -48,7 +48,10 @@ app.kubernetes.io/part-of: guichet
 {{- $root := index . 0 -}}
 {{- $img := $root.Values.image -}}
 {{- $ref := printf "%s-%s:%s" $img.repository (index . 1) (default $root.Chart.AppVersion $img.tag) -}}
-{{- if $img.digest -}}{{- $ref = printf "%s@%s" $ref $img.digest -}}{{- end -}}
+{{- /* Three targets, three images, three digests: image.digests.<functions|answerWorker|indexWorker>. */ -}}
+{{- $digests := dict "functions" $img.digests.functions "answer-worker" $img.digests.answerWorker "index-worker" $img.digests.indexWorker -}}
+{{- $digest := get $digests (index . 1) -}}
+{{- if $digest -}}{{- $ref = printf "%s@%s" $ref $digest -}}{{- end -}}
 {{- $ref -}}
 {{- end -}}
 
@@ -97,6 +100,33 @@ http://127.0.0.1:8000/v1
   valueFrom:
     secretKeyRef: {name: {{ .Values.index.existingSecret | quote }}, key: {{ .Values.index.apiKeyKey | quote }}}
 {{- end }}
+{{- with .Values.config.embedApiKeySecret }}
+- name: GUICHET_EMBED_API_KEY  # every guichet process embeds (queries or passages)
+  valueFrom:
+    secretKeyRef: {name: {{ . | quote }}, key: {{ $.Values.config.embedApiKeyKey | quote }}}
+{{- end }}
+{{- if include "guichet.caBundleSource" . }}
+- {name: AWS_CA_BUNDLE, value: /etc/guichet/ca/ca.crt}  # boto3: the object store's private CA
+{{- end }}
+{{- end -}}
+
+{{/* The answer workers' key of an external OpenAI-compatible server (Albert API...). */}}
+{{- define "guichet.llmSecretEnv" -}}
+{{- if and (eq .Values.vllm.mode "external") .Values.vllm.external.apiKeySecret }}
+- name: GUICHET_LLM_API_KEY
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.vllm.external.apiKeySecret | quote }}, key: {{ .Values.vllm.external.apiKeyKey | quote }}}
+{{- end }}
+{{- end -}}
+
+{{/* The object store's CA bundle, as a volume source ("" when none is set). */}}
+{{- define "guichet.caBundleSource" -}}
+{{- $ca := .Values.objectStore.caBundle -}}
+{{- if $ca.configMap -}}
+configMap: {name: {{ $ca.configMap | quote }}, items: [{key: {{ $ca.key | quote }}, path: ca.crt}]}
+{{- else if $ca.secret -}}
+secret: {secretName: {{ $ca.secret | quote }}, items: [{key: {{ $ca.key | quote }}, path: ca.crt}]}
+{{- end -}}
 {{- end -}}
 
 {{/* Everything a guichet container needs: settings ConfigMap + credentials + /tmp. */}}
@@ -108,11 +138,18 @@ http://127.0.0.1:8000/v1
 {{- define "guichet.tmpVolume" -}}
 - name: tmp
   emptyDir: {sizeLimit: 1Gi}
+{{- with include "guichet.caBundleSource" . }}
+- name: ca-bundle
+  {{- . | nindent 2 }}
+{{- end }}
 {{- end -}}
 
 {{- define "guichet.tmpMount" -}}
 - name: tmp
   mountPath: /tmp
+{{- if include "guichet.caBundleSource" . }}
+- {name: ca-bundle, mountPath: /etc/guichet/ca, readOnly: true}
+{{- end }}
 {{- end -}}
 
 {{/* Pod placement: call with a component's values. */}}
@@ -192,6 +229,9 @@ envFrom:
   {{- include "guichet.envFrom" $root | nindent 2 }}
 env:
   {{- include "guichet.secretEnv" $root | nindent 2 }}
+  {{- if eq (index . 1) "answer-worker" }}
+  {{- include "guichet.llmSecretEnv" $root | nindent 2 }}
+  {{- end }}
 {{ include "guichet.workerProbes" $root }}
 resources:
   {{- toYaml (index . 3) | nindent 2 }}
@@ -220,7 +260,8 @@ spec:
   minReplicaCount: {{ $w.keda.minReplicaCount }}
   maxReplicaCount: {{ $w.keda.maxReplicaCount }}
   pollingInterval: {{ $w.keda.pollingInterval }}
-  cooldownPeriod: {{ $w.keda.cooldownPeriod }}
+  cooldownPeriod: {{ $w.keda.cooldownPeriod }}  # KEDA uses it only to scale to zero
+  {{- include "guichet.kedaBehavior" $w.keda | nindent 2 }}
   triggers:
     {{- include "guichet.rabbitmqTrigger" (list $root (index . 3) $w.keda.queueLength) | nindent 4 }}
 {{- end }}
@@ -288,3 +329,12 @@ spec:
             {{- include "guichet.tmpVolume" $ | nindent 12 }}
           {{- include "guichet.placement" $.Values.indexWorker | nindent 10 }}
 {{- end }}
+
+{{/* Scale-down window of the HPA a ScaledObject drives (cooldownPeriod only applies to scale to zero). */}}
+{{- define "guichet.kedaBehavior" -}}
+advanced:
+  horizontalPodAutoscalerConfig:
+    behavior:
+      scaleDown:
+        stabilizationWindowSeconds: {{ .scaleDownStabilizationSeconds }}
+{{- end -}}

@@ -2,8 +2,10 @@
 
 A generated draft is usable when it is not empty and cites at least one extract it was given (or says
 plainly that the extracts do not cover the question): an uncited answer cannot be traced, so it is
-replaced by an extractive one. A draft cut by the token limit keeps its complete sentences only, and
-says so.
+replaced by an extractive one. Only a draft the model ended itself (finish_reason "stop") is complete:
+one cut by the token limit or the model's context ("length", or any other reason) keeps its complete
+sentences only and says so; when no complete sentence citing an extract is left, it is replaced by an
+extractive one that says why.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from dataclasses import dataclass
 from guichet.answer.citations import cited_numbers
 from guichet.answer.evidence import Extract, allowed_texts
 from guichet.answer.extractive import compose_extractive
-from guichet.answer.generation import Generation, GenerationOptions, generate
+from guichet.answer.generation import GenerationOptions, generate
 from guichet.answer.live_events import EventWriter
 from guichet.answer.prompt import build_messages, fit_extracts, is_not_covered, recites_instructions
 from guichet.answer.record import AskJob, Mode
+from guichet.answer.thread import with_followed_question
 from guichet.ports.llm import ChatModel
 
 # Without a model, the page's mode line says it once, in the advisor's words ("Réponse composée
@@ -35,6 +38,10 @@ UNUSABLE_NOTICE = (
     "d'extraits des fiches, sans rédaction automatique."
 )
 TRUNCATED_NOTICE = "La réponse a atteint sa longueur maximale : elle s'arrête à la dernière phrase complète."
+CUT_UNUSABLE_NOTICE = (
+    "La réponse du modèle de langage a été coupée avant d'avoir rédigé une phrase complète citant une "
+    "source : voici une réponse composée d'extraits des fiches, sans rédaction automatique."
+)
 _SENTENCE_END = re.compile(r"[.!?…»)](?=\s|$)|\n")
 
 
@@ -61,11 +68,13 @@ def draft_answer(
     started = time.perf_counter()
     if model is None or not extracts:
         return _extractive(job, extracts, events, NO_LLM_NOTICE if model is None else "", started)
-    fitted = fit_extracts(job.question, job.situation, job.audience, extracts, max_chars=prompt_chars)
+    fitted = fit_extracts(
+        job.question, job.situation, job.audience, extracts, max_chars=prompt_chars, thread=job.thread
+    )
 
     generation = generate(
         model,
-        lambda n: build_messages(job.question, job.situation, job.audience, fitted[:n]),
+        lambda n: build_messages(job.question, job.situation, job.audience, fitted[:n], job.thread),
         lambda n: allowed_texts(fitted[:n]),  # the same texts the final guard uses
         len(fitted),
         events,
@@ -75,16 +84,13 @@ def draft_answer(
     if generation is None:
         return _extractive(job, extracts, events, LLM_FAILED_NOTICE, started)
     used = fitted[: generation.extracts_used]
-    if not _usable(generation.text, len(used)):
+    cut = generation.finish_reason != "stop"
+    text = complete_sentences(generation.text) if cut else generation.text
+    if not _usable(text, len(used)):
         events.restart_draft("réponse du modèle inutilisable")
-        return _extractive(job, extracts, events, UNUSABLE_NOTICE, started)
-    return _generated(generation, used)
-
-
-def _generated(generation: Generation, used: Sequence[Extract]) -> Draft:
-    text, notice = generation.text, ""
-    if generation.finish_reason == "length":
-        text, notice = complete_sentences(text), TRUNCATED_NOTICE
+        notice = CUT_UNUSABLE_NOTICE if cut else UNUSABLE_NOTICE
+        return _extractive(job, extracts, events, notice, started)
+    notice = TRUNCATED_NOTICE if cut else ""
     return Draft(text, "generated", generation.model, generation.first_token_s, notice, used)
 
 
@@ -95,14 +101,15 @@ def _usable(text: str, extracts: int) -> bool:
 
 
 def complete_sentences(text: str) -> str:
-    """text up to its last sentence end (all of it when it has none)."""
+    """text up to its last sentence end (nothing when it has none: a cut first sentence is not kept)."""
     ends = [m.end() for m in _SENTENCE_END.finditer(text)]
-    return text[: ends[-1]].rstrip() if ends else text
+    return text[: ends[-1]].rstrip() if ends else ""
 
 
 def _extractive(
     job: AskJob, extracts: Sequence[Extract], events: EventWriter, notice: str, started: float
 ) -> Draft:
-    text = compose_extractive(job.question, job.situation, extracts)
+    # A follow-up's terms alone ("Et celui de son mariage ?") rarely reach the composer's bar of two.
+    text = compose_extractive(with_followed_question(job.question, job.thread), job.situation, extracts)
     events.token(text)
     return Draft(text, "extractive", "", time.perf_counter() - started, notice if extracts else "", extracts)

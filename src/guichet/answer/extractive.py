@@ -273,3 +273,20 @@ def _group_lines(members: list[Unit], marker: str, seen: set[str]) -> list[str]:
         values = [v for _, v in row.cells]
         lines.append("| " + " | ".join(linkify(v) for v in values) + f" |{marker}")
     return lines
+
+
+# -- Not covered (issue 15; kept apart from the composer above, which issue 18 rewrites) ---------------
+
+NOT_COVERED_LEAD = (
+    "Les fiches indexées ne permettent pas de répondre à cette question : aucune réponse n'est "
+    "proposée, pour ne pas risquer une information erronée."
+)
+
+
+def not_covered_answer(titles: Sequence[str]) -> str:
+    """What the advisor reads when the sources do not answer: said plainly, nothing cited, the closest
+    fiches named "à consulter" (their links are in the record's `consult`, not in the text)."""
+    if not titles:
+        return NOT_COVERED_LEAD
+    listed = "\n".join(f"- {title}" for title in titles)
+    return f"{NOT_COVERED_LEAD}\nÀ consulter, au cas où elles aideraient :\n{listed}"

@@ -1,7 +1,11 @@
 """Streaming a generation from the chat model, relaying guarded text, with bounded retries.
 
 A failure before the first token is retried after a backoff; a failure mid-answer restarts the draft
-(readers are told to discard it). A prompt too long for the model is retried with fewer extracts.
+(readers are told to discard it). A prompt too long for the model is retried with fewer extracts, and
+so is an answer the model's context cut short: vLLM does not refuse a prompt whose tokens plus max_tokens
+exceed its context, it stops at the context's end with finish_reason "length" and fewer completion tokens
+than max_tokens (only usage tells that cut from one by max_tokens). With one extract left, such a cut
+answer is returned as it is, finish_reason "length": the caller must not present it as complete.
 When every attempt failed, generate() returns None and the caller answers extractively.
 """
 
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from guichet import metrics
 from guichet.answer.guard import StreamGuard
 from guichet.answer.live_events import EventWriter
-from guichet.ports.llm import ChatMessage, ChatModel, ContextTooLong, LLMError, LLMUnavailable
+from guichet.ports.llm import ChatMessage, ChatModel, ContextTooLong, LLMError, LLMUnavailable, Usage
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +28,14 @@ log = logging.getLogger(__name__)
 # gives the texts the facts of an answer built on those n extracts may come from.
 PromptBuilder = Callable[[int], list[ChatMessage]]
 AllowedTexts = Callable[[int], Sequence[str]]
+
+
+class CutByContext(ContextTooLong):
+    """The model stopped at the end of its context, before max_tokens: fewer extracts leave it room."""
+
+    def __init__(self, generation: Generation) -> None:
+        super().__init__("answer cut by the model's context before max_tokens")
+        self.generation = generation
 
 
 class GenerationStopped(Exception):
@@ -64,7 +76,11 @@ def generate(
         try:
             messages = build_prompt(extracts)
             return _stream_once(model, messages, allowed_for(extracts), events, options, started, extracts)
-        except ContextTooLong:
+        except ContextTooLong as exc:
+            if extracts <= 1 and isinstance(exc, CutByContext):
+                log.warning("answer cut by the model's context even with a single extract")
+                metrics.LLM_REQUESTS.labels(outcome="ok").inc()
+                return exc.generation  # finish_reason "length": kept as a cut answer, never as complete
             _discard_draft(events)
             metrics.LLM_REQUESTS.labels(outcome="context_too_long").inc()
             if extracts <= 1:
@@ -102,6 +118,7 @@ def _stream_once(
     parts: list[str] = []
     first_token_s = 0.0
     finish_reason = ""
+    usage: Usage | None = None
     deltas = model.stream(messages, max_tokens=options.max_tokens, temperature=options.temperature)
     try:
         for delta in deltas:
@@ -113,15 +130,21 @@ def _stream_once(
             parts.append(text)
             events.token(guard.feed(text))
             finish_reason = delta.finish_reason or finish_reason
-            if delta.usage is not None:
-                metrics.LLM_TOKENS.labels(kind="prompt").inc(delta.usage.prompt_tokens)
-                metrics.LLM_TOKENS.labels(kind="completion").inc(delta.usage.completion_tokens)
+            usage = delta.usage or usage
     finally:
         deltas.close()  # on an error, the HTTP stream is closed now rather than at garbage collection
-    if guard is not None:
+    if usage is not None:
+        metrics.LLM_TOKENS.labels(kind="prompt").inc(usage.prompt_tokens)
+        metrics.LLM_TOKENS.labels(kind="completion").inc(usage.completion_tokens)
+    if guard is not None and finish_reason == "stop":
+        # A cut answer's last words are an unfinished sentence: the draft never shows them (the final
+        # record keeps the complete sentences only).
         events.token(guard.finish())
+    generation = Generation("".join(parts), model.name, first_token_s, finish_reason, extracts)
+    if finish_reason == "length" and usage is not None and usage.completion_tokens < options.max_tokens:
+        raise CutByContext(generation)
     metrics.LLM_REQUESTS.labels(outcome="ok").inc()
-    return Generation("".join(parts), model.name, first_token_s, finish_reason, extracts)
+    return generation
 
 
 def _discard_draft(events: EventWriter) -> None:

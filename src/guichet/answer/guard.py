@@ -9,6 +9,10 @@ The text is guarded segment by segment (segments end after a line break or a sen
 ever spans two segments. That is what lets StreamGuard release text while the model is still writing:
 it holds back only the unfinished segment, and what it releases is exactly what guard_answer would give
 for the full text, whatever the chunking of the stream.
+
+guard_claims adds what facts cannot show: a duration ("15 jours") no source gives is removed like an
+amount, and a sentence that states a source's rule with the other polarity ("n'est pas obligatoire"
+against "est obligatoire") is removed whole.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from guichet.answer.guard_claims import SourceClaims, durations
 from guichet.answer.guard_facts import (
     BLANKS,
     Fact,
+    FactKind,
     amount_value,
     cerfa_key,
     find_in_segment,
@@ -88,14 +94,19 @@ def find_facts(text: str) -> list[Fact]:
 class AllowedFacts:
     """The normalised facts of the allowed texts (the sources the model was given)."""
 
-    def __init__(self, texts: Iterable[str]) -> None:
+    def __init__(self, texts: Iterable[str], *, claims_from: Iterable[str] | None = None) -> None:
         self.urls: set[str] = set()
         self.hosts: set[str] = set()
         self.phones: set[str] = set()
         self.amounts: set[Decimal] = set()
         self.cerfas: set[tuple[str, str]] = set()
+        texts = list(texts)
         for text in texts:
             self._add(text)
+        # Durations and polarity are checked against every text the model was given (claims_from): a
+        # delay cited to the wrong extract is a citation slip, not an invented fact; URLs, phone
+        # numbers and amounts must come from the cited sources themselves (SPEC.md).
+        self.claims = SourceClaims(texts if claims_from is None else list(claims_from))
 
     def _add(self, text: str) -> None:
         facts = find_facts(text)
@@ -142,18 +153,36 @@ def _long_digit_runs(text: str, facts: Sequence[Fact]) -> set[str]:
 
 
 def _guard_segment(segment: str, allowed: AllowedFacts) -> tuple[str, list[GuardRemoval]]:
+    if allowed.claims.contradicts(segment):
+        # The whole statement is inverted: no part of it can stay. Its line break (if any) stays.
+        body = segment.rstrip()
+        return REMOVED_MARKER + segment[len(body) :], [GuardRemoval("polarity", body.strip())]
     removed: list[GuardRemoval] = []
     parts: list[str] = []
     last = 0
-    for fact in find_in_segment(segment):
-        if allowed.permits(fact):
-            continue
-        parts.append(segment[last : fact.start])
+    for kind, value, start, end in _unbacked(segment, allowed):
+        parts.append(segment[last:start])
         parts.append(REMOVED_MARKER)
-        last = fact.end
-        removed.append(GuardRemoval(fact.kind, fact.value))
+        last = end
+        removed.append(GuardRemoval(kind, value))
     parts.append(segment[last:])
     return "".join(parts), removed
+
+
+def _unbacked(segment: str, allowed: AllowedFacts) -> list[tuple[FactKind, str, int, int]]:
+    """(kind, value, start, end) of the facts and durations of segment no allowed text backs, in order."""
+    found: list[tuple[FactKind, str, int, int]] = [
+        (f.kind, f.value, f.start, f.end) for f in find_in_segment(segment) if not allowed.permits(f)
+    ]
+    taken = [(f.start, f.end) for f in find_in_segment(segment)]
+    position = 0
+    for written, value in durations(segment):
+        start = segment.find(written, position)
+        position = start + len(written)
+        overlaps = any(a < position and start < b for a, b in taken)
+        if value not in allowed.claims.durations and not overlaps:
+            found.append(("duration", written, start, position))
+    return sorted(found, key=lambda item: item[2])
 
 
 def guard_answer(text: str, allowed: Sequence[str] | AllowedFacts) -> GuardResult:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-FactKind = Literal["url", "phone", "amount", "cerfa"]
+FactKind = Literal["url", "phone", "amount", "cerfa", "duration", "polarity"]
 
 # A blank inside a fact: space, no-break, narrow no-break, thin and figure spaces (typographers use all).
 BLANKS = " \u00a0\u202f\u2009\u2007"

@@ -4,7 +4,7 @@ Redelivery is expected (a worker died mid-answer, a broker failover): a job whos
 is not answered twice, its final event is republished for readers still waiting. A job that keeps failing
 is recorded "failed" on its last allowed delivery; one whose worker died on that delivery is dead-lettered
 by the broker, and DeadJobHandler records it "failed" from the dead-letter queue: no answer stays
-"running" forever.
+"running" forever. A worker that stops mid-answer hands the job back uncounted (Requeue, ADR 0009).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 
 from guichet import metrics
 from guichet.answer.generation import GenerationStopped
@@ -20,8 +21,9 @@ from guichet.answer.pipeline import Answerer
 from guichet.answer.record import AnswerRecord, AskJob
 from guichet.answer.store import AnswerRepository, valid_answer_id
 from guichet.ports.answer_stream import AnswerStream
-from guichet.ports.broker import REASON_HEADER, Reject
+from guichet.ports.broker import REASON_HEADER, Reject, Requeue
 from guichet.ports.records import Envelope
+from guichet.ports.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +32,34 @@ FAILED_MESSAGE = (
     "réessayez plus tard ; si le problème persiste, signalez-le à l'équipe technique."
 )
 UNREADABLE = "message illisible : ce n'est pas une demande de réponse"
+UNREADABLE_RECORD = "enregistrement de réponse illisible ({error}) : remplacé par un échec"
+
+
+FinalHook = Callable[[AnswerRecord], None]
+
+
+def _nothing(_record: AnswerRecord) -> None:
+    return None
 
 
 class AnswerJobHandler:
+    """on_final(record): called once the final record is stored, and again on a redelivery that finds it
+    (the pilotage event, pilotage/publish.py: if it raises, the job is redelivered and it is retried)."""
+
     def __init__(
-        self, answers: AnswerRepository, stream: AnswerStream, answerer: Answerer, *, max_deliveries: int
+        self,
+        answers: AnswerRepository,
+        stream: AnswerStream,
+        answerer: Answerer,
+        *,
+        max_deliveries: int,
+        on_final: FinalHook = _nothing,
     ) -> None:
         self._answers = answers
         self._stream = stream
         self._answerer = answerer
         self._max_deliveries = max_deliveries
+        self._on_final = on_final
 
     def __call__(self, envelope: Envelope) -> None:
         job = _parse(envelope)
@@ -53,6 +73,7 @@ class AnswerJobHandler:
         record = self._answers.get(job.id) or AnswerRecord.queued(job)
         if record.final:
             events.final(record)  # a redelivery after the record was stored: readers may still wait
+            self._on_final(record)
             return
         metrics.ANSWERS_IN_FLIGHT.inc()
         try:
@@ -68,14 +89,16 @@ class AnswerJobHandler:
         self._answers.put(final)  # durable before the handler returns, i.e. before the ack
         events.final(final)
         _observe(final)
+        self._on_final(final)
 
     def _answer(self, job: AskJob, running: AnswerRecord, events: EventWriter, attempt: int) -> AnswerRecord:
         try:
             self._answers.put(running)
             events.emit("status", {"status": "running", "attempt": attempt})
             return self._answerer.answer(job, running, events)
-        except GenerationStopped:
-            raise  # shutting down: requeued for another worker, whatever the attempt
+        except GenerationStopped as exc:
+            # Shutting down: handed back uncounted for another worker, even on the last delivery.
+            raise Requeue(str(exc)) from exc
         except Exception as exc:
             if attempt < self._max_deliveries:
                 raise  # requeued with backoff by the broker
@@ -84,6 +107,7 @@ class AnswerJobHandler:
             self._answers.put(failed)
             events.final(failed)
             _observe(failed)
+            self._on_final(failed)
             raise Reject(f"échec après {attempt} tentatives : {type(exc).__name__}") from exc
 
 
@@ -91,37 +115,58 @@ class DeadJobHandler:
     """Consumes the ask dead-letter queue: a job there whose record is not final is recorded failed.
 
     The record keeps the question, audience and situation: the dead message holds nothing more, so it is
-    acknowledged once the record is written.
+    acknowledged once the record is written. An answer store outage (StoreError) is transient: waited
+    out here, for as long as it lasts. Anything else is permanent (a body that is not a job, a record
+    that does not parse): the message is parked in "<ask>.dead.dead" with its reason (Reject) and the
+    consumer goes on with the next one: one bad message never stalls the queue.
     """
 
     def __init__(
-        self, answers: AnswerRepository, stream: AnswerStream, stop: threading.Event | None = None
+        self,
+        answers: AnswerRepository,
+        stream: AnswerStream,
+        stop: threading.Event | None = None,
+        *,
+        on_final: FinalHook = _nothing,
     ) -> None:
         self._answers = answers
         self._stream = stream
         self._stop = stop or threading.Event()
+        self._on_final = on_final
 
     def __call__(self, envelope: Envelope) -> None:
-        # This message must not die in its turn (nothing consumes "<ask>.dead.dead"): an answer store
-        # outage is waited out here, for as long as it lasts, rather than retried through the broker;
-        # on shutdown the message is requeued.
         metrics.DEAD_LETTERS.labels(kind="ask").inc()
         delay = 1.0
         while True:
             try:
                 return self._record_failure(envelope)
-            except Exception:  # the answer store above all, but whatever it is, the message must live
-                log.warning("failure not recorded: retrying in %.0f s", delay, exc_info=True)
+            except (Reject, Requeue):
+                raise
+            except StoreError as exc:
+                log.warning("failure not recorded (%r): retrying in %.0f s", exc, delay)
                 if self._stop.wait(delay):
-                    raise
+                    raise Requeue("arrêt du worker pendant une panne du stockage des réponses") from exc
                 delay = min(delay * 2, 30.0)
+            except Exception as exc:
+                log.exception("dead-lettered message %s cannot be recorded: parked", envelope.message_id)
+                raise Reject(f"message illisible ({type(exc).__name__}) : mis de côté") from exc
 
     def _record_failure(self, envelope: Envelope) -> None:
         job = _parse(envelope)
         if job is None:
             _record_unreadable(self._answers, envelope)
-            return
-        record = self._answers.get(job.id) or AnswerRecord.queued(job)
+            raise Reject(UNREADABLE)
+        try:
+            record = self._answers.get(job.id) or AnswerRecord.queued(job)
+        except StoreError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # The record itself does not parse: replace it by a failed one built from the job.
+            failed = AnswerRecord.queued(job).failed("echec_generation", FAILED_MESSAGE.format(attempts=1))
+            self._answers.put(failed)
+            EventWriter(self._stream, job.id, 1).final(failed)
+            _observe(failed)
+            raise Reject(UNREADABLE_RECORD.format(error=type(exc).__name__)) from exc
         if record.final:
             return
         reason = envelope.headers.get(REASON_HEADER, "")
@@ -131,6 +176,7 @@ class DeadJobHandler:
         self._answers.put(failed)
         EventWriter(self._stream, job.id, record.attempt + 1).final(failed)
         _observe(failed)
+        self._on_final(failed)
 
 
 def _parse(envelope: Envelope) -> AskJob | None:
@@ -148,7 +194,10 @@ def _record_unreadable(answers: AnswerRepository, envelope: Envelope) -> None:
             answer_id = str(json.loads(envelope.body).get("id", ""))
         except (ValueError, AttributeError):
             return
-    record = answers.get(answer_id) if valid_answer_id(answer_id) else None
+    try:
+        record = answers.get(answer_id) if valid_answer_id(answer_id) else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        record = None  # unreadable too: nothing to tell its reader
     if record is not None and not record.final:
         answers.put(record.failed("demande_invalide", "La demande reçue par le worker est illisible."))
 
@@ -163,3 +212,6 @@ def _observe(record: AnswerRecord) -> None:
         if record.mode == "generated":  # the decoding time; an extractive draft has none worth a histogram
             generation = max(0.0, record.timings.total_s - record.timings.first_token_s)
             metrics.ANSWER_STAGE_SECONDS.labels(stage="generation").observe(generation)
+            # What `guichet sizing` targets (ttft-p95) and the alert watches: queue wait included.
+            asked = record.timings.queued_s + record.timings.first_token_s
+            metrics.ANSWER_STAGE_SECONDS.labels(stage="ask_to_first_token").observe(asked)

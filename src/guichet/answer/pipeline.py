@@ -12,24 +12,31 @@ from dataclasses import dataclass, field, replace
 
 from guichet import metrics
 from guichet.answer.citations import cite_sources, cited_numbers
+from guichet.answer.coverage import CoverageRule, coverage_signals
 from guichet.answer.drafting import draft_answer
 from guichet.answer.evidence import Extract, allowed_texts, chosen_branches, gather_evidence
+from guichet.answer.extractive import not_covered_answer
 from guichet.answer.generation import GenerationOptions
-from guichet.answer.guard import guard_answer
+from guichet.answer.guard import AllowedFacts, guard_answer
 from guichet.answer.links import helpers, practical_links
 from guichet.answer.live_events import EventWriter
-from guichet.answer.record import AnswerRecord, AskJob, Timings
+from guichet.answer.prompt import is_not_covered
+from guichet.answer.record import AnswerRecord, AskJob, ConsultRef, Timings
 from guichet.answer.related import related_questions
 from guichet.answer.retrieval import Retriever
 from guichet.answer.source_dates import age_notice, dated, example_notice
+from guichet.answer.thread import branch_situation, retrieval_query, thread_situation, with_followed_question
 from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
+from guichet.ports.records import SearchHit
 
 __all__ = ["GUARD_NOTICE", "AnswerOptions", "Answerer", "allowed_texts", "compose"]
 
 GUARD_NOTICE = "Des informations absentes des sources citées (liens, numéros, montants) ont été retirées."
-# The situation helps retrieval find the matching case, but a long one would drown the question.
-SITUATION_QUERY_CHARS = 300
+CONSULT_FICHES = 3
+CASES_NOTICE = (
+    "La situation indiquée ne permet pas de choisir : précisez-la pour une réponse propre à son cas."
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class AnswerOptions:
     extracts: int = 6
     prompt_chars: int = 24_000
     generation: GenerationOptions = field(default_factory=GenerationOptions)
+    coverage: CoverageRule = field(default_factory=CoverageRule)
     source_max_age_days: float = 730.0  # older cited fiches are flagged (source_dates.py); 0 = never
 
 
@@ -58,32 +66,73 @@ class Answerer:
 
     def answer(self, job: AskJob, record: AnswerRecord, events: EventWriter) -> AnswerRecord:
         started = time.time()
-        extracts = self._evidence(job)
+        # A follow-up carries its thread's situations: retrieval, the cases and the prompt all see them.
+        job = replace(job, situation=thread_situation(job.situation, job.thread))
+        hits, extracts = self._evidence(job)
         retrieval_s = time.time() - started
-        events.emit("sources", {"sources": [_candidate(e) for e in extracts]})
         drafting = time.time()
-        draft = draft_answer(
-            self._model, job, extracts, events, self._options.generation,
-            prompt_chars=self._options.prompt_chars, stop=self._stop,
-        )  # fmt: skip
+        # "Et s'il est mineur ?" alone covers nothing: a follow-up is judged with the question it follows.
+        asked = with_followed_question(job.question, job.thread)
+        signals = coverage_signals(asked, hits, embedder=self._retriever.embedder_name)
+        if not extracts or not self._options.coverage.covered(signals):
+            # Decided before any drafting, the same way whether a model is configured or not.
+            final = not_covered(record, extracts)
+            events.token(final.answer)
+            first_token_s = time.time() - drafting
+        else:
+            events.emit("sources", {"sources": [_candidate(e) for e in extracts]})
+            draft = draft_answer(
+                self._model, job, extracts, events, self._options.generation,
+                prompt_chars=self._options.prompt_chars, stop=self._stop,
+            )  # fmt: skip
+            first_token_s = draft.first_token_s
+            if is_not_covered(draft.text):  # the model's (or the composer's) own "not covered" holds
+                final = replace(not_covered(record, extracts), mode=draft.mode, model=draft.model)
+            else:
+                final = compose(
+                    job, record, draft.text, draft.extracts, draft.notice,
+                    max_age_days=self._options.source_max_age_days,
+                )  # fmt: skip
+                final = replace(final, mode=draft.mode, model=draft.model)
         timings = Timings(  # each from the moment the worker took the job, but queued_s
             queued_s=round(max(0.0, started - job.created_at), 4),
             retrieval_s=round(retrieval_s, 4),
-            first_token_s=round(drafting - started + draft.first_token_s, 4),
+            first_token_s=round(drafting - started + first_token_s, 4),
             total_s=round(time.time() - started, 4),
         )
-        final = compose(
-            job, record, draft.text, draft.extracts, draft.notice,
-            max_age_days=self._options.source_max_age_days,
-        )  # fmt: skip
-        return replace(final, mode=draft.mode, model=draft.model, timings=timings, updated_at=time.time())
+        return replace(final, timings=timings, updated_at=time.time())
 
-    def _evidence(self, job: AskJob) -> list[Extract]:
-        query = job.question
-        if job.situation:
-            query = f"{job.question}\n{job.situation[:SITUATION_QUERY_CHARS]}"
+    def _evidence(self, job: AskJob) -> tuple[list[SearchHit], list[Extract]]:
+        query = retrieval_query(job.question, job.situation, job.thread)
         hits = self._retriever.search(query, audience=job.audience, k=self._options.retrieve_k)
-        return gather_evidence(hits, self._index, limit=self._options.extracts, situation=job.situation)
+        situation = branch_situation(job.question, job.situation, job.thread)
+        extracts = gather_evidence(hits, self._index, limit=self._options.extracts, situation=situation)
+        return hits, extracts
+
+
+def not_covered(record: AnswerRecord, extracts: Sequence[Extract]) -> AnswerRecord:
+    """The sources do not answer: said in French, nothing cited, the closest fiches "à consulter"."""
+    consult: dict[str, ConsultRef] = {}
+    for extract in extracts:
+        if extract.doc_id not in consult and len(consult) < CONSULT_FICHES:
+            consult[extract.doc_id] = ConsultRef(extract.doc_id, extract.title, extract.url)
+    metrics.ANSWERS_NOT_COVERED.inc()
+    return replace(
+        record,
+        status="done",
+        answer=not_covered_answer([c.title for c in consult.values()]),
+        sources=(),
+        related_questions=(),
+        links=(),
+        helpers=(),
+        mode="extractive",
+        notice="",
+        guard_removed=(),
+        covered=False,
+        case="",
+        consult=tuple(consult.values()),
+        error=None,
+    )
 
 
 def compose(
@@ -95,11 +144,11 @@ def compose(
     *,
     max_age_days: float = 0.0,
 ) -> AnswerRecord:
-    """The final record: only cited sources (dated, examples flagged), the guard applied against them,
-    related questions, links."""
+    """The final record: only cited sources, the guard applied against them, related questions, links."""
     by_number = {e.n: e for e in extracts}
     cited = [by_number[n] for n in dict.fromkeys(cited_numbers(text)) if n in by_number]
-    guarded = guard_answer(text, allowed_texts(cited))
+    branches = chosen_branches(extracts)
+    guarded = guard_answer(text, AllowedFacts(allowed_texts(cited), claims_from=allowed_texts(extracts)))
     for removal in guarded.removed:
         metrics.GUARD_REMOVALS.labels(kind=removal.kind).inc()
     answer, sources = cite_sources(guarded.text, extracts)
@@ -107,6 +156,10 @@ def compose(
     notices = [n for n in (example_notice(sources), notice, age_notice(sources)) if n]
     if guarded.removed:
         notices.append(GUARD_NOTICE)
+    cases = undecided_cases(cited, extracts, branches) if job.situation else []
+    if cases:
+        listed = " ; ".join(f"« {c} »" for c in cases)
+        notices.append(f"Plusieurs cas existent selon la situation de l'usager : {listed}. {CASES_NOTICE}")
     return replace(
         record,
         status="done",
@@ -116,12 +169,27 @@ def compose(
         related_questions=(
             related_questions(job.question, extracts, exclude={s.id for s in sources}) if sources else ()
         ),
-        links=practical_links(cited, chosen_branches(extracts)),
+        links=practical_links(cited, branches),
         helpers=helpers(cited),
         notice=" ".join(notices),
         guard_removed=guarded.removed,
         error=None,
+        covered=True,
+        case=branches.get(cited[0].doc_id, "") if cited else "",
+        consult=(),
     )
+
+
+def undecided_cases(
+    cited: Sequence[Extract], extracts: Sequence[Extract], branches: dict[str, str]
+) -> list[str]:
+    """The cases of the first cited fiche that has several among the extracts, when the situation chose
+    none of them: the answer then says which cases exist instead of silently following one."""
+    for doc_id in dict.fromkeys(e.doc_id for e in cited):
+        cases = list(dict.fromkeys(e.branch for e in extracts if e.doc_id == doc_id and e.branch))
+        if len(cases) > 1:
+            return [] if branches.get(doc_id) else cases
+    return []
 
 
 def _candidate(extract: Extract) -> dict[str, object]:

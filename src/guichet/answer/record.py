@@ -50,6 +50,9 @@ class AskJob:
     audience: str = "particuliers"
     situation: str = ""
     created_at: float = field(default_factory=time.time)
+    site: str = ""  # the France services site whose key asked (pilotage); never an advisor's identity
+    follow_up_of: str = ""  # the answer this question follows (docs/decisions/0026)
+    thread: tuple[ThreadTurn, ...] = ()  # the turns before it, oldest first, bounded (answer/thread.py)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), ensure_ascii=False).encode("utf-8")
@@ -66,6 +69,9 @@ class AskJob:
             audience=str(raw.get("audience") or "particuliers"),
             situation=str(raw.get("situation") or ""),
             created_at=float(raw.get("created_at") or time.time()),
+            site=str(raw.get("site") or ""),
+            follow_up_of=str(raw.get("follow_up_of") or ""),
+            thread=read_thread(raw.get("thread")),
         )
         if not job.id or not job.question.strip():
             raise ValueError("identifiant ou question manquant")
@@ -118,8 +124,17 @@ class Helper:
 class GuardRemoval:
     """Something the output guard removed from the answer: not found in any cited source."""
 
-    kind: Literal["url", "phone", "amount", "cerfa"]
+    kind: Literal["url", "phone", "amount", "cerfa", "duration", "polarity"]
     value: str
+
+
+@dataclass(frozen=True)
+class ConsultRef:
+    """A fiche offered "à consulter" when the sources do not answer (covered false): not a citation."""
+
+    id: str
+    title: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -157,6 +172,12 @@ class AnswerRecord:
     attempt: int = 0
     error: AnswerError | None = None
     updated_at: float = field(default_factory=time.time)
+    site: str = ""  # the asking site (AskJob.site): analytics attribute answers and ratings to it
+    follow_up_of: str = ""  # the answer this question follows (AskJob.follow_up_of)
+    thread: tuple[ThreadTurn, ...] = ()
+    covered: bool = True  # false: the sources do not answer; the answer says so and cites nothing
+    case: str = ""  # the Situation/BlocCas branch followed, "Title > Sub-title"; "" when none
+    consult: tuple[ConsultRef, ...] = ()  # the closest fiches, when covered is false
 
     @property
     def final(self) -> bool:
@@ -164,7 +185,10 @@ class AnswerRecord:
 
     @classmethod
     def queued(cls, job: AskJob) -> AnswerRecord:
-        return cls(job.id, "queued", job.question, job.audience, job.situation, job.created_at)
+        return cls(
+            job.id, "queued", job.question, job.audience, job.situation, job.created_at,
+            site=job.site, follow_up_of=job.follow_up_of, thread=job.thread,
+        )  # fmt: skip
 
     def running(self, attempt: int) -> AnswerRecord:
         return replace(self, status="running", attempt=attempt, updated_at=time.time())
@@ -178,6 +202,8 @@ class AnswerRecord:
             del data["error"]
         if not data["model"]:
             del data["model"]
+        if not data["case"]:
+            del data["case"]
         return data
 
     def to_json(self) -> bytes:
@@ -207,6 +233,12 @@ class AnswerRecord:
             attempt=int(raw.get("attempt", 0)),
             error=_known(AnswerError, error) if error else None,
             updated_at=float(raw.get("updated_at", 0.0)),
+            site=str(raw.get("site") or ""),
+            follow_up_of=str(raw.get("follow_up_of") or ""),
+            thread=read_thread(raw.get("thread")),
+            covered=bool(raw.get("covered", True)),
+            case=str(raw.get("case", "")),
+            consult=tuple(_known(ConsultRef, c) for c in raw.get("consult", [])),
         )
 
 
@@ -215,3 +247,45 @@ def _known(cls: type[T], raw: dict[str, Any]) -> T:
     fields this one ignores, rather than fail to read."""
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in raw.items() if k in names})
+
+
+@dataclass(frozen=True)
+class ThreadSource:
+    """A source of an earlier turn, as the prompt names it (its excerpt stays in that turn's record)."""
+
+    id: str
+    title: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class ThreadTurn:
+    """An earlier question of the thread a follow-up belongs to; id is "" for a turn known only by its
+    text (an OpenAI client's earlier user message)."""
+
+    id: str
+    question: str
+    situation: str = ""
+    sources: tuple[ThreadSource, ...] = ()
+
+
+def read_thread(raw: object) -> tuple[ThreadTurn, ...]:
+    """The thread of a job or record as written by any version (absent before follow-ups existed)."""
+    if not isinstance(raw, list):
+        return ()
+    turns = []
+    for item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+            continue
+        sources = tuple(
+            _known(ThreadSource, s) for s in item.get("sources") or () if isinstance(s, dict) and "id" in s
+        )
+        turns.append(
+            ThreadTurn(
+                id=str(item.get("id") or ""),
+                question=item["question"],
+                situation=str(item.get("situation") or ""),
+                sources=sources,
+            )
+        )
+    return tuple(turns)

@@ -47,6 +47,10 @@ class Retriever:
         self._index = index
         self._embedder = embedder
 
+    @property
+    def embedder_name(self) -> str:
+        return self._embedder.name
+
     def search(
         self, query: str, *, audience: str | None = None, k: int = 5, mode: SearchMode = "hybrid"
     ) -> list[SearchHit]:

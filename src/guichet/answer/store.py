@@ -10,7 +10,7 @@ import json
 import re
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from guichet.answer.record import AnswerRecord
 from guichet.ports.store import ObjectNotFound, ObjectStore
@@ -30,6 +30,11 @@ class Feedback:
     comment: str = ""
     id: str = ""
     created_at: float = 0.0
+    # Pilotage (a rating kept a year outlives its answer record, kept 30 days): the rating site's id,
+    # and the answer's creation time and theme, so that `guichet stats rebuild` can still place it.
+    site: str = ""
+    answer_created_at: float = 0.0
+    theme: str = ""
 
 
 class AnswerRepository:
@@ -53,10 +58,7 @@ class AnswerRepository:
             return None
 
     def add_feedback(self, feedback: Feedback) -> Feedback:
-        stored = Feedback(
-            feedback.answer_id, feedback.rating, feedback.reasons, feedback.comment,
-            id=uuid.uuid4().hex, created_at=time.time(),
-        )  # fmt: skip
+        stored = replace(feedback, id=uuid.uuid4().hex, created_at=time.time())
         body = json.dumps(asdict(stored), ensure_ascii=False).encode("utf-8")
         self._store.put(f"feedback/{stored.answer_id}/{stored.id}.json", body, "application/json")
         return stored

@@ -42,6 +42,7 @@ def answer_options(settings: Settings) -> AnswerOptions:
     )
     return AnswerOptions(
         extracts=settings.answer_extracts,
+        prompt_chars=settings.llm_prompt_chars,
         generation=generation,
         source_max_age_days=settings.source_max_age_days,
     )
@@ -54,17 +55,26 @@ def answer_consumers(
     if not settings.llm_url:
         log.info("no LLM configured (GUICHET_LLM_URL is empty): answers are extractive")
     answerer = Answerer(stack.retriever, stack.index, stack.chat_model, answer_options(settings), stop)
+    publish = stack.analytics_publisher.answer  # the pilotage event of each final answer
     handler = AnswerJobHandler(
-        stack.answers, stack.answer_stream, answerer, max_deliveries=settings.max_deliveries
+        stack.answers, stack.answer_stream, answerer, max_deliveries=settings.max_deliveries, on_final=publish
     )
     queue = settings.ask_queue
-    consumers = [
-        consume_in_thread(stack.broker, queue, handler, stop)
-        for _ in range(concurrency or settings.answer_concurrency)
-    ]
-    dead = DeadJobHandler(stack.answers, stack.answer_stream, stop)
+    slots = concurrency or settings.answer_concurrency
+    metrics.ANSWER_CONCURRENCY.set(slots)
+    consumers = [consume_in_thread(stack.broker, queue, handler, stop) for _ in range(slots)]
+    dead = DeadJobHandler(stack.answers, stack.answer_stream, stop, on_final=publish)
     consumers.append(consume_in_thread(stack.broker, dead_letter_queue(queue), dead, stop))
+    consumers.append(analytics_consumer(stack, stop))
     return consumers
+
+
+def analytics_consumer(stack: Stack, stop: threading.Event) -> Consumer:
+    """Every answer worker (and `guichet serve`) also fills the analytics store (pilotage/consumer.py)."""
+    from guichet.pilotage.consumer import AnalyticsHandler
+
+    handler = AnalyticsHandler(stack.analytics)
+    return consume_in_thread(stack.broker, stack.settings.analytics_queue, handler, stop)
 
 
 def run_answer_worker(settings: Settings) -> None:
@@ -75,7 +85,7 @@ def run_answer_worker(settings: Settings) -> None:
                 log.warning("GUICHET_LLM_URL not set: extractive answers only")
             consumers = answer_consumers(stack, stop)
             log.info(
-                "answer worker: %d generation(s) in flight on %s", len(consumers) - 1, settings.ask_queue
+                "answer worker: %d generation(s) in flight on %s", len(consumers) - 2, settings.ask_queue
             )
             wait_for(consumers, stop, timeout=settings.llm_max_duration + SHUTDOWN_MARGIN_S)
     finally:

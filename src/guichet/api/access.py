@@ -8,6 +8,7 @@ limit without a site would lump every advisor behind a proxy together). docs/dec
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from guichet.access.keys import ApiKey, KeyRepository, KeyRing, Role, role_allows
 from guichet.api.errors import error_response
+from guichet.api.openai_render import error_body, is_openai_path
 from guichet.api.rate_limit import Rate, RateLimiter, retry_after
 from guichet.ports.store import StoreError
 from guichet.settings import Settings
@@ -31,7 +33,7 @@ KEY_INVALID = "Clé d'API invalide ou révoquée : demandez une clé à l'admini
 KEYS_UNAVAILABLE = "Les clés d'API sont illisibles pour le moment (stockage injoignable) ; réessayez."
 ROLE_NAMES = {"advisor": "conseiller", "operator": "opérateur", "admin": "administrateur"}
 # Most specific first: the role a /v1 path needs (its method too, for documents).
-OPERATOR_PATHS = ("/v1/documents", "/v1/reconcile")
+OPERATOR_PATHS = ("/v1/documents", "/v1/reconcile", "/v1/stats", "/v1/sites")
 ADMIN_PATHS = ("/v1/keys",)
 
 
@@ -48,7 +50,7 @@ def required_role(path: str) -> Role:
 
 
 def rate_kind(method: str, path: str) -> str:
-    return "ask" if method == "POST" and path == "/v1/ask" else "read"
+    return "ask" if method == "POST" and path in ("/v1/ask", "/v1/chat/completions") else "read"
 
 
 def bearer(scope: Scope) -> str | None:
@@ -79,6 +81,8 @@ class AccessControl:
             return
         outcome = await self._check(scope)
         if isinstance(outcome, JSONResponse):
+            if is_openai_path(scope["path"]):  # OpenAI's clients read their own error shape
+                outcome = openai_shaped(outcome)
             await outcome(scope, receive, send)
             return
         scope.setdefault("state", {})["api_key"] = outcome  # request.state.api_key in the routes
@@ -118,6 +122,16 @@ class AccessControl:
             await anyio.to_thread.run_sync(self.ring.reload_for_unknown)  # created elsewhere just now?
             key = self.ring.authenticate(token)
         return key
+
+
+def openai_shaped(response: JSONResponse) -> JSONResponse:
+    """The same refusal (status, headers, French message) in OpenAI's error shape."""
+    error = json.loads(bytes(response.body))["error"]
+    body = error_body(response.status_code, error["code"], error["message"])
+    headers = {
+        k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")
+    }
+    return JSONResponse(body, status_code=response.status_code, headers=headers)
 
 
 def cors_origins(settings: Settings) -> list[str]:

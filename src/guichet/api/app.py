@@ -8,10 +8,11 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from guichet import __version__, metrics
-from guichet.api import answers, ask, documents, feedback, search, stream
+from guichet.api import answers, ask, documents, feedback, openai_compat, search, stats, stream
 from guichet.api.access import install_access
 from guichet.api.errors import error_response, install_error_handlers
 from guichet.api.page import install_page
+from guichet.api.readiness import REQUIRED, Readiness
 from guichet.api.security_headers import SecurityHeaders
 from guichet.process.consumers import Consumer
 from guichet.wiring import Stack
@@ -32,8 +33,9 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
     install_access(app, stack)  # keys, rate limits, CORS (ADR 0014); inner: its 401/429 are counted
     limit_json_bodies(app, ask.MAX_BODY_BYTES)
     count_requests(app)
+    documents.limit_upload_bodies(app, stack.settings.max_document_bytes)  # outside what reads bodies
     app.add_middleware(SecurityHeaders)  # outermost: error responses get the headers too
-    for module in (ask, answers, stream, feedback, documents, search):
+    for module in (ask, answers, stream, feedback, documents, search, stats, openai_compat):
         app.include_router(module.router)
 
     install_page(app)  # GET / and /static: the advisor's page
@@ -42,15 +44,21 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.state.readiness = Readiness(stack)
+
     @app.get("/readyz", tags=["exploitation"], response_model=None)
     def readyz() -> dict[str, object] | Response:
-        checks = readiness(stack)
+        checks = app.state.readiness.check()
+        required = [*REQUIRED, "worker"] if workers else list(REQUIRED)
         if workers:
             checks["worker"] = all(w.alive for w in workers)
-        if all(checks.values()):
-            return {"status": "ready", "checks": checks, "answers": answer_mode(stack)}
-        failing = ", ".join(name for name, ok in checks.items() if not ok)
-        return error_response(503, "indisponible", f"Dépendances injoignables : {failing}.")
+        failing = [name for name in required if not checks[name]]
+        if not failing:
+            degraded = [name for name, ok in checks.items() if not ok]
+            return {"status": "degraded" if degraded else "ready", "checks": checks, "answers": answer_mode(stack)}
+        # The broker first: a RabbitMQ alarm or outage is what POST /v1/ask answers with, too.
+        code = "file_indisponible" if "broker" in failing else "indisponible"
+        return error_response(503, code, f"Dépendances injoignables : {', '.join(failing)}.")
 
     @app.get("/metrics", tags=["exploitation"], include_in_schema=False)
     def metrics() -> Response:
@@ -66,23 +74,6 @@ def answer_mode(stack: Stack) -> str:
     return "extractive (GUICHET_LLM_URL is empty: no language model configured)"
 
 
-def readiness(stack: Stack) -> dict[str, bool]:
-    """The dependencies of the functions: POST /v1/ask needs the broker and the answer store."""
-    return {
-        "store": _safe(stack.store.ping),
-        "index": _safe(stack.index.ping),
-        "broker": _safe(lambda: stack.broker.depth(stack.settings.ask_queue) >= 0),
-        "answers": _safe(lambda: stack.answers.ping()),
-    }
-
-
-def _safe(check: object) -> bool:
-    try:
-        return bool(check())  # type: ignore[operator]
-    except Exception:
-        return False
-
-
 def limit_json_bodies(app: FastAPI, limit: int) -> None:
     """A declared body over limit is refused unread, in the error shape (the routes' own max_body_size,
     which answers in plain text, only remains for chunked bodies)."""
@@ -92,6 +83,8 @@ def limit_json_bodies(app: FastAPI, limit: int) -> None:
         length = request.headers.get("content-length", "")
         # Documents have their own, much larger limit (GUICHET_MAX_DOCUMENT_BYTES), checked by their route.
         uploads = request.url.path.startswith("/v1/documents")
+        # Chat clients send the whole conversation: that route has its own, larger limit.
+        uploads = uploads or request.url.path == "/v1/chat/completions"
         if not uploads and length.isdigit() and len(length) < 20 and int(length) > limit:
             return error_response(
                 413, "trop_volumineux", f"Requête trop volumineuse ({limit} octets au plus)."

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, FastAPI, File, Form, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from guichet.api.errors import ApiError
+from guichet.api.errors import ApiError, error_response
 from guichet.indexing.handler import is_supported
 from guichet.ports.broker import BrokerError
 from guichet.ports.store import InvalidKey, KeyConflict, StoreError, check_key
@@ -16,6 +18,68 @@ from guichet.wiring import Stack
 
 router = APIRouter(tags=["documents"])
 log = logging.getLogger(__name__)
+
+# The multipart envelope around the file (boundaries, part headers, the key field) on top of the limit.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def limit_upload_bodies(app: FastAPI, max_document_bytes: int) -> None:
+    """Bound /v1/documents bodies while they are read, before the multipart parser spools them: a
+    declared Content-Length over the bound is refused unread, a chunked body as soon as it passes it.
+    Add it after the middlewares that read bodies (BaseHTTPMiddleware drains what is left of a body
+    while it listens for a disconnect): outside them, nothing reads past the bound."""
+    app.add_middleware(_UploadLimit, max_body_size=max_document_bytes + MULTIPART_OVERHEAD)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _UploadLimit:
+    """Pure ASGI. Past the bound every further read raises; whatever the layers inside make of that (the
+    parser's 400, an exception), the answer is this 413, in the error shape."""
+
+    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+        self._app = app
+        self._limit = max_body_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/v1/documents"):
+            await self._app(scope, receive, send)
+            return
+        refusal = error_response(
+            413,
+            "trop_volumineux",
+            f"Document trop volumineux (limite : {self._limit - MULTIPART_OVERHEAD} octets).",
+        )
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self._limit:
+            await refusal(scope, receive, send)
+            return
+        received = 0
+        exceeded = False
+
+        async def bounded() -> Message:
+            nonlocal received, exceeded
+            if exceeded:
+                raise _BodyTooLarge
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self._limit:
+                exceeded = True
+                raise _BodyTooLarge
+            return message
+
+        async def answer(message: Message) -> None:
+            if not exceeded:
+                await send(message)
+            elif message["type"] == "http.response.start":  # the app's own answer to the cut: replaced
+                await refusal(scope, receive, send)
+
+        try:
+            await self._app(scope, bounded, answer)
+        except _BodyTooLarge:
+            await refusal(scope, receive, send)
 
 
 def _stack(request: Request) -> Stack:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import partial
 from typing import Annotated, Literal
 
@@ -13,9 +14,12 @@ from guichet.access import personal_data
 from guichet.answer.record import clean_text
 from guichet.answer.store import Feedback
 from guichet.api.answers import find_record
-from guichet.api.ask import MAX_BODY_BYTES
+from guichet.api.ask import MAX_BODY_BYTES, site_of
 from guichet.api.errors import ApiError, ErrorBody
+from guichet.ports.broker import BrokerError
 from guichet.wiring import Stack
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["réponses"])
 
@@ -57,13 +61,22 @@ def add_feedback(request: Request, answer_id: str, body: FeedbackRequest) -> Fee
     if not record.final:
         raise ApiError(409, "reponse_en_cours", "La réponse n'est pas encore terminée : évaluez-la ensuite.")
     stack: Stack = request.app.state.stack
+    publisher = stack.analytics_publisher
     stored = stack.answers.add_feedback(
         Feedback(  # masked: kept for a year to improve answers, identifiers are no use to that (ADR 0014)
             record.id,
             body.rating,
             tuple(personal_data.mask(r) for r in body.reasons or ()),
             personal_data.mask(body.comment or ""),
+            site=record.site or site_of(request),
+            answer_created_at=record.created_at,
+            theme=publisher.themes.of_record(record),
         )
     )
     metrics.count_feedback(body.rating, body.reasons or ())
+    try:
+        publisher.rating(stored)  # pilotage; the rating itself is stored whatever happens here
+    except BrokerError:
+        metrics.ANALYTICS_PUBLISH_ERRORS.inc()
+        log.warning("feedback %s: analytics event not published (guichet stats rebuild)", stored.id)
     return FeedbackCreated(id=stored.id)

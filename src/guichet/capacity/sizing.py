@@ -56,11 +56,11 @@ class Inputs:
     ttft_p95_target_s: float = 2.0
     pipeline_s: float = 0.4
     worker_concurrency: int = 8
-    function_cpu_s: float = 0.11
+    function_cpu_s: float = 0.05
     worker_cpu_s: float = 0.10
     replica_cpus: float = 1.0
     cpu_target: float = 0.6
-    function_streams: int = 200
+    function_streams: int = 1000
     max_queue_wait_s: float = 120.0
     spares: int = 1
 
@@ -119,14 +119,22 @@ SOURCES: dict[str, tuple[str, str]] = {
         " premier mot, hors GPU ; le premier modèle supposait 0,15 s (la recherche seule)",
     ),
     "worker_concurrency": ("générations/worker", "GUICHET_ANSWER_CONCURRENCY (défaut 8)"),
-    "function_cpu_s": ("s CPU/question", CPU_SOURCE),
+    "function_cpu_s": (
+        "s CPU/question",
+        CPU_SOURCE
+        + " ; 0,048 à la pointe et 0,044 à 3 × avec le relais par réplica (ADR 0019), 0,09 → 0,14 avant",
+    ),
     "worker_cpu_s": ("s CPU/question", CPU_SOURCE),
     "replica_cpus": ("cœurs/réplica", "requests.cpu d'un pod de fonctions ou de worker (chart Helm)"),
     "cpu_target": (
         "part",
         "utilisation CPU visée : au-delà, la file d'attente du CPU allonge le premier mot",
     ),
-    "function_streams": ("flux SSE/réplica", "hypothèse : un fil par flux ouvert (api/sse.py) ; à mesurer"),
+    "function_streams": (
+        "flux SSE/réplica",
+        "plafond GUICHET_STREAMS_PER_REPLICA ; mesuré (benchmarks/sse_relay.py) : 1 000 flux ouverts sur un"
+        " processus, 43 fils, 63 Kio par flux (ADR 0019)",
+    ),
     "max_queue_wait_s": ("s", "au-delà, mieux vaut refuser (503) que faire attendre l'usager au guichet"),
     "spares": ("réplicas", "N+1 : une panne ou un déploiement à la pointe sans dégrader le service"),
 }

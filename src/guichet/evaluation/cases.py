@@ -8,6 +8,7 @@ a misspelt "expected_source" would otherwise silently test nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,13 @@ class EvalCase:
     def key(self) -> str:
         """What identifies a case across two runs (compare.py): its question, audience and situation."""
         return f"{self.question}\n{self.audience}\n{self.situation}"
+
+
+def split_of(case: EvalCase) -> str:
+    """ "dev" or "heldout" (about one case in three), fixed by the question's text: thresholds are tuned
+    on dev and reported on heldout, and a case never changes side when others are added."""
+    digest = hashlib.sha256(case.question.encode("utf-8")).digest()
+    return "heldout" if digest[0] % 3 == 0 else "dev"
 
 
 def load_cases(path: Path) -> list[EvalCase]:

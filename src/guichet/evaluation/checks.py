@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from guichet.answer.citations import cited_numbers
 from guichet.answer.guard import find_facts, guard_answer, segments
+from guichet.answer.guard_claims import SourceClaims
 from guichet.answer.guard_facts import normalise_url
 from guichet.answer.prompt import is_not_covered
 from guichet.answer.record import AnswerRecord
@@ -140,6 +141,9 @@ def grounding(
         texts = [t for n in numbers for t in texts_of.get(n, ())]
         if not numbers:
             uncited.append(sentence)
+        elif texts and SourceClaims(texts).problems(sentence):
+            # An inverted rule or a changed delay: word overlap would call it supported.
+            unsupported.append(sentence)
         elif support(sentence, texts) < SUPPORT_BAR and not (
             similarity is not None
             and texts
@@ -206,7 +210,7 @@ def _case_lines(answer: str, numbers: set[int]) -> list[str]:
 
 
 def said_not_covered(record: AnswerRecord) -> bool:
-    return not record.sources or is_not_covered(record.answer)
+    return not record.covered or not record.sources or is_not_covered(record.answer)
 
 
 def coverage(case: EvalCase, record: AnswerRecord) -> str:

@@ -48,6 +48,12 @@ class EvalOutcome:
 
 def evaluate_file(settings: Settings, path: Path, options: EvalOptions) -> EvalOutcome:
     """Raises CaseFileError (invalid question set), ReportError (unreadable --compare), EmptyIndex."""
+    from guichet.evaluation.follow_ups import is_follow_up_file
+
+    if is_follow_up_file(path):  # follow-up cases (evals/follow_ups.jsonl): run with their thread
+        from guichet.evaluation.follow_up_command import evaluate_follow_up_file
+
+        return evaluate_follow_up_file(settings, path, options)
     cases = load_cases(path)
     old = load_report(options.compare_with) if options.compare_with else None
     stack = build_stack(settings)

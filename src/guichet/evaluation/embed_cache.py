@@ -59,6 +59,12 @@ class CachingEmbedder:
         self.misses += len(missing)
         return [found[key] for key in keys]
 
+    def missing_passages(self, texts: Sequence[str]) -> list[str]:
+        """The texts whose passage vector is not in the cache yet, in their order."""
+        keys = [self._key("passage", t) for t in texts]
+        found = self._known(keys)
+        return [t for t, key in zip(texts, keys, strict=True) if key not in found]
+
     def embed_query(self, text: str) -> Vector:
         key = self._key("query", text)
         found = self._get([key])
@@ -87,6 +93,16 @@ class CachingEmbedder:
                 for key, blob in rows:
                     found[str(key)] = np.frombuffer(blob, dtype=np.float32).tolist()
         return found
+
+    def _known(self, keys: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                part = list(keys[start : start + 500])
+                marks = ",".join("?" * len(part))
+                rows = self._conn.execute(f"SELECT key FROM vectors WHERE key IN ({marks})", part)
+                known.update(str(key) for (key,) in rows)
+        return known
 
     def _put(self, items: Sequence[tuple[str, Vector]]) -> None:
         rows = [(key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in items]

@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from guichet.evaluation.cases import split_of
 from guichet.evaluation.checks import Checks, claims
 from guichet.evaluation.ranking import first_rank, percentile
 from guichet.evaluation.run import CaseRun
@@ -34,6 +35,7 @@ def case_result(run: CaseRun, checks: Checks, k: int) -> dict[str, Any]:
         "situation": case.situation,
         "difficulty": case.difficulty,
         "theme": case.theme,
+        "split": split_of(case),
         "expected_sources": list(case.expected_sources),
         "expected_facts": len(case.expected_facts),
         "rank": rank,
@@ -67,6 +69,12 @@ def build_report(
         "metrics": metrics,
         "latency": latency(results),
         "by_difficulty": by_difficulty(results, k),
+        # Thresholds are tuned on dev; held-out is what they are reported on (evaluation.cases.split_of).
+        "by_split": {
+            split: aggregate(group, k)
+            for split in ("dev", "heldout")
+            if (group := [r for r in results if r.get("split") == split])
+        },
         "corpus": dict(corpus),
         "setup": dict(setup),
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -107,6 +115,7 @@ def aggregate(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         "branch_ok": sum(r["branch"] == "ok" for r in branch_cases),
         "not_covered_cases": len(uncovered),
         "not_covered_ok": sum(r["coverage"] == "ok" for r in uncovered),
+        "declined_in_corpus": sum(r["coverage"] == "said_not_covered" for r in ranked),
     }
     judged = [float(r["judge"]["score"]) for r in results if isinstance(r.get("judge", {}).get("score"), int)]
     if judged:

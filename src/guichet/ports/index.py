@@ -12,8 +12,11 @@ Semantics every implementation honours (tests/contracts/test_index_contract.py):
 - document_state(key) returns the last recorded state (tombstones included) or None.
 - reusable_vectors(key) maps text_hash -> vector for the chunks currently indexed for key, so that
   unchanged text is never embedded twice.
+- document_chunks(key) lists the chunks currently indexed for key with their vectors, in ordinal
+  order (index snapshots: `guichet index export`).
 - search(): mode "lexical" uses only the French-aware full-text score, "vector" only the cosine
-  similarity, "hybrid" fuses both rankings (reciprocal-rank or relative-score fusion); filters
+  similarity, "hybrid" fuses both rankings by reciprocal-rank fusion (fusion.py), the same way in every
+  backend, and reports both ranks and the cosine (SearchHit.vector_score) of each hit; filters
   restrict by audience (a chunk matches when its audience tuple contains it) and doc ids.
   Results are ordered by decreasing score, at most k.
 - documents() lists every recorded state (for reconciliation).
@@ -43,6 +46,8 @@ class VectorIndex(Protocol):
     def document_state(self, key: str) -> DocumentState | None: ...
 
     def reusable_vectors(self, key: str) -> dict[str, Vector]: ...
+
+    def document_chunks(self, key: str) -> list[tuple[Chunk, Vector]]: ...
 
     def search(
         self,

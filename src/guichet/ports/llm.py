@@ -7,6 +7,9 @@ for tests: it replays a given text, can fail on demand).
 Semantics every implementation honours (tests/contracts/test_llm_contract.py):
 - stream(messages, ...) yields ChatDelta items in order; the concatenation of their text is the answer.
   The last delta carries finish_reason ("stop", "length", ...) and, when the server reports it, usage.
+  Only "stop" means the model ended its answer: "length" is a cut, by max_tokens or, on vLLM, by the
+  context (prompt + max_tokens over it is not refused: usage.completion_tokens < max_tokens then tells).
+  A server's own failure reasons ("abort", "error") raise LLMUnavailable.
 - Before yielding anything, an unreachable server, a timeout, a 5xx or a 429 raises LLMUnavailable
   (worth retrying later); a prompt longer than the model's context raises ContextTooLong (retrying the
   same prompt is pointless: send fewer extracts); any other refusal raises LLMError.

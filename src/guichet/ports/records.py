@@ -86,6 +86,9 @@ class SearchHit:
     score: float
     lexical_rank: int | None = None
     vector_rank: int | None = None
+    # The cosine similarity of the query and the chunk, when the backend computed it (it is
+    # comparable across questions, unlike a fused score): the answer's coverage decision reads it.
+    vector_score: float | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -76,19 +77,43 @@ def free_port() -> int:
 
 
 def delete_queues(amqp_url: str, names: Sequence[str]) -> None:
-    """Deletes these RabbitMQ queues or streams and their ".dead" queues; a missing one is no error."""
+    """Deletes these RabbitMQ queues or streams, their ".dead" and ".dead.dead" queues; a missing one is
+    no error."""
     import pika
 
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
     try:
         for name in names:
-            for queue in (name, f"{name}.dead"):
+            for queue in (name, f"{name}.dead", f"{name}.dead.dead"):
                 channel = connection.channel()
                 try:
                     channel.queue_delete(queue)  # RabbitMQ answers delete-ok for a missing queue too
                     channel.close()
                 except pika.exceptions.AMQPChannelError:
                     pass
+    finally:
+        connection.close()
+
+
+def delete_delay_queues(amqp_url: str, brokers: Sequence[Any]) -> None:
+    """Deletes the delay queues and exchanges these RabbitMQBrokers declared (tests give each broker a
+    delay_prefix of its own)."""
+    import pika
+
+    from guichet.ports.broker import retry_delays
+    from guichet.ports.brokers.rabbitmq import delay_name
+
+    names = {
+        delay_name(b.delay_prefix, seconds)
+        for b in brokers
+        for seconds in retry_delays(b.max_deliveries, b.retry_backoff, b.max_retry_backoff)
+    }
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        channel = connection.channel()
+        for name in sorted(names):
+            channel.queue_delete(name)
+            channel.exchange_delete(name)
     finally:
         connection.close()
 

@@ -26,11 +26,14 @@ class ScriptedChatModel:
         fail_first: int = 0,
         fail_after_chars: int | None = None,
         context_chars: int | None = None,
+        cut_at_context: bool = False,
         name: str = "scripted",
     ) -> None:
         """delay: seconds before each piece; fail_first: the first N calls raise LLMUnavailable;
         fail_after_chars: every call yields that many characters, then raises LLMUnavailable;
-        context_chars: messages longer than this in total raise ContextTooLong."""
+        context_chars: messages longer than this in total raise ContextTooLong;
+        cut_at_context: like vLLM, the answer of a prompt that fits also counts against context_chars
+        (delta_chars per piece): it stops at the context's end, "length" with fewer pieces than max_tokens."""
         if delta_chars < 1:
             raise ValueError("delta_chars doit être au moins 1")
         self._reply = text
@@ -39,6 +42,7 @@ class ScriptedChatModel:
         self._fail_first = fail_first
         self._fail_after_chars = fail_after_chars
         self._context_chars = context_chars
+        self._cut_at_context = cut_at_context
         self._name = name
         self._lock = threading.Lock()
         self._calls: list[list[ChatMessage]] = []
@@ -67,6 +71,8 @@ class ScriptedChatModel:
             raise ContextTooLong(
                 f"{prompt_chars} caractères, le modèle scripté en accepte {self._context_chars}"
             )
+        if self._cut_at_context and self._context_chars is not None:
+            max_tokens = min(max_tokens, (self._context_chars - prompt_chars) // self._delta_chars)
         text = self._reply if isinstance(self._reply, str) else self._reply(messages)
         pieces = _split(text, self._delta_chars) or [""]
         reason = "length" if len(pieces) > max_tokens else "stop"

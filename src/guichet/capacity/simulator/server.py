@@ -1,8 +1,11 @@
 """The OpenAI-compatible HTTP face of the simulated engine: what guichet and vLLM's clients call.
 
 POST /v1/chat/completions (stream true/false, stream_options.include_usage honoured), GET /v1/models,
-GET /metrics (vLLM names), GET /health. Errors use OpenAI's shape; a prompt + max_tokens over
-max_model_len gets vLLM's 400 wording, which guichet maps to ContextTooLong.
+GET /metrics (vLLM names), GET /health. Errors and limits as vLLM 0.32 answers them (checked against
+the real server in tests/contracts/test_llm_contract.py): a prompt over max_model_len gets a 400 (JSON,
+even when streamed) that guichet maps to ContextTooLong; max_tokens over max_model_len another 400; a
+prompt + max_tokens over max_model_len is not refused but cut at the context's end (finish_reason
+"length"); an unknown model a 404.
 """
 
 from __future__ import annotations
@@ -80,15 +83,12 @@ def create_app(
         except (ValueError, KeyError, TypeError, AttributeError):
             return _error(400, "messages est requis (liste de messages de chat)")
         prompt = profile.prompt_tokens(prompt_chars)
-        if prompt + max_tokens > profile.max_model_len:
-            return _error(
-                400,
-                f"This model's maximum context length is {profile.max_model_len} tokens. "
-                f"However, you requested {prompt + max_tokens} tokens ({prompt} in the messages, "
-                f"{max_tokens} in the completion).",
-            )
+        refused = _refusal(body.get("model"), model, prompt, max_tokens, profile.max_model_len)
+        if refused is not None:
+            return refused
+        room = min(max_tokens, profile.max_model_len - prompt)  # vLLM stops at the context's end
         natural = natural_length(profile.output_tokens)
-        seq = Sequence(prompt, min(natural, max_tokens), "stop" if natural <= max_tokens else "length")
+        seq = Sequence(prompt, min(natural, room), "stop" if natural <= room else "length")
         metrics.prompt_tokens.inc(prompt)
         engine.submit(seq)
         reply = _Reply(model, seq)
@@ -174,8 +174,31 @@ async def _streamed(engine: Engine, reply: _Reply, usage: bool) -> AsyncIterator
             engine.cancel(seq)  # the client left: free the slot as vLLM aborts the request
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    body = {"error": {"message": message, "type": "BadRequestError", "param": None, "code": status}}
+def _refusal(asked: Any, model: str, prompt: int, max_tokens: int, context: int) -> JSONResponse | None:
+    """vLLM 0.32's error answer for this request, None when it would accept it (same wording)."""
+    if asked and asked != model:
+        message = f"The model `{asked}` does not exist. Valid aliases: {model}."
+        return _error(404, message, "NotFoundError", "model")
+    if max_tokens > context:
+        message = (
+            f"max_tokens={max_tokens} cannot be greater than max_model_len={context}. "
+            f"Please request fewer output tokens. (parameter=max_tokens, value={max_tokens})"
+        )
+        return _error(400, message, param="max_tokens")
+    if prompt >= context:  # not one token left for the answer
+        message = (
+            f"This model's maximum context length is {context} tokens. However, your prompt contains at "
+            f"least {prompt} input tokens, which exceeds this limit even without any output tokens. Please "
+            f"reduce the length of the input prompt. (parameter=input_tokens, value={prompt})"
+        )
+        return _error(400, message, param="input_tokens")
+    return None
+
+
+def _error(
+    status: int, message: str, kind: str = "BadRequestError", param: str | None = None
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": status}}
     return JSONResponse(body, status_code=status)
 
 

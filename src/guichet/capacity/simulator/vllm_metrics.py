@@ -1,4 +1,7 @@
-"""The simulator's /metrics, under vLLM V1's names (vllm/v1/metrics/loggers.py), label model_name.
+"""The simulator's /metrics, under vLLM V1's names (vllm/v1/metrics/loggers.py), labels engine and model_name.
+
+Each family it imitates has the real one's name, type, help text, labels and buckets: checked against
+vLLM 0.32's own /metrics by tests/infra/test_vllm_metric_names.py.
 
 These are the simulated server's metrics, not guichet's (guichet.metrics holds guichet's): a registry
 per app, so that several simulators in one test process do not collide. Durations are simulated seconds.
@@ -60,15 +63,19 @@ REQUEST_BUCKETS = (
     1920.0,
     7680.0,
 )
-ITL_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
-LABELS = ("model_name", "engine")
+ITL_BUCKETS = (
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0
+)  # fmt: skip
+LABELS = ("engine", "model_name")  # in vLLM's order: its series read engine="0",model_name="..."
+# vLLM creates a request_success series for each reason up front: a rate() then starts from 0.
+FINISHED_REASONS = ("stop", "length", "abort", "error", "repetition")
 
 
 class VllmMetrics:
     def __init__(self, engine: Engine, model_name: str) -> None:
         self.registry = CollectorRegistry()
         self._engine = engine
-        self._values = (model_name, "0")
+        self._values = ("0", model_name)
         self._gauge(
             "vllm:num_requests_running",
             "Number of requests in model execution batches.",
@@ -89,9 +96,11 @@ class VllmMetrics:
         self._success = Counter(
             "vllm:request_success",
             "Count of successfully processed requests.",
-            (*LABELS, "finished_reason"),
+            ("engine", "finished_reason", "model_name"),
             registry=self.registry,
         )
+        for reason in FINISHED_REASONS:
+            self._success.labels("0", reason, model_name)
         self.ttft = self._histogram(
             "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", TTFT_BUCKETS
         )
@@ -121,7 +130,7 @@ class VllmMetrics:
     def finished(self, seq: Sequence) -> None:
         """Called by the engine when a sequence ends: its latencies, in simulated seconds."""
         sim = self._engine.simulated
-        self._success.labels(*self._values, seq.finish_as).inc()
+        self._success.labels("0", seq.finish_as, self._values[1]).inc()
         self.generation_tokens.inc(seq.generated)
         if seq.admitted_at is not None:
             self.queue.observe(sim(seq.admitted_at - seq.arrival))

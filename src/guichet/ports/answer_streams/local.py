@@ -102,6 +102,10 @@ class LocalAnswerStream:
             wait = min(self.poll_interval, max(0.0, quiet_since + heartbeat - time.monotonic()))
             self._wait_for_publish(seen, wait)
 
+    def tail(self) -> LocalTail:
+        """A reader of every answer's events for this process's relay (relay.py)."""
+        return LocalTail(self)
+
     def ping(self) -> bool:
         try:
             with self._guard("ping"):
@@ -133,6 +137,24 @@ class LocalAnswerStream:
             ).fetchall()
         return rows
 
+    def _first_id_since(self, ts: float) -> int:
+        """The id just before the first row with ts ≥ ts (the last id when there is none)."""
+        with self._guard("lecture"):
+            first = self._db.execute("SELECT MIN(id) FROM events WHERE ts >= ?", (ts,)).fetchone()[0]
+            if first is not None:
+                return int(first) - 1
+            last = self._db.execute("SELECT MAX(id) FROM events").fetchone()[0]
+        return int(last or 0)
+
+    def _rows_after(self, after: int, limit: int) -> list[Row]:
+        with self._guard("lecture"):
+            rows: list[Row] = self._db.execute(
+                "SELECT id, answer_id, attempt, seq, kind, data, ts FROM events"
+                " WHERE id > ? ORDER BY id LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return rows
+
     def _prune_now_and_then(self) -> None:
         now = time.time()
         if now - self._last_prune < _PRUNE_EVERY_S:
@@ -154,6 +176,40 @@ class LocalAnswerStream:
                 yield
             except sqlite3.Error as exc:
                 raise AnswerStreamError(f"flux de réponses local, {what} : {exc}") from exc
+
+
+class LocalTail:
+    """Every answer's events in id (commit) order, woken by this process's publishes, else polling."""
+
+    BATCH = 500
+
+    def __init__(self, stream: LocalAnswerStream) -> None:
+        self._stream = stream
+        self._after: int | None = None  # the last id read
+
+    def events(self, start: float, stop: threading.Event) -> Iterator[AnswerEvent | None]:
+        stream = self._stream
+        if self._after is None:
+            self._after = stream._first_id_since(start)
+        quiet_since = time.monotonic()
+        while not stop.is_set() and not stream._closed:
+            with stream._published:
+                seen = stream._generation
+            rows = stream._rows_after(self._after, self.BATCH)
+            for row in rows:
+                self._after = row[0]
+                if row[6] >= start:
+                    yield _event(row)
+            if rows:
+                quiet_since = time.monotonic()
+                continue
+            if time.monotonic() - quiet_since >= 1.0:
+                yield None
+                quiet_since = time.monotonic()
+            stream._wait_for_publish(seen, stream.poll_interval)
+
+    def close(self) -> None:
+        """Nothing to do: events() ends once stop is set or its stream closed."""
 
 
 def _dumps(data: dict[str, Any]) -> str:

@@ -6,7 +6,8 @@ shard_index(X) (a sha1, so every process agrees), which keeps them in publish or
 
 publish() goes through a pool of confirm-mode connections (_rabbitmq_stream_publish.py); each
 subscribe() reads its shard from a timestamp offset on a connection of its own
-(_rabbitmq_stream_read.py) and skips the other answers' events.
+(_rabbitmq_stream_read.py) and skips the other answers' events. A function process does not subscribe
+per stream: its relay (relay.py) reads every shard once through tail() (_rabbitmq_stream_tail.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pika.exceptions as px
 from guichet.ports.answer_stream import DEFAULT_RETENTION_S, AnswerEvent, AnswerStreamError
 from guichet.ports.answer_streams._rabbitmq_stream_publish import Publishers
 from guichet.ports.answer_streams._rabbitmq_stream_read import read
+from guichet.ports.answer_streams._rabbitmq_stream_tail import ShardTail
 from guichet.ports.brokers._rabbitmq_channel import close_quietly
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class RabbitMQAnswerStream:
         self._publishers = Publishers(self._params)
         self._declare_lock = threading.Lock()
         self._declared = False
+        self._tails: list[ShardTail] = []  # closed with this stream
 
     def shard(self, answer_id: str) -> str:
         return self.streams[shard_index(answer_id, len(self.streams))]
@@ -64,11 +67,20 @@ class RabbitMQAnswerStream:
         self._declare()
         return read(self._params, self.shard(answer_id), answer_id, since, stop, heartbeat)
 
+    def tail(self) -> ShardTail:
+        """A reader of every shard for this process's relay (relay.py), on a connection of its own."""
+        self._declare()
+        tail = ShardTail(self._params, self.streams)
+        self._tails.append(tail)
+        return tail
+
     def ping(self) -> bool:
         return self._publishers.ping()
 
     def close(self) -> None:
         self._publishers.close()
+        for tail in self._tails:
+            tail.close()
 
     def _declare(self) -> None:
         with self._declare_lock:

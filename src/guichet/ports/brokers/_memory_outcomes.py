@@ -1,10 +1,12 @@
 """What becomes of a message the embedded broker handed to a handler, and how that reaches the file.
 
-delivery_count is the number of earlier deliveries (0 the first time), like RabbitMQ's
-x-delivery-count; a message whose delivery number max_deliveries fails is dead-lettered. Before a failed
-message is requeued the consuming thread waits min(retry_backoff * 2**delivery_count, max_retry_backoff)
-seconds, the message still taken (join() counts it, a crash meanwhile requeues it at the next open);
-stop or close() ends the wait early.
+delivery_count is the number of earlier counted deliveries (0 the first time): the message's attempt
+header plus the crashes recovered since (see _memory_schema.deliveries); a message whose delivery number
+max_deliveries fails is dead-lettered, its reason naming the error. A failed message is republished at
+the tail with its attempt header, invisible until min(retry_backoff * 2**delivery_count,
+max_retry_backoff) seconds have passed (ready_at), like RabbitMQ's delay queues: the consuming thread
+goes on with other messages meanwhile, and join() still counts it. Requeue hands a message back at once,
+uncounted.
 
 The outcome (ack, requeue, dead letter) is retried while SQLite fails (1 s, doubling up to 30 s, cut
 short by stop), never dropped; when stop comes first it is kept and applied by the next take or close()
@@ -19,8 +21,8 @@ import sqlite3
 import threading
 import time
 
-from guichet.ports.broker import Handler, Reject, retry_delay
-from guichet.ports.brokers._memory_schema import LIMIT_REASON, Outcome, Row, envelope
+from guichet.ports.broker import Handler, Reject, Requeue, limit_reason, retry_delay
+from guichet.ports.brokers._memory_schema import Outcome, Row, envelope
 from guichet.ports.brokers._memory_store import Store
 
 log = logging.getLogger(__name__)
@@ -43,27 +45,30 @@ class Outcomes:
         self.unsettled: list[Outcome] = []  # outcomes stop caught before sqlite accepted them
 
     def handle(self, queue: str, row: Row, handler: Handler, stop: threading.Event) -> None:
+        message = envelope(row)
         try:
-            handler(envelope(row))
+            handler(message)
         except Reject as exc:
             log.info("message %s rejected: %s", row[2], exc.reason)
-            self._settle(Outcome(queue, row, dead_reason=exc.reason), stop)
-        except Exception:
-            attempts = row[4] + 1
+            self._settle(Outcome(queue, row, "dead", dead_reason=exc.reason), stop)
+        except Requeue as exc:
+            log.info("message %s handed back: %s", row[2], exc.reason)
+            self._settle(Outcome(queue, row, "requeue"), stop)
+        except Exception as exc:
+            attempts = message.delivery_count + 1
             if attempts >= self._max_deliveries:
                 log.exception("message %s: failed on delivery %d, dead-lettered", row[2], attempts)
-                self._settle(Outcome(queue, row, dead_reason=LIMIT_REASON), stop)
+                self._settle(Outcome(queue, row, "dead", dead_reason=limit_reason(attempts, exc)), stop)
             else:
-                delay = retry_delay(row[4], self._retry_backoff, self._max_retry_backoff)
+                delay = retry_delay(message.delivery_count, self._retry_backoff, self._max_retry_backoff)
                 log.warning(
-                    "message %s: failed on delivery %d, requeued in %.1f s",
+                    "message %s: failed on delivery %d, retried in %.1f s",
                     row[2],
                     attempts,
                     delay,
                     exc_info=True,
                 )
-                pause(self._store, delay, stop)
-                self._settle(Outcome(queue, row, requeue=True), stop)
+                self._settle(Outcome(queue, row, "retry", delay=delay), stop)
         else:
             self._settle(Outcome(queue, row), stop)
 

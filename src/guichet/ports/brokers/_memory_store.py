@@ -12,13 +12,24 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from guichet.ports.broker import REASON_HEADER, BrokerError, dead_letter_queue
+from guichet.ports.broker import ATTEMPT_HEADER, REASON_HEADER, BrokerError, dead_letter_queue
 from guichet.ports.brokers._memory_holders import Holder
-from guichet.ports.brokers._memory_schema import LIMIT_REASON, ROW_COLUMNS, Outcome, Row, connect
+from guichet.ports.brokers._memory_schema import (
+    LIMIT_REASON,
+    ROW_COLUMNS,
+    Outcome,
+    Row,
+    connect,
+    deliveries,
+)
+
+# A message is ready when no one holds it and its retry delay (if any) is over.
+_READY = "queue = ? AND taken = 0 AND ready_at <= ?"
 
 
 class Store:
@@ -59,24 +70,24 @@ class Store:
 
     def first_ready(self, queue: str) -> Row | None:
         row: Row | None = self._db.execute(
-            f"SELECT {ROW_COLUMNS} FROM messages WHERE queue = ? AND taken = 0 ORDER BY seq LIMIT 1",
-            (queue,),
+            f"SELECT {ROW_COLUMNS} FROM messages WHERE {_READY} ORDER BY seq LIMIT 1",
+            (queue, time.time()),
         ).fetchone()
         return row
 
     def ready(self, queue: str) -> list[Row]:
         rows: list[Row] = self._db.execute(
-            f"SELECT {ROW_COLUMNS} FROM messages WHERE queue = ? AND taken = 0 ORDER BY seq", (queue,)
+            f"SELECT {ROW_COLUMNS} FROM messages WHERE {_READY} ORDER BY seq", (queue, time.time())
         ).fetchall()
         return rows
 
     def count_ready(self, queue: str) -> int:
-        sql = "SELECT COUNT(*) FROM messages WHERE queue = ? AND taken = 0"
-        (count,) = self._db.execute(sql, (queue,)).fetchone()
+        sql = f"SELECT COUNT(*) FROM messages WHERE {_READY}"
+        (count,) = self._db.execute(sql, (queue, time.time())).fetchone()
         return int(count)
 
     def has_messages(self, queue: str) -> bool:
-        """Whether queue holds any message, ready or taken."""
+        """Whether queue holds any message, ready, taken or waiting out a retry delay."""
         found = self._db.execute("SELECT 1 FROM messages WHERE queue = ? LIMIT 1", (queue,)).fetchone()
         return found is not None
 
@@ -85,10 +96,12 @@ class Store:
     def add_queue(self, name: str) -> None:
         self._db.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (name,))
 
-    def insert(self, queue: str, body: bytes, message_id: str, headers: dict[str, str]) -> None:
+    def insert(
+        self, queue: str, body: bytes, message_id: str, headers: dict[str, str], ready_at: float = 0.0
+    ) -> None:
         self._db.execute(
-            "INSERT INTO messages (queue, body, message_id, headers) VALUES (?, ?, ?, ?)",
-            (queue, body, message_id, json.dumps(headers, ensure_ascii=False)),
+            "INSERT INTO messages (queue, body, message_id, headers, ready_at) VALUES (?, ?, ?, ?, ?)",
+            (queue, body, message_id, json.dumps(headers, ensure_ascii=False), ready_at),
         )
 
     def delete(self, seq: int) -> None:
@@ -106,15 +119,22 @@ class Store:
         """Store outcome in its own transaction, and wake the waiters (join() counts in-flight messages)."""
         seq = outcome.row[0]
         with self._db:
-            if outcome.requeue:
-                self._db.execute(
-                    "UPDATE messages SET taken = 0, delivery_count = delivery_count + 1 WHERE seq = ?", (seq,)
-                )
-            elif outcome.dead_reason is not None:
+            if outcome.kind in ("requeue", "retry"):
+                self._send_back(outcome)
+            elif outcome.kind == "dead":
                 self._dead_letter(outcome.queue, outcome.row, outcome.dead_reason)
             else:
                 self.delete(seq)
         self.cond.notify_all()
+
+    def _send_back(self, outcome: Outcome) -> None:
+        """Republish at the tail, the count in the attempt header (a retry counts this delivery)."""
+        seq, body, message_id, headers, _crashes = outcome.row
+        attempts = deliveries(outcome.row) + (1 if outcome.kind == "retry" else 0)
+        moved = {**json.loads(headers), ATTEMPT_HEADER: str(attempts)}
+        ready_at = time.time() + outcome.delay if outcome.kind == "retry" else 0.0
+        self.delete(seq)
+        self.insert(outcome.queue, body, message_id, moved, ready_at)
 
     def recover(self, holder: Holder, max_deliveries: int, *, at_open: bool = False) -> None:
         """Requeue the messages taken by dead holders, in its own transaction."""
@@ -139,12 +159,14 @@ class Store:
 
     def _exhausted(self, max_deliveries: int) -> list[tuple[str, Row]]:
         """The ready messages (outside dead-letter queues) that have used up their deliveries."""
+        # Only messages a crash was counted on can be exhausted: a retry's own count was checked when
+        # it failed.
         found = self._db.execute(
             f"SELECT queue, {ROW_COLUMNS} FROM messages"
-            " WHERE taken = 0 AND delivery_count >= ? AND queue NOT LIKE '%.dead'",
-            (max_deliveries,),
+            " WHERE taken = 0 AND delivery_count > 0 AND queue NOT LIKE '%.dead'",
         ).fetchall()
-        return [(queue, (seq, body, mid, headers, count)) for queue, seq, body, mid, headers, count in found]
+        rows = [(queue, (seq, body, mid, headers, count)) for queue, seq, body, mid, headers, count in found]
+        return [(queue, row) for queue, row in rows if deliveries(row) >= max_deliveries]
 
     def _dead_letter(self, queue: str, row: Row, reason: str) -> None:
         headers = {**json.loads(row[3]), REASON_HEADER: reason}

@@ -2,8 +2,11 @@
 
 The handler runs in a helper thread while the consuming thread keeps pumping the connection, so that
 heartbeats flow during long handlers (an LLM answer can take a minute); the ack is sent from the
-consuming thread after the handler returns. After a failure, the retry backoff is spent pumping the
-connection too (never asleep: heartbeats go on), the message unacked, and then nacked.
+consuming thread after the handler returns. After a failure the message is republished, confirmed, to
+the delay queue of its backoff with its attempt count in a header, then acked: the slot is free at once
+(see _rabbitmq_topology.py). Requeue republishes it to the work queue, its count unchanged. Should that
+publish fail (a delay queue missing), the backoff is waited out in the slot, pumping the connection,
+and the message republished to the work queue; failing that too, it is nacked with requeue.
 
 When the dead-letter publish of a rejected (or exhausted) message fails (the DLX missing, unroutable,
 unconfirmed), the message is nacked without requeue instead, so that the work queue's own
@@ -22,8 +25,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from guichet.ports.broker import REASON_HEADER, BrokerError, Handler, Reject, retry_delay
-from guichet.ports.brokers._rabbitmq_messages import LIMIT_REASON, envelope
+from guichet.ports.broker import (
+    ATTEMPT_HEADER,
+    REASON_HEADER,
+    BrokerError,
+    Handler,
+    Reject,
+    Requeue,
+    limit_reason,
+    retry_delay,
+)
+from guichet.ports.brokers._rabbitmq_messages import envelope
+from guichet.ports.brokers._rabbitmq_topology import delay_name
 from guichet.ports.records import Envelope
 
 log = logging.getLogger(__name__)
@@ -42,6 +55,7 @@ class Policy:
     retry_backoff: float
     max_retry_backoff: float
     dead_letter_exchange: str
+    delay_prefix: str
     publish: Publish
 
 
@@ -70,24 +84,38 @@ class Deliverer:
         method, properties, body = delivery
         message = envelope(method, properties, body)
         future = self._run(message)  # outside the try: a pika error while pumping is not the handler's
+        settled: bool | None
         try:
             future.result()
         except Reject as exc:
             log.info("message %s rejected: %s", message.message_id, exc.reason)
-            dead_lettered = self._dead_letter(message, exc.reason)
-        except Exception:
-            if message.delivery_count + 1 < self._policy.max_deliveries:
-                self._requeue_later(method.delivery_tag, message)
-                return
-            log.exception("message %s: failed on its last delivery, dead-lettered", message.message_id)
-            dead_lettered = self._dead_letter(message, LIMIT_REASON)
+            settled = self._dead_letter(message, exc.reason)
+        except Requeue as exc:
+            log.info("message %s handed back: %s", message.message_id, exc.reason)
+            settled = self._send_back(message, message.delivery_count, 0.0)
+        except Exception as exc:
+            attempts = message.delivery_count + 1
+            if attempts < self._policy.max_deliveries:
+                policy = self._policy
+                delay = retry_delay(message.delivery_count, policy.retry_backoff, policy.max_retry_backoff)
+                log.warning("message %s: failed, retried in %.1f s", message.message_id, delay, exc_info=True)
+                settled = self._send_back(message, attempts, delay)
+            else:
+                log.exception("message %s: failed on its last delivery, dead-lettered", message.message_id)
+                settled = self._dead_letter(message, limit_reason(attempts, exc))
         else:
-            dead_lettered = True  # nothing to dead-letter: acked
+            settled = True  # nothing to move: acked
+        self._settle(method.delivery_tag, settled)
+
+    def _settle(self, delivery_tag: Any, settled: bool | None) -> None:
+        """Ack what was moved (True), nack a failed dead letter (False) or requeue the message (None)."""
         _cancel_if_stopping(self._channel, self._stop)
-        if dead_lettered:
-            self._channel.basic_ack(method.delivery_tag)
+        if settled:
+            self._channel.basic_ack(delivery_tag)
+        elif settled is None:
+            self._channel.basic_nack(delivery_tag, requeue=True)
         else:  # the work queue's own x-dead-letter-exchange takes it
-            self._channel.basic_nack(method.delivery_tag, requeue=False)
+            self._channel.basic_nack(delivery_tag, requeue=False)
 
     def _run(self, message: Envelope) -> Future[None]:
         """Run the handler in the helper thread, pumping the connection until it is done."""
@@ -98,14 +126,24 @@ class Deliverer:
             self._connection.process_data_events(time_limit=WAKE_S)
         return future
 
-    def _requeue_later(self, delivery_tag: Any, message: Envelope) -> None:
-        """Called while handling the handler's exception: wait out the backoff, then requeue."""
-        policy = self._policy
-        delay = retry_delay(message.delivery_count, policy.retry_backoff, policy.max_retry_backoff)
-        log.warning("message %s: failed, requeued in %.1f s", message.message_id, delay, exc_info=True)
-        _pump(self._connection, delay, self._stop)
-        _cancel_if_stopping(self._channel, self._stop)
-        self._channel.basic_nack(delivery_tag, requeue=True)  # the quorum queue counts it
+    def _send_back(self, message: Envelope, attempts: int, delay: float) -> bool | None:
+        """Republish to the work queue, after delay seconds in a delay queue; None when that failed."""
+        headers = {**message.headers, ATTEMPT_HEADER: str(attempts)}
+        exchange = delay_name(self._policy.delay_prefix, delay) if delay > 0 else ""
+        route = (exchange, self._queue)
+        try:
+            self._policy.publish(*route, message.body, message.message_id, headers)
+            return True
+        except BrokerError:
+            log.exception("message %s: publishing to %r failed", message.message_id, route[0])
+        if delay > 0:
+            _pump(self._connection, delay, self._stop)  # the slot waits instead of the delay queue
+        try:
+            self._policy.publish("", self._queue, message.body, message.message_id, headers)
+            return True
+        except BrokerError:
+            log.exception("message %s: republishing failed, nacked with requeue", message.message_id)
+            return None
 
     def _dead_letter(self, message: Envelope, reason: str) -> bool:
         """Publish to the DLX (confirmed before the ack: a crash in between duplicates, never loses).

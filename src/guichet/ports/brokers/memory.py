@@ -28,6 +28,7 @@ from guichet.ports.broker import (
     DEFAULT_MAX_DELIVERIES,
     DEFAULT_MAX_RETRY_BACKOFF,
     DEFAULT_RETRY_BACKOFF,
+    LIMIT_REASON,
     Handler,
     check_retry_backoff,
     dead_letter_queue,
@@ -35,7 +36,7 @@ from guichet.ports.broker import (
 from guichet.ports.brokers._memory_consume import Consumer
 from guichet.ports.brokers._memory_holders import Holder
 from guichet.ports.brokers._memory_outcomes import Outcomes
-from guichet.ports.brokers._memory_schema import DB_NAME, LIMIT_REASON, envelope
+from guichet.ports.brokers._memory_schema import DB_NAME, envelope
 from guichet.ports.brokers._memory_store import Store
 from guichet.ports.records import Envelope
 
@@ -84,7 +85,8 @@ class MemoryBroker:
 
     def declare(self, queue: str) -> None:
         with self._store.transaction():
-            for name in (queue, dead_letter_queue(queue)):
+            dead = dead_letter_queue(queue)
+            for name in (queue, dead, dead_letter_queue(dead)):
                 self._store.add_queue(name)
 
     def publish(
@@ -115,6 +117,10 @@ class MemoryBroker:
         with self._store.cond:
             self._store.check_queue(queue)
             return self._store.count_ready(queue)
+
+    def ping(self) -> None:
+        with self._store.transaction():
+            pass
 
     def close(self) -> None:
         with self._store.cond:

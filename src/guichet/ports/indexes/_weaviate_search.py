@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from weaviate.classes.query import Filter, FilterReturn, HybridFusion, MetadataQuery
+from weaviate.classes.query import Filter, FilterReturn, MetadataQuery
 from weaviate.collections import Collection
 
 from guichet.ports.indexes._weaviate_records import chunk_from_object
 from guichet.ports.indexes._weaviate_schema import VECTOR_NAME
+from guichet.ports.indexes.fusion import candidate_depth, reciprocal_rank_fusion
 from guichet.ports.records import SearchFilters, SearchHit, Vector
-
-HYBRID_ALPHA = 0.5
 
 
 def where_clause(filters: SearchFilters | None) -> FilterReturn | None:
@@ -34,7 +33,12 @@ def vector_search(
     )  # fmt: skip
     # Cosine distance is 1 - cosine similarity: report the similarity, like the embedded index.
     return [
-        SearchHit(chunk_from_object(o), 1.0 - float(o.metadata.distance or 0.0), vector_rank=rank)
+        SearchHit(
+            chunk_from_object(o),
+            1.0 - float(o.metadata.distance or 0.0),
+            vector_rank=rank,
+            vector_score=1.0 - float(o.metadata.distance or 0.0),
+        )
         for rank, o in enumerate(response.objects, start=1)
     ]
 
@@ -56,10 +60,19 @@ def lexical_search(
 def hybrid_search(
     chunks: Collection[Any, Any], terms: str, vector: Vector, k: int, where: FilterReturn | None
 ) -> list[SearchHit]:
-    # No terms left after analysis: query=None makes the client send alpha=1 (vector only).
-    response = chunks.query.hybrid(
-        query=terms or None, vector=list(vector), target_vector=VECTOR_NAME, alpha=HYBRID_ALPHA,
-        query_properties=["analyzed"], fusion_type=HybridFusion.RELATIVE_SCORE, limit=k,
-        filters=where, return_metadata=MetadataQuery(score=True),
-    )  # fmt: skip
-    return [SearchHit(chunk_from_object(o), float(o.metadata.score or 0.0)) for o in response.objects]
+    """The embedded index's fusion, computed here: both rankings read to the same depth, fused by RRF.
+
+    Weaviate's own hybrid query fuses by relative score and reports neither rank; fusing client-side
+    makes production ranking the one the evaluation measures on the embedded index, and gives the
+    coverage decision the same signals (ranks, cosine) on both backends. Two queries instead of one.
+    """
+    depth = candidate_depth(k)
+    lexical = lexical_search(chunks, terms, depth, where) if terms else []
+    dense = vector_search(chunks, vector, depth, where)
+    by_id = {h.chunk.id: h for h in (*lexical, *dense)}
+    cosine = {h.chunk.id: h.vector_score for h in dense}
+    fused = reciprocal_rank_fusion([h.chunk.id for h in lexical], [h.chunk.id for h in dense])
+    return [
+        SearchHit(by_id[key].chunk, score, lex, vec, vector_score=cosine.get(key))
+        for key, score, lex, vec in fused[:k]
+    ]

@@ -21,7 +21,14 @@ from guichet.ports.index import IndexBackendError
 from guichet.ports.indexes import _sqlite_reads as reads
 from guichet.ports.indexes import _sqlite_writes as writes
 from guichet.ports.indexes._matrix import VectorMatrix
-from guichet.ports.indexes._sqlite_schema import SCHEMA, STATE_COLUMNS, migrate, state_from_row
+from guichet.ports.indexes._sqlite_schema import (
+    CHUNK_COLUMNS,
+    SCHEMA,
+    STATE_COLUMNS,
+    chunk_from_row,
+    migrate,
+    state_from_row,
+)
 from guichet.ports.indexes.fusion import candidate_depth, reciprocal_rank_fusion
 from guichet.ports.records import Chunk, DocumentState, SearchFilters, SearchHit, SearchMode, Vector
 
@@ -111,6 +118,13 @@ class EmbeddedIndex:
             ).fetchall()
         return {h: np.frombuffer(blob, dtype=np.float32).tolist() for h, blob in rows}
 
+    def document_chunks(self, key: str) -> list[tuple[Chunk, Vector]]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {CHUNK_COLUMNS}, vector FROM chunks WHERE doc_key = ? ORDER BY ordinal", (key,)
+            ).fetchall()
+        return [(chunk_from_row(r[:-1]), np.frombuffer(r[-1], dtype=np.float32).tolist()) for r in rows]
+
     def documents(self) -> Iterator[DocumentState]:
         # Materialised under the lock: a cursor left open across yields would pin a read snapshot.
         with self._lock:
@@ -153,8 +167,9 @@ class EmbeddedIndex:
             dense = self._vector(vector, depth, filters) if mode != "lexical" else []
             ranked = _combine(mode, lexical, dense, k)
             chunks = reads.chunks_by_rowid(self._conn, [r[0] for r in ranked])
+        cosine = dict(dense)
         return [
-            SearchHit(chunk=chunks[rowid], score=score, lexical_rank=lex, vector_rank=vec)
+            SearchHit(chunks[rowid], score, lex, vec, vector_score=cosine.get(rowid))
             for rowid, score, lex, vec in ranked
         ]
 

@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 import httpx
 import weaviate
 from weaviate.classes.data import DataObject
-from weaviate.classes.init import Auth
+from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter
 from weaviate.exceptions import WeaviateBaseError
 
@@ -36,6 +36,7 @@ from guichet.ports.index import IndexBackendError
 from guichet.ports.indexes import _weaviate_writes as writes
 from guichet.ports.indexes._weaviate_records import (
     STATE_NAMESPACE,
+    chunk_from_object,
     chunk_to_properties,
     flat,
     state_from_properties,
@@ -44,7 +45,6 @@ from guichet.ports.indexes._weaviate_records import (
 )
 from guichet.ports.indexes._weaviate_schema import VECTOR_NAME, ensure_collections
 from guichet.ports.indexes._weaviate_search import (
-    HYBRID_ALPHA,
     hybrid_search,
     lexical_search,
     vector_search,
@@ -56,7 +56,6 @@ from guichet.ports.records import Chunk, DocumentState, SearchFilters, SearchHit
 __all__ = [
     "BATCH_SIZE",
     "FETCH_LIMIT",
-    "HYBRID_ALPHA",
     "STATE_NAMESPACE",
     "VECTOR_NAME",
     "WeaviateIndex",
@@ -84,9 +83,12 @@ class WeaviateIndex:
         url: str,
         *,
         grpc_port: int = 50051,
+        grpc_host: str = "",
         api_key: str = "",
         collection: str = "GuichetChunk",
         dimension: int,
+        query_timeout: float = 5.0,
+        insert_timeout: float = 90.0,
     ) -> None:
         self.dimension = dimension
         self._names = (collection, f"{collection}Document")
@@ -96,8 +98,13 @@ class WeaviateIndex:
         with _backend(f"de la connexion à {url}"):
             self._client = weaviate.connect_to_custom(
                 http_host=host, http_port=parsed.port or (443 if secure else 80), http_secure=secure,
-                grpc_host=host, grpc_port=grpc_port, grpc_secure=secure,
+                grpc_host=grpc_host or host, grpc_port=grpc_port, grpc_secure=secure,
                 auth_credentials=Auth.api_key(api_key) if api_key else None,
+                # The client's default query timeout is 30 s: an answer would wait that long on a stuck
+                # Weaviate before its retrieval fails and is retried.
+                additional_config=AdditionalConfig(
+                    timeout=Timeout(query=query_timeout, insert=insert_timeout)
+                ),
             )  # fmt: skip
         try:
             with _backend(f"de la création des collections {' et '.join(self._names)}"):
@@ -178,6 +185,16 @@ class WeaviateIndex:
             for o in response.objects
             if VECTOR_NAME in o.vector
         }
+
+    def document_chunks(self, key: str) -> list[tuple[Chunk, Vector]]:
+        with _backend(f"de la lecture des passages de {key}"):
+            response = self._chunks.query.fetch_objects(
+                filters=Filter.by_property("doc_key").equal(key),
+                limit=FETCH_LIMIT,
+                include_vector=[VECTOR_NAME],
+            )
+        pairs = [(chunk_from_object(o), flat(o.vector[VECTOR_NAME])) for o in response.objects]
+        return sorted(pairs, key=lambda pair: pair[0].ordinal)
 
     def documents(self) -> Iterator[DocumentState]:
         # The iterator pages with the `after` cursor, so it lists every state, past 10,000 too.

@@ -15,6 +15,9 @@ from typing import Any
 from guichet.ports.llm import ChatDelta, LLMUnavailable, Usage
 
 DONE = "[DONE]"
+# finish_reason values with which a server reports that it gave up, not that the answer ended: vLLM's
+# "abort" (request aborted, e.g. engine shut down or out of KV cache) and "error" (engine failure).
+_FAILED = frozenset({"abort", "error"})
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,9 @@ def deltas(events: Iterable[str]) -> Iterator[ChatDelta]:
     """ChatDelta items from the data events; the last one carries finish_reason and usage.
 
     The chunk carrying finish_reason is held back until usage (a later chunk) or the end of the stream.
-    A stream that ends before any finish_reason is a broken stream: LLMUnavailable.
+    A stream that ends before any finish_reason, or that ends with a failure reason (_FAILED), is a broken
+    stream: LLMUnavailable. "length" (and any other reason but "stop") is passed on: the caller must treat
+    the answer as cut.
     """
     finish: ChatChunk | None = None
     usage: Usage | None = None
@@ -82,6 +87,8 @@ def deltas(events: Iterable[str]) -> Iterator[ChatDelta]:
             yield ChatDelta(chunk.text)
     if finish is None:
         raise LLMUnavailable("la réponse du modèle s'est interrompue avant sa fin (aucun finish_reason)")
+    if finish.finish_reason in _FAILED:
+        raise LLMUnavailable(f"le modèle a abandonné la réponse (finish_reason {finish.finish_reason})")
     yield ChatDelta(finish.text, finish.finish_reason, usage)
 
 

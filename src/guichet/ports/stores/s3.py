@@ -34,6 +34,8 @@ class S3ObjectStore:
         secret_key: str | None = None,
         create_bucket: bool = False,
         page_size: int = 1000,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
     ) -> None:
         self.bucket = bucket
         self.page_size = page_size  # S3 caps pages at 1000; smaller only for tests
@@ -50,6 +52,9 @@ class S3ObjectStore:
                 # One client serves every request thread of a function (SSE streams poll the store too):
                 # botocore's default pool of 10 connections would be re-opened over and over under load.
                 max_pool_connections=MAX_POOL_CONNECTIONS,
+                # botocore waits 60 s for each by default: a black-holed MinIO held an API thread ~3 min.
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
             ),
         )
         if create_bucket:

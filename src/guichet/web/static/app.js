@@ -3,6 +3,7 @@
 import { ApiError, apiJson, postJson, storeKey } from "./api.js";
 import { byId, show } from "./dom.js";
 import { FeedbackForm } from "./feedback.js";
+import { FollowUpForm, ThreadView, threadAfter } from "./followup.js";
 import { loadHistory, remember, renderHistory } from "./history.js";
 import {
   AUDIENCES,
@@ -64,6 +65,8 @@ const ui = {
 let current = null; // {id, question, audience, situation, draft, candidates, record, controller}
 let pendingRetry = null; // what to do again once a site key is entered
 const feedback = new FeedbackForm((error, retry) => askForKey(error, retry));
+const threadView = new ThreadView(ui.asked);
+const followUp = new FollowUpForm(ui.tools, askFollowUp);
 
 function setStatus(text) {
   ui.status.textContent = text;
@@ -83,6 +86,8 @@ function startAnswer(state) {
   show(ui.section);
   show(ui.skipToAnswer);
   ui.asked.textContent = state.question;
+  threadView.render(state.thread || []);
+  followUp.hide();
   const audience = AUDIENCES[state.audience] || AUDIENCES.particuliers;
   const situation = state.situation ? ` — Situation : ${state.situation}` : "";
   ui.context.textContent = `Public : ${audience}${situation}`;
@@ -122,6 +127,8 @@ function showRecord(state, record) {
   const refusal = isRefusal(record);
   renderRelated(ui.related, refusal ? [] : record.related_questions || [], askRelated);
   show(ui.tools, !refusal);
+  threadView.render(record.thread || []);
+  followUp.reset(record);
   feedback.reset(record.id);
   show(ui.feedbackSection);
   setStatus("Réponse terminée.");
@@ -179,8 +186,8 @@ function bringAnswerIntoView() {
   ui.section.scrollIntoView({ block: "start", behavior: smooth ? "smooth" : "auto" });
 }
 
-async function ask(question, audience, situation) {
-  const state = newState({ id: null, question, audience, situation });
+async function ask(question, audience, situation, followUpOf = null, thread = []) {
+  const state = newState({ id: null, question, audience, situation, thread });
   startAnswer(state);
   bringAnswerIntoView();
   setStatus("Envoi de la question…");
@@ -188,6 +195,7 @@ async function ask(question, audience, situation) {
     const payload = { question };
     if (audience) payload.audience = audience;
     if (situation) payload.situation = situation;
+    if (followUpOf) payload.follow_up_of = followUpOf;
     const { body } = await postJson("/v1/ask", payload, state.controller.signal);
     state.id = body.id;
     remember({ id: body.id, question, audience, situation, at: Date.now() });
@@ -195,7 +203,7 @@ async function ask(question, audience, situation) {
     setStatus(STATUS_TEXT.queued);
     await follow(state);
   } catch (error) {
-    handleError(state, error, () => ask(question, audience, situation));
+    handleError(state, error, () => ask(question, audience, situation, followUpOf, thread));
   }
 }
 
@@ -214,6 +222,14 @@ async function openPrevious(entry) {
   } catch (error) {
     handleError(state, error, () => openPrevious(entry));
   }
+}
+
+/** A question that follows the answer shown: same audience, the situation carried by the thread. */
+function askFollowUp(question) {
+  const previous = current?.record;
+  if (!previous || previous.status !== "done") return;
+  ui.title.focus();
+  ask(question, previous.audience, "", previous.id, threadAfter(previous));
 }
 
 function askRelated(question) {

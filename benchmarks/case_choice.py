@@ -1,0 +1,87 @@
+"""Right case on the situation cases of evals/questions.jsonl, with and without the situation's synonyms.
+
+Usage: python benchmarks/case_choice.py [--fiches DIR] [--questions FILE] [--check]
+
+Same index as benchmarks/abstention.py (the 403 fiches, lexical retrieval: no passage vectors needed).
+For each case with an expected_branch: the pipeline's query (question + situation), 12 hits, the
+evidence (answer/evidence.py), and the branch chosen for the expected fiche. "right": on the expected
+branch's path; "none": no branch chosen (the answer lists the cases) or the fiche not retrieved;
+"wrong": another case. Per split, then "before": the choice as on main (shared words only), for comparison.
+--check exits 1 when the held-out right share is below 0.90.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+from unittest import mock
+
+from _common import REPO, SHARED_FICHES
+from abstention import build_index
+
+from guichet.answer import situation
+from guichet.answer.evidence import chosen_branches, gather_evidence
+from guichet.answer.pipeline import SITUATION_QUERY_CHARS
+from guichet.answer.situation import on_path
+from guichet.evaluation.cases import EvalCase, load_cases, split_of
+from guichet.wiring import Stack
+
+
+def outcome(stack: Stack, case: EvalCase) -> str:
+    query = f"{case.question}\n{case.situation[:SITUATION_QUERY_CHARS]}"
+    hits = stack.retriever.search(query, audience=case.audience, k=12, mode="lexical")
+    extracts = gather_evidence(hits, stack.index, limit=6, situation=case.situation)
+    branches = chosen_branches(extracts)
+    chosen = next((branches[f] for f in case.expected_sources if f in branches), "")
+    if not chosen:
+        return "none"
+    return "right" if on_path(case.expected_branch, chosen) else "wrong"
+
+
+def table(stack: Stack, cases: list[EvalCase]) -> dict[str, Counter[str]]:
+    out: dict[str, Counter[str]] = {"dev": Counter(), "heldout": Counter()}
+    for case in cases:
+        out[split_of(case)][outcome(stack, case)] += 1
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--fiches", type=Path, default=SHARED_FICHES / "xml")
+    parser.add_argument("--questions", type=Path, default=REPO / "evals" / "questions.jsonl")
+    parser.add_argument("--data-dir", type=Path, default=REPO / ".data" / "abstention-403")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    if not args.fiches.exists():
+        print(f"skipped: {args.fiches} not found", file=sys.stderr)
+        return 0
+    cases = [c for c in load_cases(args.questions) if c.expected_branch]
+    stack = build_index(args.fiches, args.data_dir)
+    try:
+        after = table(stack, cases)
+        # main's choice: shared words only (no synonyms, no age or duration arithmetic, no France default)
+        with (
+            mock.patch.object(situation, "expand_situation", lambda text: text),
+            mock.patch.object(situation, "situation_age", lambda text: None),
+            mock.patch.object(situation, "situation_days", lambda text: None),
+            mock.patch.object(situation, "_ABROAD_TERM", "\0"),
+        ):
+            before = table(stack, cases)
+    finally:
+        stack.close()
+    for name, result in (("before (shared words)", before), ("after", after)):
+        for split, counts in result.items():
+            total = sum(counts.values())
+            share = counts["right"] / total if total else 0.0
+            print(f"{name:<22} {split:<8} right {counts['right']}/{total} ({share:.2f}), "
+                  f"none {counts['none']}, wrong {counts['wrong']}")  # fmt: skip
+    held = after["heldout"]
+    return int(args.check and held["right"] / max(sum(held.values()), 1) < 0.90)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

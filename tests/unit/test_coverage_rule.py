@@ -1,0 +1,25 @@
+"""The coverage rule's thresholds: the cosine bar belongs to the embedder it was tuned for."""
+
+from __future__ import annotations
+
+from guichet.answer.coverage import BUNDLED_EMBEDDER, CoverageRule, CoverageSignals
+
+
+def signals(cosine: float | None, terms: float, embedder: str = BUNDLED_EMBEDDER) -> CoverageSignals:
+    return CoverageSignals(terms, cosine, agreement=True, question_terms=4, embedder=embedder)
+
+
+def test_a_low_cosine_declines_whatever_the_words_for_the_bundled_model() -> None:
+    rule = CoverageRule()
+    assert not rule.covered(signals(0.80, 1.0))
+    assert rule.covered(signals(0.91, 1.0))
+
+
+def test_another_model_s_cosine_is_not_judged_by_the_bundled_bar() -> None:
+    # 0.80 is low for e5-small, ordinary for other models: only the words decide there.
+    assert CoverageRule().covered(signals(0.80, 1.0, embedder="openai:text-embedding-3-small"))
+
+
+def test_too_few_question_terms_found_declines() -> None:
+    assert not CoverageRule().covered(signals(0.95, 0.25))
+    assert not CoverageRule().covered(signals(None, 0.25))
