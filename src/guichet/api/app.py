@@ -55,7 +55,11 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
         failing = [name for name in required if not checks[name]]
         if not failing:
             degraded = [name for name, ok in checks.items() if not ok]
-            return {"status": "degraded" if degraded else "ready", "checks": checks, "answers": answer_mode(stack)}
+            return {
+                "status": "degraded" if degraded else "ready",
+                "checks": checks,
+                "answers": answer_mode(stack),
+            }
         # The broker first: a RabbitMQ alarm or outage is what POST /v1/ask answers with, too.
         code = "file_indisponible" if "broker" in failing else "indisponible"
         return error_response(503, code, f"Dépendances injoignables : {', '.join(failing)}.")
