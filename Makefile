@@ -19,6 +19,9 @@ WHEEL_CACHE := $(HOME)/.cache/guichet/wheels/avx2
 # served by guichet itself, never from a CDN. Without npm the page works, unstyled (one warning).
 DSFR_DIST := web/node_modules/@gouvfr/dsfr/dist
 DSFR_STATIC := src/guichet/web/static/dsfr
+# /docs (Swagger UI) from the packaged swagger-ui-dist, pinned beside the DSFR: works offline.
+SWAGGER_DIST := web/node_modules/swagger-ui-dist
+SWAGGER_STATIC := src/guichet/web/static/swagger
 
 .PHONY: demo serve test lint typecheck pytest services llm-server vllm-server vllm-run bench clean web helm-files eval \
   e2e-containers national national-snapshot
@@ -46,6 +49,8 @@ $(DSFR_STATIC)/.installed: web/package-lock.json
 	  cp $(DSFR_DIST)/dsfr.min.css $(DSFR_DIST)/dsfr.module.min.js $(DSFR_STATIC)/ && \
 	  cp -r $(DSFR_DIST)/fonts $(DSFR_DIST)/icons $(DSFR_DIST)/favicon $(DSFR_STATIC)/ && \
 	  cp $(DSFR_DIST)/utility/icons/icons.min.css $(DSFR_STATIC)/utility/icons/ && \
+	  rm -rf $(SWAGGER_STATIC) && mkdir -p $(SWAGGER_STATIC) && \
+	  cp $(SWAGGER_DIST)/swagger-ui-bundle.js $(SWAGGER_DIST)/swagger-ui.css $(SWAGGER_DIST)/LICENSE $(SWAGGER_STATIC)/ && \
 	  touch $@; \
 	fi
 
@@ -136,4 +141,4 @@ e2e-containers: $(DEVSTAMP)
 	bash scripts/e2e-containers.sh
 
 clean:
-	rm -rf $(VENV) $(LLM_VENV) .pytest_cache .mypy_cache .ruff_cache artifacts web/node_modules $(DSFR_STATIC)
+	rm -rf $(VENV) $(LLM_VENV) .pytest_cache .mypy_cache .ruff_cache artifacts web/node_modules $(DSFR_STATIC) $(SWAGGER_STATIC)

@@ -40,7 +40,8 @@ def manifest_ids(shared_root: Path) -> set[str]:
 
 
 def sample_ids(fiche_dir: Path) -> set[str]:
-    return {p.stem for p in fiche_dir.glob("*.xml")}
+    """Sample fiches are named by their service-public-like stem; their ids carry the EX- prefix."""
+    return {f"EX-{p.stem}" for p in fiche_dir.glob("*.xml")}
 
 
 def _norm(text: str) -> str:
@@ -114,7 +115,7 @@ def check_file(
             for fact in case.get("expected_facts", []) or []:
                 found = False
                 for sid in sources:
-                    p = fiche_dir / f"{sid}.xml"
+                    p = fiche_dir / f"{sid.removeprefix('EX-')}.xml"
                     if sid not in texts and p.exists():
                         texts[sid] = fiche_text(p)
                     if _norm(fact) in texts.get(sid, ""):

@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CASES = [
     REPO / "tests" / "data" / "pii_cases.jsonl",
     REPO / "tests" / "data" / "pii_cases_holdout.jsonl",
+    # Issue 18: names after advisors' cues and known given names, with hard negatives (places, bodies).
+    REPO / "tests" / "data" / "pii_cases_names.jsonl",
 ]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from guichet.access.keys import KeyRepository
+from guichet.answer.prompt import NOT_COVERED
 from guichet.answer.worker import answer_consumers
 from guichet.indexing.bulk_ingest import ingest_into
 from guichet.ports.answer_streams.local import LocalAnswerStream
@@ -50,11 +51,19 @@ ANSWER = (
 )
 HOSTILE_ANSWER = f"La {TRAP_WORD} se demande en mairie {HOSTILE_MARKUP} sur rendez-vous [1]."
 INVENTED_PHONE = "01 99 98 97 96"
+# Lists, a table and a link, as the page must render them (issue 18); the URL is the sample's own.
+STRUCTURED_ANSWER = (
+    "Il faut fournir :\n- une photo d'identité récente [1]\n- un justificatif de domicile [1]\n\n"
+    "| Titulaire | Durée de validité |\n| --- | --- |\n| Majeur | 15 ans | [1]\n\n"
+    "Achetez le timbre sur [le site des timbres fiscaux](https://timbres.impots.gouv.fr) [1]."
+)
 # Keywords of the question → what the scripted model answers.
 REPLIES = {
+    "billet d'avion": NOT_COVERED,  # a refusal: nothing cited (first: extracts may hold other keywords)
     TRAP_WORD: HOSTILE_ANSWER,
     "téléphone": f"Appelez le {INVENTED_PHONE} pour prendre rendez-vous en mairie [1].",
     "sans source": "Faites la demande en mairie, sans citer de fiche.",  # → replaced by extracts
+    "tableau": STRUCTURED_ANSWER,
 }
 
 

@@ -6,7 +6,6 @@ Every test also checks what the page must never do: reach another origin, trip t
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +18,8 @@ from tests.browser.stack import HOSTILE_MARKUP, INVENTED_PHONE, TRAP_WORD, Serve
 pytestmark = pytest.mark.browser
 
 QUESTION = "Comment renouveler une carte d'identité périmée ?"
-README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "advisor-page.png"
-README_CLIP = {"x": 0, "y": 0, "width": 1280, "height": 1500}
+# The README's image is what `make demo` shows (an extractive answer): benchmarks/advisor_screenshots.py
+# --readme takes it, not this test, whose scripted model drafts answers the demo cannot give.
 
 
 class Watched:
@@ -140,8 +139,6 @@ def test_ask_stream_follow_a_related_question_rate_and_find_it_again(
     assert "Mairie" in page.inner_text("#helpers-list")
     assert "Réponse rédigée" in page.inner_text("#answer-mode")
     page.screenshot(path=str(screenshots / "advisor-answer.png"), full_page=True)
-    if os.environ.get("GUICHET_README_SCREENSHOT"):  # opt-in: the committed image changes only on purpose
-        page.screenshot(path=str(README_SCREENSHOT), clip=README_CLIP, full_page=True)
 
     # Copied as plain text, with its sources.
     page.click("#copy-button")
@@ -204,8 +201,12 @@ def test_hostile_model_output_and_document_text_stay_text(watched: Watched, scre
 @pytest.mark.parametrize(
     ("question", "badge", "notice"),
     [
-        ("Quel numéro de téléphone pour la carte d'identité ?", "Réponse rédigée", INVENTED_PHONE),
-        ("Carte d'identité périmée, réponse sans source ?", "Extraits des fiches", "extraits des fiches"),
+        ("Quel numéro de téléphone pour la carte d'identité ?", "Réponse rédigée par un", INVENTED_PHONE),
+        (
+            "Carte d'identité périmée, réponse sans source ?",
+            "Réponse composée d'extraits",
+            "extraits des fiches",
+        ),
     ],
 )
 def test_guard_removals_and_extractive_mode_are_said(

@@ -91,7 +91,7 @@ def test_evidence_is_numbered_deduplicated_and_limited(index: CountingIndex) -> 
     assert [e.chunk.id for e in extracts] == [h.chunk.id for h in found[:5]]
     assert len(set(index.state_reads)) == len(index.state_reads), "one metadata read per document"
     first = extracts[0]
-    assert first.doc_id == "F12118" and first.document.services and first.title == first.chunk.title
+    assert first.doc_id == "EX-F12118" and first.document.services and first.title == first.chunk.title
 
 
 def test_a_document_without_metadata_falls_back_on_its_chunk(index: CountingIndex) -> None:
@@ -118,13 +118,13 @@ def test_the_matching_branch_comes_first_and_the_contradicted_one_last(index: Co
     assert [e.chunk.id for e in extracts] == [abroad[0].id, intro.id, france[0].id, france[1].id]
     assert [e.n for e in extracts] == [1, 2, 3, 4]
     assert [e.matches_situation for e in extracts] == [True, False, False, False]
-    assert chosen_branches(extracts) == {"F1427": "Vous êtes né à l'étranger"}
+    assert chosen_branches(extracts) == {"EX-F1427": "Vous êtes né à l'étranger"}
     # Without a situation, retrieval order stands.
     plain = gather_evidence(hits(ordered), index, limit=10)
     assert [e.chunk.id for e in plain] == [c.id for c in ordered]
-    assert chosen_branches(plain) == {"F1427": ""}, "two sibling cases shown, none chosen"
+    assert chosen_branches(plain) == {"EX-F1427": ""}, "two sibling cases shown, none chosen"
     alone = gather_evidence(hits([france[1], intro, france[0]]), index, limit=10)
-    assert chosen_branches(alone) == {"F1427": france[1].branch}, "one case shown: the answer follows it"
+    assert chosen_branches(alone) == {"EX-F1427": france[1].branch}, "one case shown: the answer follows it"
 
 
 def test_a_contradicted_branch_is_what_the_limit_cuts(index: CountingIndex) -> None:
@@ -164,11 +164,11 @@ def test_chosen_branch_is_that_of_the_first_extract_of_each_fiche() -> None:
     a, b = chunks_of(sample("F1427"))[:2]
     c = chunks_of(sample("F12118"))[2]
     extracts = [
-        Extract(2, a, 0.5, DocumentMeta(id="F1427")),
-        Extract(1, c, 0.9, DocumentMeta(id="F12118")),
-        Extract(3, b, 0.4, DocumentMeta(id="F1427")),
+        Extract(2, a, 0.5, DocumentMeta(id="EX-F1427")),
+        Extract(1, c, 0.9, DocumentMeta(id="EX-F12118")),
+        Extract(3, b, 0.4, DocumentMeta(id="EX-F1427")),
     ]
-    assert chosen_branches(extracts) == {"F1427": a.branch, "F12118": c.branch}
+    assert chosen_branches(extracts) == {"EX-F1427": a.branch, "EX-F12118": c.branch}
 
 
 def _branch_chunk(n: int, branch: str, doc_id: str = "F1") -> Chunk:

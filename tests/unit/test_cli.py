@@ -34,7 +34,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = root / "data"
     first = guichet(data, "ingest", str(docs))
     assert first.returncode == 0, first.stderr
-    assert "2 indexed" in first.stdout
+    assert "2 documents (2 indexés) ;" in first.stdout, "one language"
     return data, docs
 
 
@@ -99,6 +99,31 @@ def test_ask_on_the_local_stack_prints_the_sourced_answer(corpus: tuple[Path, Pa
     assert "GUICHET_LLM_URL" in result.stderr  # how to get drafted answers
     text = guichet(data, "ask", "Le chèque énergie est-il envoyé automatiquement ?")
     assert text.returncode == 0 and "Sources" in text.stdout and "docs/cheque.txt" in text.stdout
+    assert (text.stdout + text.stderr).count("GUICHET_LLM_URL") == 1, "the no-LLM hint once"
+
+
+def test_help_is_french_down_to_typer_own_strings(tmp_path: Path) -> None:
+    result = guichet(tmp_path, "ingest", "--help")
+    assert result.returncode == 0
+    for english in ("Show this message", "Usage:", "[required]", "[default:"):
+        assert english not in result.stdout, english
+    assert "Affiche cette aide" in result.stdout and "--replace-samples" in result.stdout
+
+
+def test_replace_samples_drops_the_demo_fiches(tmp_path: Path) -> None:
+    samples, real = tmp_path / "samples", tmp_path / "real"
+    samples.mkdir()
+    real.mkdir()
+    (samples / "exemple.txt").write_text("La zorglubine d'exemple se demande en mairie.", encoding="utf-8")
+    (real / "vraie.txt").write_text("Le chèque énergie est envoyé chaque année.", encoding="utf-8")
+    data = tmp_path / "data"
+    assert guichet(data, "ingest", str(samples), "--prefix", "exemples").returncode == 0
+    kept = guichet(data, "ingest", str(real))
+    assert kept.returncode == 0 and "--replace-samples" in kept.stderr, "says how to drop them"
+    dropped = guichet(data, "ingest", "--replace-samples", str(real))
+    assert dropped.returncode == 0 and "Fiches d'exemple retirées : 1." in dropped.stdout
+    found = json.loads(guichet(data, "search", "zorglubine", "-k", "5", "--json").stdout)
+    assert all(not hit["id"].startswith("exemples/") for hit in found)
 
 
 def test_ask_refuses_bad_input_and_an_empty_index(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from guichet.access.personal_data import mask
 from guichet.access.retention import DAY_S, purge
 from guichet.answer.record import AnswerRecord, AskJob
 from guichet.api.app import create_app
@@ -108,3 +109,31 @@ def test_purge_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     done = runner.invoke(cli_app, ["purge"])
     assert done.exit_code == 0 and "supprimés : 1" in done.stdout
     assert keys_of(store) == set()
+
+
+# -- names as advisors write them (issue 18) -------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("Mon usager Jean Dupont a perdu sa carte.", "Mon usager [NOM] a perdu sa carte."),
+        ("Le client Martin Durand veut le RSA.", "Le client [NOM] veut le RSA."),
+        ("Pour son fils Lucas, 12 ans.", "Pour son fils [NOM], 12 ans."),
+        ("Jean-Pierre Lambert a perdu son permis.", "[NOM] a perdu son permis."),
+    ],
+)
+def test_names_after_advisors_cues_and_known_given_names_are_masked(text: str, masked: str) -> None:
+    assert mask(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Le lycée Jean Moulin a fermé.",
+        "Elle va à l'hôpital Louis Pasteur.",
+        "Mon usager veut savoir si France Travail le radie.",
+        "Son fils a 12 ans : quels papiers ?",
+        "Il est né à Saint-Pierre et Miquelon.",
+    ],
+)
+def test_places_and_bodies_named_after_people_stay(text: str) -> None:
+    assert mask(text) == text

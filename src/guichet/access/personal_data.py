@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 NIR = "NIR"
 PHONE = "TÉLÉPHONE"
@@ -276,6 +277,22 @@ _INTRODUCED = re.compile(
 )
 
 
+# How advisors write about the person in front of them: "mon usager Jean Dupont", "son fils Lucas".
+_CUE = re.compile(
+    r"(?<![\w])(?:usager|usag[èe]re|client|cliente|b[ée]n[ée]ficiaire|allocataire|demandeu(?:r|se)|"
+    r"(?:mon|ma|son|sa|leur|notre|votre)\s+(?:fils|fille|enfant|mari|femme|[ée]poux|[ée]pouse|"
+    r"conjoint|conjointe|compagnon|compagne|p[èe]re|m[èe]re|fr[èe]re|s[œo]eur|neveu|ni[èe]ce|"
+    r"petit-fils|petite-fille|voisin|voisine))(?=\s)",
+    re.IGNORECASE,
+)
+# A given name followed by a capitalised word is a person, unless a place names itself after one.
+_PLACE_BEFORE = re.compile(
+    r"(?i)\b(?:rue|avenue|av\.|boulevard|bd|place|all[ée]e|quai|impasse|chemin|cours|lyc[ée]e|coll[èe]ge|"
+    r"[ée]cole|h[ôo]pital|clinique|centre|gare|stade|universit[ée]|r[ée]sidence|cit[ée]|square|pont|"
+    r"institut|fondation|maison|espace|salle|parc|port|a[ée]roport|saint|sainte)\s+$"
+)
+
+
 def _find_name(text: str) -> Iterator[Span]:
     for pattern, limit, lower_ok in ((_CIVILITY, 4, False), (_INTRODUCED, 3, True)):
         for m in pattern.finditer(text):
@@ -283,6 +300,50 @@ def _find_name(text: str) -> Iterator[Span]:
             first = _WORD.match(text, m.end())
             if end > m.end() and first is not None:
                 yield Span(first.start(1), end, NAME)
+    yield from _find_cued_name(text)
+    yield from _find_given_name(text)
+
+
+def _find_cued_name(text: str) -> Iterator[Span]:
+    """After "usager", "mon fils"...: two capitalised words, or one known given name."""
+    for m in _CUE.finditer(text):
+        end = _words_end(text, m.end(), limit=3, lower_ok=False)
+        first = _WORD.match(text, m.end())
+        if end <= m.end() or first is None:
+            continue
+        words = text[first.start(1) : end].split()
+        if len(words) >= 2 or words[0].rstrip(".,") in given_names():
+            yield Span(first.start(1), end, NAME)
+
+
+def _find_given_name(text: str) -> Iterator[Span]:
+    """A known given name and the capitalised word(s) after it ("Jean Dupont a perdu sa carte")."""
+    for m in _CAPITALISED.finditer(text):
+        if m.group(1) not in given_names() or _PLACE_BEFORE.search(text[max(0, m.start() - 20) : m.start()]):
+            continue
+        end = _words_end(text, m.end(), limit=2, lower_ok=False)
+        if end > m.end():
+            yield Span(m.start(1), end, NAME)
+
+
+_CAPITALISED = re.compile(rf"(?<![\w'’-])({CAP_WORD})(?=\s)")
+
+
+@lru_cache(maxsize=1)
+def given_names() -> frozenset[str]:
+    """French given names from Faker's person providers (fr_FR, fr_BE, fr_CA, fr_CH, fr_DZ, fr_QC): a
+    maintained list (docs/decisions/0027). Without Faker, only the cues and civilities find names."""
+    try:
+        from faker.providers.person import fr_BE, fr_CA, fr_CH, fr_DZ, fr_FR, fr_QC
+    except ImportError:
+        return frozenset()
+    names: set[str] = set()
+    for module in (fr_BE, fr_CA, fr_CH, fr_DZ, fr_FR, fr_QC):
+        provider = module.Provider
+        for attribute in ("first_names", "first_names_male", "first_names_female"):
+            values = getattr(provider, attribute, ())
+            names.update(str(n) for n in (values.keys() if isinstance(values, dict) else values))
+    return frozenset(n for n in names if n and n not in NOT_NAMES and n.lower() not in STOP_WORDS)
 
 
 FINDERS: tuple[Callable[[str], Iterator[Span]], ...] = (

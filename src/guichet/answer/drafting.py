@@ -26,10 +26,9 @@ from guichet.answer.record import AskJob, Mode
 from guichet.answer.thread import with_followed_question
 from guichet.ports.llm import ChatModel
 
-NO_LLM_NOTICE = (
-    "Aucun modèle de langage n'est configuré (GUICHET_LLM_URL) : voici une réponse composée d'extraits des "
-    "fiches, sans rédaction automatique."
-)
+# Without a model, the page's mode line says it once, in the advisor's words ("Réponse composée
+# d'extraits des fiches…"); the operator's detail (GUICHET_LLM_URL) is in the logs and /readyz.
+NO_LLM_NOTICE = ""
 LLM_FAILED_NOTICE = (
     "Le modèle de langage n'a pas répondu après plusieurs essais : voici une réponse composée d'extraits "
     "des fiches, sans rédaction automatique."

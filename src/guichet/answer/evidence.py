@@ -34,6 +34,7 @@ class DocumentMeta:
     questions: tuple[RelatedQuestion, ...] = ()
     see_also: tuple[Link, ...] = ()
     contacts: tuple[Contact, ...] = ()
+    updated: str = ""  # ISO date of the document's last update
 
     @property
     def is_question(self) -> bool:
@@ -66,13 +67,14 @@ class DocumentMeta:
                 Contact(_str(d, "title"), _str(d, "kind"), _str(d, "url"), _str(d, "text"))
                 for d in _dicts(raw, "contacts")
             ),
+            updated=_str(raw, "date_modified"),
         )
 
     @classmethod
     def from_document(cls, doc: Document) -> DocumentMeta:
         return cls(
             doc.id, doc.title, doc.url, doc.fiche_type, tuple(doc.audience), doc.services, doc.questions,
-            doc.see_also, doc.contacts,
+            doc.see_also, doc.contacts, doc.date_modified,
         )  # fmt: skip
 
 

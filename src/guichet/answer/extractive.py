@@ -1,27 +1,50 @@
-"""An answer without a language model: verbatim sentences of the best extracts, each with its [n].
+"""An answer without a language model: verbatim lines of the best extracts, each with its [n].
 
 Used when no model is configured or the model is unavailable. Nothing is reworded, so nothing can be
-invented; the advisor is told (EXTRACTIVE_NOTICE) that the answer is a selection of extracts.
+invented. What is quoted is chosen for the advisor to act on:
+- the question's intent (what to bring, how much, how long, where, what first: answer/intent.py) picks
+  the lines, with the question's own terms; amounts, delays and forms always count;
+- one case per fiche: the case chosen for the situation (evidence.chosen_branches), else the case of
+  the best line; passages of other cases are dropped, those above it (the fiche's common text) kept;
+- a list or a table is quoted whole, as a list ("- item", "1. item") or a table ("| a | b |"), with its
+  caption as a caption; links read "[text](url)" (answer/passage_units.py);
+- a line is never said twice (two cases, two fiches, or chunk overlap with the same text).
+The page renders these lines as lists, tables and links; `Cas « … » :` names the case quoted.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from guichet.answer.evidence import Extract
+from guichet.answer.evidence import Extract, chosen_branches
+from guichet.answer.intent import Intent, has_fact, intent_hits, question_intents
+from guichet.answer.passage_units import Unit, linkify, read_units
 from guichet.answer.prompt import NOT_COVERED
-from guichet.lexical import analyze
+from guichet.answer.situation import on_path
+from guichet.lexical import analyze, fold
 
 EXTRACTIVE_NOTICE = (
     "Réponse composée d'extraits, sans rédaction automatique : les phrases ci-dessous sont citées "
     "telles quelles depuis les fiches ; vérifiez qu'elles correspondent à la situation de l'usager."
 )
-MAX_SENTENCES = 8
-SENTENCES_PER_EXTRACT = 4
+MAX_SLOTS = 8  # sentences, lists or tables quoted
+MAX_ITEMS = 10  # of one list or table
+MAX_FICHES = 2
+MAX_EXTRACTS = 4
 RELATIVE_BAR = 0.75  # share of the closest passage's question terms another passage must have
+INTENT_WEIGHT = 2.0
+TITLE_WEIGHT = 1.0
+FACT_WEIGHT = 0.5
+# Without a situation, the case most people are in: the general case, in France; not the exceptions.
+_SPECIAL_CASE = re.compile(
+    r"(?i)(?:[àa] l['’][ée]tranger|vous [êe]tes [ée]tranger|outre-mer|mayotte|guyane|r[ée]union|"
+    r"guadeloupe|martinique|nouvelle-cal[ée]donie|polyn[ée]sie|r[ée]gime agricole|\bmsa\b)"
+)
+_GENERAL_CASE = re.compile(r"(?i)\b(?:cas g[ée]n[ée]ral|en france|france m[ée]tropolitaine)\b")
+_MARKERS = re.compile(r"\[\d{1,3}\]")
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÀ-ÖØ-Þ0-9«(\"-])")
 # Words of any question: they say nothing about which passage answers it.
 _QUESTION_WORDS: frozenset[str] = frozenset(
     analyze(
@@ -31,22 +54,12 @@ _QUESTION_WORDS: frozenset[str] = frozenset(
 )
 
 
-def _sentences(text: str) -> list[str]:
-    out: list[str] = []
-    for line in text.split("\n"):
-        line = line.strip().lstrip("-•").strip()
-        out.extend(s.strip() for s in _SENTENCE_END.split(line) if len(s.strip()) > 2)
-    return out
-
-
-def _best_sentences(extract: Extract, wanted: frozenset[str]) -> list[tuple[int, str]]:
-    """(position, sentence) of the extract's sentences sharing terms with the question, best first."""
-    scored = []
-    for position, sentence in enumerate(_sentences(extract.chunk.text)):
-        overlap = len(frozenset(analyze(sentence)) & wanted)
-        if overlap:
-            scored.append((-overlap, position, sentence))
-    return [(position, sentence) for _, position, sentence in sorted(scored)[:SENTENCES_PER_EXTRACT]]
+@dataclass(frozen=True)
+class _Scored:
+    extract: Extract
+    index: int  # of the unit in its passage
+    unit: Unit
+    score: float
 
 
 def _overlap(extract: Extract, wanted: frozenset[str]) -> int:
@@ -54,37 +67,212 @@ def _overlap(extract: Extract, wanted: frozenset[str]) -> int:
     return len(frozenset(analyze(extract.chunk.indexed_text)) & wanted)
 
 
-def _relevant(extracts: Sequence[Extract], wanted: frozenset[str]) -> list[Extract]:
-    """Passages sharing two question terms (or all of them), and nearly as many as the closest one.
+def _relevant(
+    extracts: Sequence[Extract], wanted: frozenset[str], intents: tuple[Intent, ...]
+) -> list[Extract]:
+    """Passages sharing two question terms (or all of them), and nearly as many as the closest one;
+    and, of the fiches those come from, the passages whose section answers the question's intent
+    ("Coût" for "combien coûte").
 
     The relative bar keeps "carte Vitale" out of an answer about a "carte d'identité périmée".
     """
     overlaps = [_overlap(e, wanted) for e in extracts]
     bar = max(min(2, len(wanted)), RELATIVE_BAR * max(overlaps, default=0))
-    return [e for e, overlap in zip(extracts, overlaps, strict=True) if overlap >= bar]
+    chosen = [e for e, overlap in zip(extracts, overlaps, strict=True) if overlap >= bar]
+    fiches = {e.doc_id for e in chosen}
+    return [
+        e for e in extracts
+        if e in chosen or (e.doc_id in fiches and intents and intent_hits(_titles(e), intents))
+    ]  # fmt: skip
+
+
+def _titles(extract: Extract) -> str:
+    return f"{extract.chunk.section} {extract.branch}"
+
+
+def _score(extract: Extract, unit: Unit, wanted: frozenset[str], intents: tuple[Intent, ...]) -> float:
+    overlap = len(frozenset(analyze(unit.text)) & wanted)
+    hits = intent_hits(unit.text, intents)
+    title = intent_hits(_titles(extract), intents) if (overlap or hits or has_fact(unit.text)) else 0
+    fact = FACT_WEIGHT if has_fact(unit.text) else 0.0
+    return overlap + INTENT_WEIGHT * hits + TITLE_WEIGHT * title + fact
+
+
+def _units(extract: Extract) -> list[Unit]:
+    first = extract.chunk.text.lstrip()[:1]
+    return read_units(extract.chunk.text, fragment_first=extract.chunk.ordinal > 0 and first.islower())
+
+
+def _followed_cases(extracts: Sequence[Extract], scored: Sequence[_Scored]) -> dict[str, str]:
+    """Fiche id -> the case quoted: the one chosen for the situation, else that of the best line,
+    deepened to the best of its sub-cases (the general case first when nothing tells which applies)."""
+    chosen = chosen_branches(extracts)
+    followed: dict[str, str] = {}
+    for s in sorted(scored, key=lambda s: (-_rank(s), s.extract.n, s.index)):
+        doc, branch = s.extract.doc_id, s.extract.branch
+        if doc not in followed:
+            followed[doc] = _deeper(chosen.get(doc, ""), branch)
+        else:
+            followed[doc] = _deeper(followed[doc], branch)
+    return followed
+
+
+def _rank(s: _Scored) -> float:
+    branch = s.extract.branch
+    general = 0.5 if _GENERAL_CASE.search(branch) else 0.0
+    return s.score + general - (1.5 if _SPECIAL_CASE.search(branch) else 0.0)
+
+
+def _deeper(case: str, branch: str) -> str:
+    """case, or branch when it lies below it: an answer quotes one case, not every sub-case of it."""
+    if not case or (on_path(case, branch) and len(branch) > len(case)):
+        return branch
+    return case
 
 
 def compose_extractive(
-    question: str, situation: str, extracts: Sequence[Extract], *, max_extracts: int = 3
+    question: str, situation: str, extracts: Sequence[Extract], *, max_extracts: int = MAX_EXTRACTS
 ) -> str:
     wanted = frozenset(analyze(f"{question} {situation}")) - _QUESTION_WORDS
     if not wanted:
         return NOT_COVERED
-    lines: list[str] = []
-    budget = MAX_SENTENCES
-    case = ""
-    for extract in _relevant(extracts, wanted)[:max_extracts]:
-        if budget <= 0:
-            break
-        chosen = sorted(_best_sentences(extract, wanted)[:budget])
-        if not chosen:  # the titles match, not one sentence: the passage's opening says what it is about
-            chosen = list(enumerate(_sentences(extract.chunk.text)[:1]))
-        budget -= len(chosen)
-        if extract.branch and extract.branch != case:
-            lines.append(f"Cas « {extract.branch} » :")
-        case = extract.branch
-        lines.extend(f"- {sentence} [{extract.n}]" for _, sentence in chosen)
+    intents = question_intents(question)
+    relevant = _relevant(extracts, wanted, intents)
+    units = {e.n: _units(e) for e in relevant}
+    scored = [
+        _Scored(e, i, u, score)
+        for e in relevant
+        for i, u in enumerate(units[e.n])
+        if (score := _score(e, u, wanted, intents)) > FACT_WEIGHT
+    ]
+    cases = _followed_cases(relevant, scored)
+    fiches = list(dict.fromkeys(s.extract.doc_id for s in sorted(scored, key=lambda s: s.extract.n)))
+    kept = [
+        e for e in relevant if e.doc_id in fiches[:MAX_FICHES] and on_path(cases.get(e.doc_id, ""), e.branch)
+    ][:max_extracts]
+    picked = _pick([s for s in scored if s.extract in kept], units)
+    lines = _render(kept, units, picked, cases, fiches)
     return "\n".join(lines) if lines else NOT_COVERED
+
+
+def _pick(scored: Sequence[_Scored], units: dict[int, list[Unit]]) -> set[tuple[int, int]]:
+    """(extract n, unit index) quoted: the best units up to MAX_SLOTS; a list or a table is quoted
+    whole and counts once, and a sentence announcing one ("… est punie jusqu'à :") brings it."""
+    picked: set[tuple[int, int]] = set()
+    groups: set[tuple[int, int]] = set()
+    for s in sorted(scored, key=lambda s: (-s.score, s.extract.n, s.index)):
+        if len(picked) + len(groups) >= MAX_SLOTS:
+            break
+        if s.unit.group < 0:
+            picked.add((s.extract.n, s.index))
+            announced = _announced_group(units[s.extract.n], s.index)
+            if announced >= 0:
+                groups.add((s.extract.n, announced))
+        else:
+            groups.add((s.extract.n, s.unit.group))
+    return picked | {(n, -group - 1) for n, group in groups}  # a group as a negative index
+
+
+def _announced_group(units: list[Unit], index: int) -> int:
+    """The list or table right after a sentence ending with ":", or -1."""
+    following = units[index + 1] if index + 1 < len(units) else None
+    if units[index].text.endswith(":") and following is not None and following.group >= 0:
+        return following.group
+    return -1
+
+
+def _render(
+    kept: Sequence[Extract],
+    units: dict[int, list[Unit]],
+    picked: set[tuple[int, int]],
+    cases: dict[str, str],
+    fiches: list[str],
+) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    heading = ""
+    for extract in sorted(kept, key=lambda e: (fiches.index(e.doc_id), e.chunk.ordinal)):
+        mine = units[extract.n]
+        chosen = [
+            (i, u) for i, u in enumerate(mine)
+            if (extract.n, i) in picked or (u.group >= 0 and (extract.n, -u.group - 1) in picked)
+        ]  # fmt: skip
+        lines = _lines(extract.n, mine, chosen, seen)
+        if not lines:
+            continue
+        # Each heading names the case of the lines below it: a fiche's common text has none.
+        case = extract.branch
+        if case != heading:
+            if out:
+                out.append("")
+            if case and not _said(f"Cas {case}", seen):
+                out.append(f"Cas « {case} » :")
+            heading = case
+        out.extend(lines)
+    return out
+
+
+def _key(text: str) -> str:
+    return " ".join(fold(_MARKERS.sub(" ", text)).replace("’", "'").strip(" -•*|:").split())
+
+
+def _said(text: str, seen: set[str]) -> bool:
+    """Already said: the same line, or a line that holds it (a repeated list item, chunk overlap)."""
+    key = _key(text)
+    if not key or key in seen or (len(key.split()) >= 6 and any(key in other for other in seen)):
+        return True
+    seen.add(key)
+    return False
+
+
+def _lines(n: int, units: list[Unit], chosen: list[tuple[int, Unit]], seen: set[str]) -> list[str]:
+    """The chosen units as answer lines: a paragraph's sentences on one line, lists as lists, tables
+    as tables; the list's introduction ("Il faut fournir :") is kept with it."""
+    out: list[str] = []
+    marker = f" [{n}]"
+    index = 0
+    while index < len(chosen):
+        i, unit = chosen[index]
+        if unit.group >= 0:
+            members = [u for j, u in chosen if u.group == unit.group][:MAX_ITEMS]
+            index += sum(1 for _, u in chosen if u.group == unit.group)
+            intro = units[i - 1] if i > 0 and unit.kind == "item" else None
+            is_intro = intro is not None and intro.kind == "sentence" and intro.text.endswith(":")
+            if intro is not None and is_intro and not _said(intro.text, seen):
+                out.append(linkify(intro.text) + marker)
+            out.extend(_group_lines(members, marker, seen))
+            continue
+        paragraph = [unit.text]
+        index += 1
+        while index < len(chosen) and chosen[index][1].group < 0 and chosen[index][1].line == unit.line:
+            paragraph.append(chosen[index][1].text)
+            index += 1
+        fresh = [s for s in paragraph if not _said(s, seen)]
+        if fresh:
+            out.append(linkify(" ".join(fresh)) + marker)
+    return out
+
+
+def _group_lines(members: list[Unit], marker: str, seen: set[str]) -> list[str]:
+    if members[0].kind == "item":
+        return [
+            f"{'  ' * u.depth}{u.bullet} {linkify(u.text)}{marker}"
+            for u in members
+            if not _said(u.text, seen)
+        ]
+    caption = [u for u in members if u.kind == "caption"]
+    rows = [u for u in members if u.kind == "row" and not _said(u.text, seen)]
+    if not rows:
+        return []
+    headers = [h for h, _ in rows[0].cells]
+    lines = [f"{caption[0].text}{marker}"] if caption and not _said(caption[0].text, seen) else []
+    header = "| " + " | ".join(headers) + " |"
+    if not _said(header, seen):  # the same columns again: the rows continue the table said before
+        lines += [f"{header}{marker}", "|" + " --- |" * len(headers)]
+    for row in rows:
+        values = [v for _, v in row.cells]
+        lines.append("| " + " | ".join(linkify(v) for v in values) + f" |{marker}")
+    return lines
 
 
 # -- Not covered (issue 15; kept apart from the composer above, which issue 18 rewrites) ---------------

@@ -13,19 +13,33 @@ the latter téléservices, so that the advisor still gets them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
+from urllib.parse import quote_plus
 
 from guichet.answer.evidence import DocumentMeta, Extract
 from guichet.answer.guard_facts import normalise_url
 from guichet.answer.record import Helper, LinkType, PracticalLink
 from guichet.answer.situation import on_path
 from guichet.corpus.model import OnlineService
+from guichet.lexical import fold
 
 MAX_LINKS = 8
 MAX_HELPERS = 5
 # PourEnSavoirPlus entries (schema 3.3) are further reading, not someone who helps.
 _NOT_HELPERS = frozenset({"information pratique"})
 _TYPE_ORDER: dict[LinkType, int] = {"teleservice": 0, "simulateur": 1, "formulaire": 2}
+# The feed's contact types, as an advisor reads them ("Local personnalisé sur SP" is the feed's).
+_KINDS = {
+    "local personnalise sur sp": "annuaire",
+    "local personnalisable": "annuaire",
+    "local": "service local",
+    "national": "service national",
+    "centre de contact": "centre de contact",
+}
+# The directory's home page: an advisor needs its search for this kind of office instead.
+_DIRECTORY_ROOT = re.compile(r"(?i)^https?://lannuaire\.service-public\.(?:gouv\.)?fr/?$")
+DIRECTORY_SEARCH = "https://lannuaire.service-public.fr/recherche?whoWhat={what}&where="
 
 
 def _documents(cited: Sequence[Extract]) -> list[DocumentMeta]:
@@ -85,5 +99,21 @@ def helpers(cited: Sequence[Extract], *, limit: int = MAX_HELPERS) -> tuple[Help
             if not contact.title.strip() or contact.kind.strip().lower() in _NOT_HELPERS or key in seen:
                 continue
             seen.add(key)
-            out.append(Helper(contact.title, contact.kind, contact.url, doc.id))
+            url = directory_link(contact.title, contact.url)
+            out.append(Helper(contact.title.strip(), readable_kind(contact.kind, url), url, doc.id))
     return tuple(out[:limit])
+
+
+def directory_link(title: str, url: str) -> str:
+    """url, or the directory's search for title when url is the directory's home page."""
+    if _DIRECTORY_ROOT.match(url.strip()):
+        return DIRECTORY_SEARCH.format(what=quote_plus(title.strip()))
+    return url
+
+
+def readable_kind(kind: str, url: str) -> str:
+    """ "annuaire" for a directory link, else the feed's type in an advisor's words ("" when unknown)."""
+    if url.startswith(DIRECTORY_SEARCH.split("?", 1)[0]):
+        return "annuaire"
+    key = fold(kind).strip()
+    return _KINDS.get(key, "" if key.startswith("local") else kind.strip().lower())

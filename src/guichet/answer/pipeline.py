@@ -24,6 +24,7 @@ from guichet.answer.prompt import is_not_covered
 from guichet.answer.record import AnswerRecord, AskJob, ConsultRef, Timings
 from guichet.answer.related import related_questions
 from guichet.answer.retrieval import Retriever
+from guichet.answer.source_dates import age_notice, dated, example_notice
 from guichet.answer.thread import branch_situation, retrieval_query, thread_situation, with_followed_question
 from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
@@ -45,6 +46,7 @@ class AnswerOptions:
     prompt_chars: int = 24_000
     generation: GenerationOptions = field(default_factory=GenerationOptions)
     coverage: CoverageRule = field(default_factory=CoverageRule)
+    source_max_age_days: float = 730.0  # older cited fiches are flagged (source_dates.py); 0 = never
 
 
 class Answerer:
@@ -87,7 +89,10 @@ class Answerer:
             if is_not_covered(draft.text):  # the model's (or the composer's) own "not covered" holds
                 final = replace(not_covered(record, extracts), mode=draft.mode, model=draft.model)
             else:
-                final = compose(job, record, draft.text, draft.extracts, draft.notice)
+                final = compose(
+                    job, record, draft.text, draft.extracts, draft.notice,
+                    max_age_days=self._options.source_max_age_days,
+                )  # fmt: skip
                 final = replace(final, mode=draft.mode, model=draft.model)
         timings = Timings(  # each from the moment the worker took the job, but queued_s
             queued_s=round(max(0.0, started - job.created_at), 4),
@@ -131,7 +136,13 @@ def not_covered(record: AnswerRecord, extracts: Sequence[Extract]) -> AnswerReco
 
 
 def compose(
-    job: AskJob, record: AnswerRecord, text: str, extracts: Sequence[Extract], notice: str
+    job: AskJob,
+    record: AnswerRecord,
+    text: str,
+    extracts: Sequence[Extract],
+    notice: str,
+    *,
+    max_age_days: float = 0.0,
 ) -> AnswerRecord:
     """The final record: only cited sources, the guard applied against them, related questions, links."""
     by_number = {e.n: e for e in extracts}
@@ -141,7 +152,8 @@ def compose(
     for removal in guarded.removed:
         metrics.GUARD_REMOVALS.labels(kind=removal.kind).inc()
     answer, sources = cite_sources(guarded.text, extracts)
-    notices = [notice] if notice else []
+    sources = dated(sources, max_age_days=max_age_days)
+    notices = [n for n in (example_notice(sources), notice, age_notice(sources)) if n]
     if guarded.removed:
         notices.append(GUARD_NOTICE)
     cases = undecided_cases(cited, extracts, branches) if job.situation else []
@@ -153,7 +165,10 @@ def compose(
         status="done",
         answer=answer,
         sources=sources,
-        related_questions=related_questions(job.question, extracts, exclude={s.id for s in sources}),
+        # A refusal (nothing cited) suggests no "questions liées": they would be unrelated.
+        related_questions=(
+            related_questions(job.question, extracts, exclude={s.id for s in sources}) if sources else ()
+        ),
         links=practical_links(cited, branches),
         helpers=helpers(cited),
         notice=" ".join(notices),

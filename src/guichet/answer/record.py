@@ -88,6 +88,9 @@ class SourceRef:
     url: str
     excerpt: str
     branch: str = ""
+    updated: str = ""  # ISO date of the fiche's last update ("" when the document has none)
+    outdated: bool = False  # older than the operator's threshold (GUICHET_SOURCE_MAX_AGE_DAYS)
+    example: bool = False  # a sample fiche of the demo, not official text
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,10 @@ def answer_options(settings: Settings) -> AnswerOptions:
         retry_backoff=settings.llm_retry_backoff,
     )
     return AnswerOptions(
-        extracts=settings.answer_extracts, prompt_chars=settings.llm_prompt_chars, generation=generation
+        extracts=settings.answer_extracts,
+        prompt_chars=settings.llm_prompt_chars,
+        generation=generation,
+        source_max_age_days=settings.source_max_age_days,
     )
 
 
@@ -49,6 +52,8 @@ def answer_consumers(
     stack: Stack, stop: threading.Event, *, concurrency: int | None = None
 ) -> list[Consumer]:
     settings = stack.settings
+    if not settings.llm_url:
+        log.info("no LLM configured (GUICHET_LLM_URL is empty): answers are extractive")
     answerer = Answerer(stack.retriever, stack.index, stack.chat_model, answer_options(settings), stop)
     publish = stack.analytics_publisher.answer  # the pilotage event of each final answer
     handler = AnswerJobHandler(

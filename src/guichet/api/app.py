@@ -24,6 +24,8 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
         title="guichet",
         version=__version__,
         description="Réponses sourcées pour les conseillers France services.",
+        docs_url=None,  # served by api/page.py from the packaged Swagger UI (no CDN)
+        redoc_url=None,
     )
     app.state.stack = stack
     app.state.open_streams = stream.OpenStreams()  # close_all() at shutdown: see api/stream.py
@@ -53,7 +55,11 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
         failing = [name for name in required if not checks[name]]
         if not failing:
             degraded = [name for name, ok in checks.items() if not ok]
-            return {"status": "degraded" if degraded else "ready", "checks": checks}
+            return {
+                "status": "degraded" if degraded else "ready",
+                "checks": checks,
+                "answers": answer_mode(stack),
+            }
         # The broker first: a RabbitMQ alarm or outage is what POST /v1/ask answers with, too.
         code = "file_indisponible" if "broker" in failing else "indisponible"
         return error_response(503, code, f"Dépendances injoignables : {', '.join(failing)}.")
@@ -63,6 +69,13 @@ def create_app(stack: Stack, *, workers: Sequence[Consumer] = ()) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def answer_mode(stack: Stack) -> str:
+    """For the operator: how answers are written (the page tells advisors in their own words)."""
+    if stack.settings.llm_url:
+        return f"generated ({stack.settings.llm_url})"
+    return "extractive (GUICHET_LLM_URL is empty: no language model configured)"
 
 
 def limit_json_bodies(app: FastAPI, limit: int) -> None:

@@ -1,9 +1,10 @@
 """Security headers on every response: a strict CSP for the advisor page, a relaxed one for /docs only.
 
 The page holds model output and document text: even if one were ever inserted as HTML by mistake, the
-CSP forbids inline script, inline style attributes and any origin but ours. FastAPI's /docs page loads
-Swagger UI from a CDN with an inline bootstrap script; it is an operator's tool that shows no model
-output as HTML, so it (and /redoc) alone gets a CSP allowing that CDN (docs/decisions/0010).
+CSP forbids inline script, inline style attributes and any origin but ours. /docs serves Swagger UI
+from our own /static (the packaged swagger-ui-dist, no CDN) with FastAPI's inline bootstrap script; it
+is an operator's tool that shows no model output as HTML, so it alone allows inline script and style
+(docs/decisions/0010, 0027).
 """
 
 from __future__ import annotations
@@ -15,17 +16,13 @@ STRICT_CSP = (
     "connect-src 'self'; manifest-src 'self'; object-src 'none'; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
-# FastAPI's /docs (Swagger UI) and /redoc pages: their CDN, their inline bootstrap script, ReDoc's inline
-# style, Google fonts and blob: worker. Nothing else is relaxed, and only on these paths.
-SWAGGER_CDN = "https://cdn.jsdelivr.net"
+# /docs: FastAPI's inline bootstrap script and Swagger UI's inline styles; every file from our origin.
 DOCS_CSP = (
-    f"default-src 'self'; script-src 'self' 'unsafe-inline' {SWAGGER_CDN}; "
-    f"style-src 'self' 'unsafe-inline' {SWAGGER_CDN} https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'self'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+DOCS_PATHS = frozenset({"/docs"})
 
 COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import click
 import typer
 
+from guichet.cli import french
 from guichet.cli.access import keys_app, purge
 from guichet.cli.index_snapshot import index_app
 from guichet.cli.sites import sites_app
@@ -20,6 +21,7 @@ from guichet.cli.stats import stats_app
 from guichet.corpus.model import Audience
 from guichet.settings import Settings, load_settings
 
+french.install()  # typer's own strings ("Show this message and exit.", "Usage:") in French
 app = typer.Typer(
     name="guichet",
     help="Réponses sourcées pour les conseillers France services.",
@@ -105,16 +107,33 @@ def ingest(
     ],
     prefix: Annotated[str, typer.Option(help="Préfixe des clés dans le stockage")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Résumé en JSON")] = False,
+    replace_samples: Annotated[
+        bool,
+        typer.Option(
+            "--replace-samples", help="Retire d'abord les fiches d'exemple (non officielles) de la démo"
+        ),
+    ] = False,
 ) -> None:
     """Ajoute des documents au stockage et les indexe (idempotent)."""
-    from guichet.cli.commands import ingest_paths
+    from guichet.cli.commands import ingest_paths, samples_indexed
 
     _logging()
-    report = guarded(lambda: ingest_paths(_settings(), paths, prefix=prefix))
+    settings = _settings()
+    report, removed = guarded(
+        lambda: ingest_paths(settings, paths, prefix=prefix, replace_samples=replace_samples)
+    )
     if as_json:
-        typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({**report.to_json(), "samples_removed": removed}, ensure_ascii=False, indent=2))
     else:
         typer.echo(report.summary())
+        if removed:
+            typer.echo(f"Fiches d'exemple retirées : {removed}.")
+        elif not prefix and (left := guarded(lambda: samples_indexed(settings))):
+            typer.echo(
+                f"Les {left} fiches d'exemple de la démo (non officielles) sont toujours indexées : "
+                "« guichet ingest --replace-samples CHEMIN… » les retire.",
+                err=True,
+            )
     for key, reason in report.errors.items():
         typer.echo(f"guichet: {key} : {reason}", err=True)
     if report.errors:

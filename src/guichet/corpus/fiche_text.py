@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from xml.etree.ElementTree import Element
 
-from guichet.corpus.model import Link, ServiceType
+from guichet.corpus.model import Link, ServiceType, is_example_id
 
 _SPACES = re.compile(r"\s+")
 # Whitespace the XML indentation leaves before closing punctuation ("familial ," -> "familial,").
@@ -41,6 +41,9 @@ def normalise(text: str) -> str:
 
 
 def fiche_url(host: str, fiche_id: str, audience: str | None) -> str:
+    """The fiche's service-public page; "" for a sample fiche (model.is_example_id): it has none."""
+    if is_example_id(fiche_id):
+        return ""
     path = _AUDIENCE_PATHS.get((audience or "").strip().lower(), "particuliers")
     return f"{host}/{path}/vosdroits/{fiche_id}"
 

@@ -14,6 +14,16 @@ AUDIENCES: tuple[Audience, ...] = ("particuliers", "professionnels", "associatio
 
 ServiceType = Literal["teleservice", "simulateur", "formulaire", "autre"]
 
+# The demo's sample fiches (guichet/samples) are project-written, not official: their ids start with
+# this prefix, which no service-public id (F…, N…, R…) ever has, so a sample never shares an id with
+# a real fiche, and they carry no service-public URL.
+EXAMPLE_ID_PREFIX = "EX-"
+SAMPLE_PREFIX = "exemples"  # their store keys: exemples/<file>.xml (`guichet ingest --replace-samples`)
+
+
+def is_example_id(doc_id: str) -> bool:
+    return doc_id.startswith(EXAMPLE_ID_PREFIX)
+
 
 @dataclass(frozen=True)
 class Link:

@@ -44,6 +44,7 @@ class Checks:
     wrong_branches: tuple[str, ...] = ()  # cases the answer followed instead of the expected one
     branch: str = ""  # "ok", "wrong", "none" (no case of the expected fiche cited), "" (not asked)
     coverage: str = "ok"  # "ok", "answered_out_of_corpus", "said_not_covered"
+    duplicated_lines: tuple[str, ...] = ()  # lines that say again what an earlier line said
 
     @property
     def ungrounded_claims(self) -> int:
@@ -60,6 +61,7 @@ class Checks:
             "missing_links": len(self.missing_links),
             "wrong_branches": len(self.wrong_branches),
             "coverage_errors": int(self.coverage != "ok"),
+            "duplicated_lines": len(self.duplicated_lines),
         }
 
 
@@ -87,6 +89,7 @@ def check_answer(
         wrong_branches=wrong,
         branch=branch,
         coverage=coverage(case, record),
+        duplicated_lines=duplicated_lines(record.answer),
     )
 
 
@@ -157,6 +160,21 @@ def _plain(text: str) -> str:
 def missing_facts(facts: Sequence[str], answer: str) -> tuple[str, ...]:
     plain = _plain(answer)
     return tuple(f for f in facts if _plain(f) not in plain)
+
+
+def duplicated_lines(answer: str) -> tuple[str, ...]:
+    """Lines of three words or more said twice in one answer (citation markers, bullets, table bars,
+    case and accents ignored): two cases or two fiches quoting the same text, in either mode."""
+    seen: set[str] = set()
+    dups: list[str] = []
+    for line in answer.splitlines():
+        key = " ".join(_plain(_MARKERS.sub(" ", line)).strip(" -•*|").split())
+        if len(key.split()) < MIN_CLAIM_TERMS:
+            continue
+        if key in seen:
+            dups.append(line.strip())
+        seen.add(key)
+    return tuple(dups)
 
 
 def missing_links(links: Sequence[str], record: AnswerRecord) -> tuple[str, ...]:

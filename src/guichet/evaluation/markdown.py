@@ -23,6 +23,8 @@ _LABELS = {
     "outside_citations": "citations hors des sources retrouvées",
     "unsupported_facts": "URL / téléphones / montants / cerfa absents des sources",
     "missing_facts": "faits attendus absents",
+    "facts_present": "faits attendus présents (part)",
+    "duplicated_lines": "lignes répétées",
     "missing_links": "liens attendus absents",
     "wrong_branches": "mauvais cas (situation)",
     "coverage_errors": "erreurs de couverture",
@@ -38,6 +40,7 @@ _PROBLEMS = {
     "missing_facts": "fait attendu absent",
     "missing_links": "lien attendu absent",
     "wrong_branches": "mauvais cas",
+    "duplicated_lines": "ligne répétée",
 }
 MAX_PROBLEM_CASES = 40
 

@@ -21,7 +21,7 @@ STAGES = ("search", "evidence", "answer", "first_token", "total")
 # Metrics where a higher value is better; every other one counts problems (lower is better).
 HIGHER_IS_BETTER = frozenset(
     {"hit_at_1", "hit_at_3", "hit_at_5", "hit_at_k", "mrr", "evidence_recall", "cited_expected",
-     "branch_ok", "not_covered_ok", "judge_mean"}
+     "branch_ok", "not_covered_ok", "judge_mean", "facts_present"}
 )  # fmt: skip
 
 
@@ -37,6 +37,7 @@ def case_result(run: CaseRun, checks: Checks, k: int) -> dict[str, Any]:
         "theme": case.theme,
         "split": split_of(case),
         "expected_sources": list(case.expected_sources),
+        "expected_facts": len(case.expected_facts),
         "rank": rank,
         "top": list(run.ranking[:k]),
         "in_evidence": bool(set(case.expected_sources) & set(run.evidence)),
@@ -108,6 +109,7 @@ def aggregate(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         "evidence_recall": _rate([r["in_evidence"] for r in ranked]),
         "cited_expected": _rate([bool(set(r["cited"]) & set(r["expected_sources"])) for r in ranked]),
         "claims": sum(r["claims"] for r in results),
+        "facts_present": _facts_present(results),
         **totals,
         "branch_cases": len(branch_cases),
         "branch_ok": sum(r["branch"] == "ok" for r in branch_cases),
@@ -119,6 +121,13 @@ def aggregate(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
     if judged:
         metrics["judge_mean"] = round(sum(judged) / len(judged), 3)
     return metrics
+
+
+def _facts_present(results: Sequence[dict[str, Any]]) -> float:
+    """Share of all the cases' expected facts found in their answers."""
+    expected = sum(int(r.get("expected_facts", 0)) for r in results)
+    missing = sum(int(r["counts"].get("missing_facts", 0)) for r in results)
+    return round((expected - missing) / expected, 4) if expected else 1.0
 
 
 def latency(results: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:

@@ -17,6 +17,17 @@ from guichet.indexing.sources import SourceError, SourceFile, iter_sources
 from guichet.ports.store import InvalidKey, KeyConflict, check_key
 from guichet.wiring import Stack
 
+# The indexer's outcomes (English identifiers, kept in --json) as the summary line says them.
+OUTCOME_LABELS = {
+    "indexed": "indexés",
+    "unchanged": "inchangés",
+    "rejected": "refusés",
+    "ignored": "ignorés",
+    "stale": "périmés",
+    "removed": "retirés",
+    "absent": "absents",
+}
+
 
 @dataclass
 class IngestReport:
@@ -26,9 +37,12 @@ class IngestReport:
     errors: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
-        parts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.outcomes.items()))
+        """In French, like every CLI line: "29 documents (29 indexés) ; 164 passages, 164 vectorisés"."""
+        parts = ", ".join(
+            f"{n} {OUTCOME_LABELS.get(outcome, outcome)}" for outcome, n in sorted(self.outcomes.items())
+        )
         total = sum(self.outcomes.values())
-        return f"{total} documents ({parts}); {self.chunks} passages, {self.embedded} vectorisés"
+        return f"{total} documents ({parts}) ; {self.chunks} passages, {self.embedded} vectorisés"
 
     def to_json(self) -> dict[str, object]:
         return {

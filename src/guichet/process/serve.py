@@ -13,6 +13,7 @@ from guichet.answer.record import AskJob, new_answer_id
 from guichet.answer.worker import SHUTDOWN_MARGIN_S, answer_consumers, enqueue
 from guichet.cli.ask_local import AskTimeout, follow
 from guichet.cli.render import render_record
+from guichet.corpus.model import SAMPLE_PREFIX
 from guichet.indexing.bulk_ingest import ingest_into
 from guichet.indexing.worker import index_handler
 from guichet.process.consumers import Consumer, consume_in_thread, join_all, stop_on_signals
@@ -22,7 +23,6 @@ from guichet.wiring import Stack, build_stack
 
 log = logging.getLogger(__name__)
 
-SAMPLE_PREFIX = "exemples"
 EXAMPLE_QUESTION = "Comment renouveler une carte d'identité périmée ?"
 NO_LLM_HINT = (
     "\nAucun LLM configuré : les réponses sont composées d'extraits des fiches (mode extractif). Pour des "

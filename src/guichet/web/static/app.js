@@ -7,6 +7,7 @@ import { FollowUpForm, ThreadView, threadAfter } from "./followup.js";
 import { loadHistory, remember, renderHistory } from "./history.js";
 import {
   AUDIENCES,
+  isRefusal,
   plainText,
   renderAnswerText,
   renderHelpers,
@@ -22,6 +23,7 @@ const STATUS_TEXT = {
   running: "Recherche dans les fiches et rédaction de la réponse…",
   restarted: "La rédaction a été interrompue : elle reprend depuis le début…",
 };
+const MAX_CHARS = 2000;
 const UNEXPECTED = "Erreur inattendue de la page : rechargez-la puis réessayez.";
 
 const ui = {
@@ -121,8 +123,10 @@ function showRecord(state, record) {
   renderSources(ui.sources, sources, true);
   renderLinks(ui.links, record.links || [], sources);
   renderHelpers(ui.helpers, record.helpers || []);
-  renderRelated(ui.related, record.related_questions || [], askRelated);
-  show(ui.tools);
+  // A refusal gets neither a copy button nor "questions liées": nothing in it to pass on or follow.
+  const refusal = isRefusal(record);
+  renderRelated(ui.related, refusal ? [] : record.related_questions || [], askRelated);
+  show(ui.tools, !refusal);
   threadView.render(record.thread || []);
   followUp.reset(record);
   feedback.reset(record.id);
@@ -175,9 +179,17 @@ function handleError(state, error, retry) {
   showFailure(UNEXPECTED);
 }
 
+/** The answer in view and focused, at the top of the window: at 1366×768 it starts below the fold. */
+function bringAnswerIntoView() {
+  ui.title.focus({ preventScroll: true });
+  const smooth = !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  ui.section.scrollIntoView({ block: "start", behavior: smooth ? "smooth" : "auto" });
+}
+
 async function ask(question, audience, situation, followUpOf = null, thread = []) {
   const state = newState({ id: null, question, audience, situation, thread });
   startAnswer(state);
+  bringAnswerIntoView();
   setStatus("Envoi de la question…");
   try {
     const payload = { question };
@@ -199,7 +211,7 @@ async function openPrevious(entry) {
   const state = newState({ ...entry });
   startAnswer(state);
   refreshHistory();
-  ui.title.focus();
+  bringAnswerIntoView();
   setStatus("Chargement de la réponse…");
   try {
     const { status, body } = await apiJson(`/v1/answers/${encodeURIComponent(entry.id)}`, {
@@ -222,7 +234,6 @@ function askFollowUp(question) {
 
 function askRelated(question) {
   ui.question.value = question;
-  ui.title.focus();
   ask(question, ui.audience.value, ui.situation.value.trim());
 }
 
@@ -278,7 +289,23 @@ async function copyAnswer() {
   }
 }
 
+/** The fields keep 2,000 characters (maxlength): a longer paste is cut, and the advisor is told so. */
+function warnLongPaste(field, message) {
+  field.addEventListener("paste", (event) => {
+    const pasted = event.clipboardData?.getData("text") || "";
+    const kept = field.value.length - (field.selectionEnd - field.selectionStart);
+    const over = kept + pasted.length > MAX_CHARS;
+    message.textContent = over
+      ? `Le texte collé dépasse ${MAX_CHARS.toLocaleString("fr-FR")} caractères : seuls les ` +
+        `${MAX_CHARS.toLocaleString("fr-FR")} premiers sont gardés. Résumez la demande de l'usager.`
+      : "";
+    show(message, over);
+  });
+}
+
 ui.form.addEventListener("submit", submitQuestion);
+warnLongPaste(ui.question, byId("question-paste"));
+warnLongPaste(ui.situation, byId("situation-paste"));
 ui.question.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();

@@ -1,0 +1,146 @@
+"""The extractive composer (issue 18): the question's intent, one case, lists and tables whole, no line
+twice, links instead of URLs; and what feeds it (dated sources, helpers' directory search)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from guichet.answer.evidence import DocumentMeta, Extract
+from guichet.answer.extractive import compose_extractive
+from guichet.answer.links import helpers
+from guichet.answer.passage_units import linkify, read_units
+from guichet.answer.record import SourceRef
+from guichet.answer.source_dates import age_notice, dated, example_notice
+from guichet.corpus.chunking import chunk_document
+from guichet.corpus.fiche import parse_fiche
+from guichet.corpus.model import Contact
+from guichet.evaluation.checks import duplicated_lines
+from guichet.indexing.indexer import document_metadata
+from guichet.ports.records import Chunk
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "fiches" / "xml"
+
+
+def real_extracts(fiche_id: str, ordinals: list[int]) -> list[Extract]:
+    path = REAL / f"{fiche_id}.xml"
+    if not path.is_file():
+        pytest.skip(f"{path} absent (../shared/fiches)")
+    doc = parse_fiche(path.read_bytes())
+    meta = DocumentMeta.from_metadata_json(document_metadata(doc))
+    chunks = chunk_document(doc, f"service-public/{fiche_id}.xml")
+    return [Extract(n, chunks[i], 1.0, meta) for n, i in enumerate(ordinals, 1)]
+
+
+def extract(n: int, doc_id: str, text: str, *, branch: str = "", section: str = "") -> Extract:
+    chunk = Chunk(
+        f"c{n}", doc_id, doc_id, n, "Carte d'identité", "", ("particuliers",), section, branch, "x", text,
+        context=" — ".join(p for p in ("Carte d'identité", section, branch) if p),
+    )  # fmt: skip
+    return Extract(n, chunk, 1.0, DocumentMeta(id=doc_id, title="Carte d'identité"))
+
+
+def test_how_much_quotes_the_amount_of_the_cost_section() -> None:
+    extracts = real_extracts("F1344", [0, 6, 7, 9, 13, 20])  # 20: "Coût > Cas général": 25 € timbre
+    answer = compose_extractive("Elle a perdu sa carte d'identité, combien coûte la nouvelle ?", "", extracts)
+    assert "25 € en timbre fiscal." in answer
+    assert duplicated_lines(answer) == ()
+
+
+def test_one_case_per_fiche_the_sibling_case_is_dropped() -> None:
+    extracts = real_extracts("F1759", list(range(6)))
+    answer = compose_extractive(
+        "Sa carte d'identité a été volée, que doit-il faire en premier ?", "", extracts
+    )
+    cases = [line for line in answer.splitlines() if line.startswith("Cas «")]
+    assert cases[-1] == "Cas « En France > Si le vol a eu lieu en France » :", answer
+    assert "à l'étranger" not in answer, "the sibling case is dropped"
+    assert "commissariat" in answer
+
+
+def test_a_list_is_quoted_whole_as_a_list_and_its_introduction_kept() -> None:
+    text = "Il faut fournir :\n- une photo d'identité\n- un justificatif de domicile\n- le timbre fiscal"
+    answer = compose_extractive(
+        "Quelles pièces fournir pour la carte d'identité ?", "", [extract(1, "F1", text)]
+    )
+    assert answer.splitlines() == [
+        "Il faut fournir : [1]",
+        "- une photo d'identité [1]",
+        "- un justificatif de domicile [1]",
+        "- le timbre fiscal [1]",
+    ]
+
+
+def test_a_table_is_quoted_as_a_table_with_its_caption() -> None:
+    text = (
+        "Durée de validité de la carte\n"
+        "Titulaire : Majeur ; Durée : 15 ans\n"
+        "Titulaire : Mineur ; Durée : 10 ans"
+    )
+    answer = compose_extractive("Carte d'identité valable combien de temps ?", "", [extract(1, "F1", text)])
+    assert answer.splitlines() == [
+        "Durée de validité de la carte [1]",
+        "| Titulaire | Durée | [1]",
+        "| --- | --- |",
+        "| Majeur | 15 ans | [1]",
+        "| Mineur | 10 ans | [1]",
+    ]
+
+
+def test_the_same_text_in_two_fiches_or_two_cases_is_said_once() -> None:
+    same = "La carte d'identité se demande en mairie, sur rendez-vous."
+    extracts = [extract(1, "F1", same), extract(2, "F2", same), extract(3, "F1", same, branch="En France")]
+    answer = compose_extractive("Où demander la carte d'identité ?", "", extracts)
+    assert answer.count("se demande en mairie") == 1 and duplicated_lines(answer) == ()
+
+
+def test_links_read_as_links_not_raw_urls() -> None:
+    assert linkify("Voir le texte sur Légifrance (https://www.legifrance.gouv.fr/x) avant.") == (
+        "Voir [le texte sur Légifrance](https://www.legifrance.gouv.fr/x) avant."
+    )
+    assert (
+        linkify("Liste : https://ants.gouv.fr/villes.")
+        == "Liste : [ants.gouv.fr](https://ants.gouv.fr/villes)."
+    )
+
+
+def test_a_lone_row_like_sentence_is_not_a_table() -> None:
+    units = read_units("Date : 1er janvier ; Lieu : mairie")
+    assert [u.kind for u in units] == ["sentence"]
+
+
+def test_duplicated_lines_check_ignores_markers_bullets_and_short_lines() -> None:
+    answer = "- La carte est gratuite [1]\nLa carte est gratuite [2]\nOui [1]\nOui [2]"
+    assert duplicated_lines(answer) == ("La carte est gratuite [2]",)
+
+
+def test_sources_are_dated_flagged_when_old_and_samples_named() -> None:
+    sources = (
+        SourceRef(1, "F1344", "Perte", "u", "e", updated="2020-08-26"),
+        SourceRef(2, "EX-F21089", "Exemple", "", "e", updated="2025-04-02"),
+    )
+    out = dated(sources, max_age_days=730, today=dt.date(2026, 12, 5))
+    assert [(s.outdated, s.example) for s in out] == [(True, False), (False, True)]
+    assert "[1] (26/08/2020)" in age_notice(out) and "non officielles" in example_notice(out)
+    assert not any(s.outdated for s in dated(sources, max_age_days=0, today=dt.date(2026, 12, 5)))
+
+
+def test_helpers_read_as_an_advisor_reads_them_with_the_directory_search() -> None:
+    contact = Contact("Mairie", "Local personnalisé sur SP", "https://lannuaire.service-public.gouv.fr/")
+    base = extract(1, "F1", "texte")
+    cited = [replace(base, document=replace(base.document, contacts=(contact,)))]
+    (helper,) = helpers(cited)
+    assert helper.kind == "annuaire"
+    assert helper.url == "https://lannuaire.service-public.fr/recherche?whoWhat=Mairie&where="
+
+
+def test_what_one_risks_quotes_the_penalties_announced_by_a_sentence() -> None:
+    text = (
+        "Fabriquer un faux document est un délit.\n"
+        "Le délit de faux ou d'usage de faux est puni jusqu'à :\n- 3 ans de prison\n- et 45 000 € d'amende."
+    )
+    answer = compose_extractive("Que risque-t-on pour un faux document ?", "", [extract(1, "F1", text)])
+    assert "- 3 ans de prison [1]" in answer and "- et 45 000 € d'amende. [1]" in answer
