@@ -89,7 +89,11 @@ class Deployment:
         self._retired: list[subprocess.Popen[bytes]] = []  # workers replaced by restart_worker()
         self.function = self._start("function", "--port", str(port))
         self.worker = self._start("worker", "answer")
-        wait_for(self.ready, timeout=60)
+        try:
+            wait_for(self.ready, timeout=60)
+        except AssertionError:
+            self.stop()  # no process outlives a deployment that never became ready
+            raise
 
     @classmethod
     def start(
