@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -110,9 +111,10 @@ def test_ingest_zip_dump_and_rejects_unsafe_members(stack: Stack, tmp_path: Path
     report = ingest_into(stack, [dump], progress=False)
     assert report.outcomes["indexed"] == 2
     assert set(report.errors) == {"vosdroits-latest/../evil.xml", "vosdroits-latest/bombe.xml"}
-    for path in files:  # fiches are keyed by their own ID, not by the archive's layout
-        assert stack.index.document_state(f"service-public/{path.stem}.xml") is not None
-        assert stack.store.head(f"service-public/{path.stem}.xml") is not None
+    for path in files:  # fiches are keyed by their own ID (EX-… for samples), not by the archive's layout
+        key = f"service-public/{_publication_id(path)}.xml"
+        assert stack.index.document_state(key) is not None
+        assert stack.store.head(key) is not None
 
 
 def test_next_months_dump_replaces_instead_of_duplicating(stack: Stack, tmp_path: Path) -> None:
@@ -123,7 +125,7 @@ def test_next_months_dump_replaces_instead_of_duplicating(stack: Stack, tmp_path
     ingest_into(stack, [tmp_path / "vosdroits-2025-01.zip"], progress=False)
     again = ingest_into(stack, [tmp_path / "vosdroits-2025-02.zip", SAMPLES / fiche.name], progress=False)
     assert again.outcomes == {"unchanged": 2}
-    assert [s.key for s in stack.index.documents()] == [f"service-public/{fiche.stem}.xml"]
+    assert [s.key for s in stack.index.documents()] == [f"service-public/{_publication_id(fiche)}.xml"]
 
 
 def test_dila_service_records_are_ignored_not_rejected(stack: Stack, tmp_path: Path) -> None:
@@ -169,3 +171,9 @@ def test_reconcile_does_not_remove_a_document_stored_after_its_listing(stack: St
     report = reconcile(ListingTakenEarlier(stack.store), stack.index, stack.indexer, max_document_bytes=10**6)  # type: ignore[arg-type]
     state = stack.index.document_state("arrive-pendant.xml")
     assert report.outcomes["removed"] == 0 and state is not None and not state.deleted
+
+
+def _publication_id(path: Path) -> str:
+    found = re.search(r'<Publication\b[^>]*?\bID="([^"]+)"', path.read_text("utf-8"))
+    assert found is not None
+    return found.group(1)

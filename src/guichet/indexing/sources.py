@@ -21,7 +21,7 @@ from guichet.indexing.vdd_dump import AUDIENCES, PACKAGE, fiche_xml, listed_ids
 MAX_COMPRESSION_RATIO = 100
 FICHE_PREFIX = "service-public"
 # The root element's ID of a vosdroits publication: F1341, N360, R1234 ...
-_PUBLICATION_ID = re.compile(rb"<Publication\b[^>]*?\bID=[\"']([A-Z]{1,3}[0-9]{1,7})[\"']")
+_PUBLICATION_ID = re.compile(rb"<Publication\b[^>]*?\bID=[\"']((?:EX-)?[A-Z]{1,3}[0-9]{1,7})[\"']")
 
 
 class SourceError(Exception):
