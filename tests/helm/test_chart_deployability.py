@@ -90,17 +90,6 @@ def test_d7_a_failed_subscription_fails_the_script(tmp_path: Path) -> None:
     assert result.returncode != 0
 
 
-def test_d7_suffixes_already_subscribed_are_skipped_not_failed(tmp_path: Path) -> None:
-    listed = " ".join(
-        f'suffix=\\"{s}\\"' for s in (".xml", ".md", ".markdown", ".html", ".htm", ".pdf", ".txt")
-    )
-    mc = f'if [ "$1 $2" = "event ls" ]; then echo "{listed}"; fi\n'
-    mc += 'if [ "$1 $2" = "event add" ]; then exit 1; fi\n'
-    result = run_subscribe(tmp_path, mc)
-    assert result.returncode == 0, result.stderr
-    assert "event add" not in (tmp_path / "calls").read_text()
-
-
 def test_d7_the_chart_ships_the_script_as_it_is() -> None:
     shipped = (ROOT / "helm" / "guichet" / "files" / "minio-subscribe.sh").read_text()
     assert "|| true" not in shipped
