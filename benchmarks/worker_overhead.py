@@ -37,6 +37,7 @@ from _ask_common import DEFAULT_AMQP_URL, emit, note, stats, table, unique
 from _common import REPO, SHARED_FICHES, load_cases
 
 from guichet.answer import generation
+from guichet.answer.coverage import CoverageRule
 from guichet.answer.guard import AllowedFacts, StreamGuard
 from guichet.answer.handlers import AnswerJobHandler
 from guichet.answer.pipeline import Answerer
@@ -316,7 +317,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log = Intervals()
         stack.enter_context(timed_guard(log))
         answers = AnswerRepository(TimedStore(LocalObjectStore(tmp / "answers"), log))
-        answerer = Answerer(retriever, index, model, answer_options(Settings()), stop)
+        # It times the generation path: every question counts as covered (the synthetic index would
+        # make the abstention rule decline them before any model call).
+        always = CoverageRule(min_term_coverage=0.0, min_cosine={}, min_term_coverage_without_agreement=0.0)
+        options = replace(answer_options(Settings()), coverage=always)
+        answerer = Answerer(retriever, index, model, options, stop)
         handler = AnswerJobHandler(answers, TimedStream(stream, log), answerer, max_deliveries=5)
         batch = jobs(args.warmup + args.jobs)
         probe = Probe(handler, len(batch))

@@ -85,9 +85,11 @@ def test_a_real_model_answer_keeps_only_verifiable_facts(world: World, question:
     record = world.stack.answers.get(job.id)
     assert record is not None and record.status == "done"
     # Gemma 270M rarely cites, and often runs to max_tokens: its uncited or cut text is then replaced
-    # by extracts, as any untraceable answer, and the notice says which (ADR 0029).
+    # by extracts, as any untraceable answer, and the notice says which (ADR 0029), after the sample
+    # corpus's own warning.
     assert (record.mode, record.model) == ("generated", "gemma-3-270m-test") or (
-        record.mode == "extractive" and record.notice in (UNUSABLE_NOTICE, CUT_UNUSABLE_NOTICE)
+        record.mode == "extractive"
+        and any(notice in record.notice for notice in (UNUSABLE_NOTICE, CUT_UNUSABLE_NOTICE))
     )
     hits = world.stack.retriever.search(question, audience="particuliers", k=world.options.retrieve_k)
     extracts = gather_evidence(hits, world.index, limit=world.options.extracts)
