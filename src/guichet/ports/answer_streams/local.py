@@ -139,12 +139,13 @@ class LocalAnswerStream:
 
     def _first_id_since(self, ts: float) -> int:
         """The id just before the first row with ts ≥ ts (the last id when there is none)."""
+        # One statement, one read snapshot: with two, a row published in between (by another process)
+        # counted as "the last id" and was skipped.
+        query = (
+            "SELECT COALESCE((SELECT MIN(id) FROM events WHERE ts >= ?) - 1, (SELECT MAX(id) FROM events), 0)"
+        )
         with self._guard("lecture"):
-            first = self._db.execute("SELECT MIN(id) FROM events WHERE ts >= ?", (ts,)).fetchone()[0]
-            if first is not None:
-                return int(first) - 1
-            last = self._db.execute("SELECT MAX(id) FROM events").fetchone()[0]
-        return int(last or 0)
+            return int(self._db.execute(query, (ts,)).fetchone()[0])
 
     def _rows_after(self, after: int, limit: int) -> list[Row]:
         with self._guard("lecture"):
