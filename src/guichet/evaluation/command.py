@@ -29,12 +29,21 @@ from guichet.wiring import Stack, build_stack
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """What `guichet eval` fails below (or above): None checks nothing."""
+
+    min_hit_at_5: float | None = None
+    min_mrr: float | None = None
+    min_declined: float | None = None  # share of out-of-corpus cases answered "not covered"
+    max_wrongly_declined: float | None = None  # share of in-corpus cases answered "not covered"
+
+
+@dataclass(frozen=True)
 class EvalOptions:
     k: int = 5
     judge: bool = False
     semantic: bool = False
-    min_hit_at_5: float | None = None
-    min_mrr: float | None = None
+    thresholds: Thresholds = Thresholds()
     compare_with: Path | None = None
     out_dir: Path | None = None
 
@@ -77,6 +86,8 @@ def evaluate_cases(
     stack: Stack, cases: Sequence[EvalCase], options: EvalOptions, *, question_set: str = ""
 ) -> dict[str, Any]:
     model = stack.chat_model
+    indexed = {state.doc_id for state in stack.index.documents() if not state.deleted}
+    cases, out_of_index = relative_to_index(cases, indexed)
     runs = run_cases(cases, stack.index, stack.embedder, model, answer_options(stack.settings), _progress)
     if options.judge and model is not None:
         runs = [_judged(run, model) for run in runs]
@@ -94,8 +105,27 @@ def evaluate_cases(
         "mode": f"génératif ({model.name})" if model is not None else "extractif",
         "embedder": stack.embedder.name,
         "k": options.k,
+        "out_of_index": out_of_index,
     }
     return build_report(results, k=options.k, corpus=corpus_json, setup=setup)
+
+
+def relative_to_index(cases: Sequence[EvalCase], indexed: set[str]) -> tuple[list[EvalCase], int]:
+    """The cases as this index can answer them, and how many changed side.
+
+    A case none of whose expected fiches is indexed cannot be answered from this index: the right
+    answer says "not covered". One question set thus serves the 403-fiche slice and the national dump
+    (Crit'Air is out of the slice, in the dump) without two truths to keep in step.
+    """
+    out: list[EvalCase] = []
+    for case in cases:
+        if case.expected_sources and not indexed & set(case.expected_sources):
+            case = replace(
+                case, expected_sources=(), expected_facts=(), expected_links=(), expected_branch="",
+                expect_not_covered=True,
+            )  # fmt: skip
+        out.append(case)
+    return out, sum(a is not b for a, b in zip(cases, out, strict=True))
 
 
 def _judged(run: CaseRun, model: ChatModel) -> CaseRun:
@@ -132,14 +162,34 @@ def report_json(report: dict[str, Any]) -> str:
 
 
 def threshold_failures(report: dict[str, Any], options: EvalOptions) -> list[str]:
+    metrics, limits = report["metrics"], options.thresholds
     failures = []
     for name, label, minimum in (
-        ("hit_at_5", "hit@5", options.min_hit_at_5),
-        ("mrr", "MRR", options.min_mrr),
+        ("hit_at_5", "hit@5", limits.min_hit_at_5),
+        ("mrr", "MRR", limits.min_mrr),
     ):
-        value = float(report["metrics"][name])
+        value = float(metrics[name])
         if minimum is not None and value < minimum:
             failures.append(
                 f"{label} = {value:.3f}, sous le seuil de {minimum:.3f} : la recherche s'est dégradée"
             )
+    declined, wrongly = declined_shares(metrics)
+    if limits.min_declined is not None and declined is not None and declined < limits.min_declined:
+        failures.append(
+            f"questions hors corpus déclinées = {declined:.3f}, sous le seuil de {limits.min_declined:.3f} :"
+            " des questions sans réponse dans l'index reçoivent une réponse"
+        )
+    if limits.max_wrongly_declined is not None and wrongly is not None and wrongly > limits.max_wrongly_declined:
+        failures.append(
+            f"questions couvertes déclinées à tort = {wrongly:.3f}, au-dessus du seuil de"
+            f" {limits.max_wrongly_declined:.3f} : des réponses présentes dans l'index sont refusées"
+        )
     return failures
+
+
+def declined_shares(metrics: dict[str, Any]) -> tuple[float | None, float | None]:
+    """(out-of-corpus cases declined, in-corpus cases declined) as shares; None without such cases."""
+    uncovered, ranked = int(metrics["not_covered_cases"]), int(metrics["ranked_cases"])
+    declined = int(metrics["not_covered_ok"]) / uncovered if uncovered else None
+    wrongly = int(metrics["declined_in_corpus"]) / ranked if ranked else None
+    return declined, wrongly

@@ -116,6 +116,7 @@ def aggregate(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         "not_covered_cases": len(uncovered),
         "not_covered_ok": sum(r["coverage"] == "ok" for r in uncovered),
         "declined_in_corpus": sum(r["coverage"] == "said_not_covered" for r in ranked),
+        "ranked_cases": len(ranked),
     }
     judged = [float(r["judge"]["score"]) for r in results if isinstance(r.get("judge", {}).get("score"), int)]
     if judged:
