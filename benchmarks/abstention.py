@@ -24,7 +24,8 @@ from _common import REPO, SHARED_FICHES, hit_and_rr
 
 from guichet.answer.coverage import CoverageRule, CoverageSignals, coverage_signals
 from guichet.answer.pipeline import SITUATION_QUERY_CHARS
-from guichet.evaluation.cases import EvalCase, load_cases, split_of
+from guichet.evaluation.cases import EvalCase, load_cases, relative_to_index, split_of
+from guichet.evaluation.corpus import indexed_fiche_ids
 from guichet.indexing.bulk_ingest import ingest_into
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.settings import Settings
@@ -116,7 +117,8 @@ def main() -> int:
         return 0
     stack = build_index(args.fiches, args.data_dir)
     try:
-        rows = [(case, signals_of(stack, case)) for case in load_cases(args.questions)]
+        cases, _ = relative_to_index(load_cases(args.questions), indexed_fiche_ids(stack.index))
+        rows = [(case, signals_of(stack, case)) for case in cases]
     finally:
         stack.close()
     dev = [r for r in rows if split_of(r[0]) == "dev"]

@@ -26,7 +26,7 @@ from guichet.answer.coverage import CoverageRule, coverage_signals
 from guichet.answer.pipeline import SITUATION_QUERY_CHARS
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.loader import parse_document
-from guichet.evaluation.cases import load_cases, split_of
+from guichet.evaluation.cases import load_cases, relative_to_index, split_of
 from guichet.evaluation.embed_cache import CachingEmbedder, default_cache_path
 from guichet.indexing.bulk_ingest import ingest_into
 from guichet.settings import Settings
@@ -59,9 +59,10 @@ def main() -> int:
     stack = Stack(settings, embedder=embedder, announce_writes=False)
     ingest_into(stack, paths, progress=False)
     indexed = {p.stem for p in paths}
-    cases = [
-        c for c in load_cases(args.questions) if c.expect_not_covered or set(c.expected_sources) <= indexed
-    ]
+    # Cases whose fiches are not in the corpus at all must be declined; those whose fiches are in it but
+    # not yet embedded are left out.
+    cases, _ = relative_to_index(load_cases(args.questions), {p.stem for p in args.fiches.glob("*.xml")})
+    cases = [c for c in cases if c.expect_not_covered or set(c.expected_sources) <= indexed]
     print(
         f"{len(paths)} fiches with cached vectors, {stack.index.chunk_count()} passages, {len(cases)} cases"
     )

@@ -80,10 +80,12 @@ def test_a_case_whose_fiches_are_not_indexed_must_be_declined(data: Path, tmp_pa
 
 
 def test_in_corpus_cases_declined_above_the_bar_fail(data: Path, tmp_path: Path) -> None:
-    crepes = {"question": "Quelle est la recette de la pâte à crêpes ?", "expected_sources": ["docs/cheque.txt"]}
-    result = guichet(
-        data, "eval", str(cases(tmp_path, CHEQUE, crepes)), "--max-wrongly-declined", "0.2", "--min-declined", "0.9"
-    )
+    crepes = {
+        "question": "Quelle est la recette de la pâte à crêpes ?",
+        "expected_sources": ["docs/cheque.txt"],
+    }
+    limits = ("--max-wrongly-declined", "0.2", "--min-declined", "0.9")
+    result = guichet(data, "eval", str(cases(tmp_path, CHEQUE, crepes)), *limits)
     assert result.returncode == 1
     assert "questions couvertes déclinées à tort = 0.500, au-dessus du seuil de 0.200" in result.stderr
     assert "hors corpus déclinées" not in result.stderr  # no out-of-corpus case: nothing to check

@@ -14,10 +14,10 @@ import numpy as np
 
 from guichet.answer.worker import answer_options
 from guichet.cli.commands import EmptyIndex
-from guichet.evaluation.cases import EvalCase, load_cases
+from guichet.evaluation.cases import EvalCase, load_cases, relative_to_index
 from guichet.evaluation.checks import Similarity, check_answer
 from guichet.evaluation.compare import compare, load_report, render_comparison
-from guichet.evaluation.corpus import CorpusInfo
+from guichet.evaluation.corpus import CorpusInfo, indexed_fiche_ids
 from guichet.evaluation.judge import judge_answer
 from guichet.evaluation.markdown import render
 from guichet.evaluation.report import build_report, case_result
@@ -86,8 +86,7 @@ def evaluate_cases(
     stack: Stack, cases: Sequence[EvalCase], options: EvalOptions, *, question_set: str = ""
 ) -> dict[str, Any]:
     model = stack.chat_model
-    indexed = {state.doc_id for state in stack.index.documents() if not state.deleted}
-    cases, out_of_index = relative_to_index(cases, indexed)
+    cases, out_of_index = relative_to_index(cases, indexed_fiche_ids(stack.index))
     runs = run_cases(cases, stack.index, stack.embedder, model, answer_options(stack.settings), _progress)
     if options.judge and model is not None:
         runs = [_judged(run, model) for run in runs]
@@ -108,24 +107,6 @@ def evaluate_cases(
         "out_of_index": out_of_index,
     }
     return build_report(results, k=options.k, corpus=corpus_json, setup=setup)
-
-
-def relative_to_index(cases: Sequence[EvalCase], indexed: set[str]) -> tuple[list[EvalCase], int]:
-    """The cases as this index can answer them, and how many changed side.
-
-    A case none of whose expected fiches is indexed cannot be answered from this index: the right
-    answer says "not covered". One question set thus serves the 403-fiche slice and the national dump
-    (Crit'Air is out of the slice, in the dump) without two truths to keep in step.
-    """
-    out: list[EvalCase] = []
-    for case in cases:
-        if case.expected_sources and not indexed & set(case.expected_sources):
-            case = replace(
-                case, expected_sources=(), expected_facts=(), expected_links=(), expected_branch="",
-                expect_not_covered=True,
-            )  # fmt: skip
-        out.append(case)
-    return out, sum(a is not b for a, b in zip(cases, out, strict=True))
 
 
 def _judged(run: CaseRun, model: ChatModel) -> CaseRun:
@@ -179,10 +160,11 @@ def threshold_failures(report: dict[str, Any], options: EvalOptions) -> list[str
             f"questions hors corpus déclinées = {declined:.3f}, sous le seuil de {limits.min_declined:.3f} :"
             " des questions sans réponse dans l'index reçoivent une réponse"
         )
-    if limits.max_wrongly_declined is not None and wrongly is not None and wrongly > limits.max_wrongly_declined:
+    ceiling = limits.max_wrongly_declined
+    if ceiling is not None and wrongly is not None and wrongly > ceiling:
         failures.append(
             f"questions couvertes déclinées à tort = {wrongly:.3f}, au-dessus du seuil de"
-            f" {limits.max_wrongly_declined:.3f} : des réponses présentes dans l'index sont refusées"
+            f" {ceiling:.3f} : des réponses présentes dans l'index sont refusées"
         )
     return failures
 

@@ -19,6 +19,7 @@ from guichet.corpus.loader import parse_document
 from guichet.evaluation.cases import EvalCase
 from guichet.evaluation.embed_cache import CachingEmbedder
 from guichet.indexing.bulk_ingest import ingest_into
+from guichet.ports.index import VectorIndex
 from guichet.settings import Settings
 from guichet.wiring import Stack, build_embedder
 
@@ -120,6 +121,11 @@ def gate_subset(
         f" (les plus légères d'abord), {len(distractors)} fiches de distraction (graine {SEED})"
     )
     return GateSubset(paths, sorted(kept, key=lambda c: c.line), total, description)
+
+
+def indexed_fiche_ids(index: VectorIndex) -> set[str]:
+    """The fiche (document) ids an index holds: what a case's expected sources are checked against."""
+    return {state.doc_id for state in index.documents() if not state.deleted}
 
 
 def index_fiches(settings: Settings, paths: list[Path], cache_path: Path, *, description: str) -> CorpusInfo:

@@ -79,7 +79,8 @@ def _by_split(by_split: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Thresholds are tuned on dev and reported on held-out: both, side by side."""
     if not by_split:
         return []
-    lines = ["", "| partie | hit@5 | MRR | hors corpus déclinés | déclinés à tort | bon cas | faits présents |"]
+    head = "| partie | hit@5 | MRR | hors corpus déclinés | déclinés à tort | bon cas | faits présents |"
+    lines = ["", head]
     lines.append("| --- | --- | --- | --- | --- | --- | --- |")
     for split, m in by_split.items():
         lines.append(
