@@ -23,7 +23,7 @@ from pathlib import Path
 from _common import REPO, SHARED_FICHES, hit_and_rr
 
 from guichet.answer.coverage import CoverageRule, CoverageSignals, coverage_signals
-from guichet.answer.pipeline import SITUATION_QUERY_CHARS
+from guichet.answer.thread import retrieval_query
 from guichet.evaluation.cases import EvalCase, load_cases, relative_to_index, split_of
 from guichet.evaluation.corpus import indexed_fiche_ids
 from guichet.indexing.bulk_ingest import ingest_into
@@ -52,9 +52,7 @@ def build_index(fiches: Path, data_dir: Path) -> Stack:
 
 
 def signals_of(stack: Stack, case: EvalCase) -> CoverageSignals:
-    query = case.question
-    if case.situation:
-        query = f"{case.question}\n{case.situation[:SITUATION_QUERY_CHARS]}"
+    query = retrieval_query(case.question, case.situation, ())
     hits = stack.retriever.search(query, audience=case.audience, k=12, mode="lexical")
     return coverage_signals(case.question, hits)
 
@@ -87,11 +85,7 @@ def print_ranking(args: argparse.Namespace, rows: list[tuple[EvalCase, CoverageS
             for case, _ in rows:
                 if case.expect_not_covered or split_of(case) != split:
                     continue
-                query = (
-                    f"{case.question}\n{case.situation[:SITUATION_QUERY_CHARS]}"
-                    if case.situation
-                    else case.question
-                )
+                query = retrieval_query(case.question, case.situation, ())
                 hits = stack.retriever.search(query, audience=case.audience, k=50, mode="lexical")
                 scores.append(hit_and_rr([h.chunk.doc_id for h in hits], case.expected_sources))
             hit = sum(h for h, _ in scores) / max(len(scores), 1)

@@ -23,7 +23,7 @@ from _common import REPO, SHARED_FICHES, hit_and_rr
 from abstention import rates
 
 from guichet.answer.coverage import CoverageRule, coverage_signals
-from guichet.answer.pipeline import SITUATION_QUERY_CHARS
+from guichet.answer.thread import retrieval_query
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.loader import parse_document
 from guichet.evaluation.cases import load_cases, relative_to_index, split_of
@@ -68,9 +68,7 @@ def main() -> int:
     )
     rows, ranks = [], {"dev": [], "heldout": []}
     for case in cases:
-        query = (
-            f"{case.question}\n{case.situation[:SITUATION_QUERY_CHARS]}" if case.situation else case.question
-        )
+        query = retrieval_query(case.question, case.situation, ())
         hits = stack.retriever.search(query, audience=case.audience, k=50)
         rows.append((case, coverage_signals(case.question, hits[:12], embedder=embedder.name)))
         if not case.expect_not_covered:

@@ -23,14 +23,14 @@ from abstention import build_index
 
 from guichet.answer import situation
 from guichet.answer.evidence import chosen_branches, gather_evidence
-from guichet.answer.pipeline import SITUATION_QUERY_CHARS
 from guichet.answer.situation import on_path
+from guichet.answer.thread import retrieval_query
 from guichet.evaluation.cases import EvalCase, load_cases, split_of
 from guichet.wiring import Stack
 
 
 def outcome(stack: Stack, case: EvalCase) -> str:
-    query = f"{case.question}\n{case.situation[:SITUATION_QUERY_CHARS]}"
+    query = retrieval_query(case.question, case.situation, ())
     hits = stack.retriever.search(query, audience=case.audience, k=12, mode="lexical")
     extracts = gather_evidence(hits, stack.index, limit=6, situation=case.situation)
     branches = chosen_branches(extracts)
