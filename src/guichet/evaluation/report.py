@@ -52,6 +52,8 @@ def case_result(run: CaseRun, checks: Checks, k: int) -> dict[str, Any]:
         "coverage": checks.coverage,
         "stages": run.stages,
     }
+    if record.notice:  # why an answer is extractive (no model, model failed, draft unusable) or cut
+        result["notice"] = record.notice
     if run.judge:
         result["judge"] = run.judge
     return result
