@@ -71,7 +71,8 @@ def main() -> int:
             print(f"{mode:<8} {percentile(times, 50):>8.1f} {p95[mode]:>8.1f}")
         index.close()
     met = p95["hybrid"] <= TARGET_P95_MS
-    print(f"target: hybrid p95 ≤ {TARGET_P95_MS:.0f} ms at {args.chunks} passages: {'met' if met else 'MISSED'}")
+    verdict = "met" if met else "MISSED"
+    print(f"target: hybrid p95 ≤ {TARGET_P95_MS:.0f} ms at {args.chunks} passages: {verdict}")
     return int(args.check and not met)
 
 
