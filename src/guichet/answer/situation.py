@@ -15,7 +15,8 @@ use for what advisors commonly write ("nationalité française" still shares a s
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from guichet.answer.guard_claims import negated
@@ -24,7 +25,21 @@ from guichet.ports.records import Chunk
 
 # Words of branch labels that say nothing about a situation ("Cas général", "Autre situation"); "ans"
 # because ages need arithmetic: "30 ans" shares "ans" with "moins de 25 ans" and "25 ans ou plus" alike.
-_GENERIC: frozenset[str] = frozenset(analyze("cas général autre autres situation situations vous êtes ans"))
+
+
+@lru_cache(maxsize=16384)
+def _stem_again(term: str) -> str:
+    # Accents are folded before stemming, so "salariée" gives "salarie" where "salarié" gives "salar":
+    # stemming the stem once more brings a feminine or plural form to its masculine's ("salar").
+    return next(iter(analyze(term)), term)
+
+
+def case_terms(text: str) -> frozenset[str]:
+    """The terms a situation and a case label are compared on: analysed, feminine forms brought back."""
+    return frozenset(_stem_again(t) for t in analyze(text))
+
+
+_GENERIC: frozenset[str] = case_terms("cas général autre autres situation situations vous êtes ans")
 _CONDITION = " — Condition : "
 
 # What advisors write, and the words the fiches' case labels use for it. Each entry adds the label's
@@ -62,36 +77,66 @@ _SYNONYMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?i:\bpropriétaires?\b)", "propriétaire"),
     )
 )
-_AGE = re.compile(r"\b(\d{1,3})\s*ans\b")
 MAJORITY = 18
+
+_DAYS = {"jour": 1, "jours": 1, "semaine": 7, "semaines": 7, "mois": 30, "an": 365, "ans": 365}
+_SPAN = r"(\d+)\s*(jours?|semaines?|mois|ans?)"
+# What makes "N ans" a duration rather than an age: "depuis (plus de) 5 ans", "il y a 3 ans"...
+_DURATION_CUE = re.compile(r"(?:\bdepuis|\by a|\bpendant|\bdurant|\bdans|\bvoila|\bsous)$")
+# ... and an age: "a 30 ans", "âgée de 70 ans", "enfant de 16 ans", or the situation opening on "22 ans".
+_AGE_CUE = re.compile(
+    r"(?:\ba|\bagee?s?(?: de)?|\b(?:enfant|fils|fille|homme|femme|personne|jeune|adulte|garcon|bebe)s? de"
+    r"|^|[,;.:(])$"
+)
+_BOUND = re.compile(r"\b(moins|plus) de$")
+
+
+def _quantities(situation: str) -> tuple[int | None, int | None]:
+    """(age in years, duration in days) the situation gives, the first of each; "plus de 5 ans" is more
+    than 5 years ("depuis plus de 5 ans": 5 years and a day; "a moins de 25 ans": 24)."""
+    folded = fold(situation).replace("+ de", "plus de")
+    age: int | None = None
+    days: int | None = None
+    for match in re.finditer(_SPAN, folded):
+        before = folded[: match.start()].rstrip()
+        bound = _BOUND.search(before)
+        shift = 0 if bound is None else (-1 if bound.group(1) == "moins" else 1)
+        if bound is not None:
+            before = before[: bound.start()].rstrip()
+        number, unit = int(match.group(1)), match.group(2)
+        is_age = unit.startswith("an") and not _DURATION_CUE.search(before) and bool(_AGE_CUE.search(before))
+        if is_age and age is None:
+            age = number + shift
+        elif not is_age and days is None:
+            days = number * _DAYS[unit] + shift
+    return age, days
 
 
 def situation_age(situation: str) -> int | None:
-    """The citizen's age when the situation gives one ("Il a 30 ans")."""
-    match = re.search(r"\b(moins de|plus de|a|âgée?)\s+(\d{1,3})\s*ans\b", situation, re.IGNORECASE)
-    if not match:
-        return None
-    age, bound = int(match.group(2)), match.group(1).lower()
-    return age - 1 if bound == "moins de" else age + 1 if bound == "plus de" else age
+    """The citizen's age when the situation gives one ("Il a 30 ans"; not "périmée depuis 6 ans")."""
+    return _quantities(situation)[0]
 
 
-_ABROAD_TERM = analyze("étranger")[0]
-_DAYS = {"jour": 1, "jours": 1, "semaine": 7, "semaines": 7, "mois": 30, "an": 365, "ans": 365}
-_SPAN = r"(\d+)\s*(jours?|semaines?|mois|ans?)"
+_ABROAD_TERM = _stem_again(analyze("étranger")[0])
 
 
 def situation_days(situation: str) -> int | None:
     """A duration the situation gives ("arrêt de 2 mois", "périmé depuis 3 ans"), in days; not an age."""
-    for match in re.finditer(_SPAN, fold(situation)):
-        before = fold(situation)[: match.start()].rstrip()
-        if not re.search(r"\b(?:a|agee?|de moins de|de plus de)$", before):
-            return int(match.group(1)) * _DAYS[match.group(2)]
-    return None
+    return _quantities(situation)[1]
+
+
+# A label about a duration ("Carte périmée depuis + de 5 ans", "Date d'expiration : moins de 2 ans") is
+# never read as an age range, even when the situation gives an age too.
+_DURATION_LABEL = re.compile(r"\b(?:depuis|expir\w*|perime\w*|duree|pendant|arret|anciennete|il y a)\b")
 
 
 def duration_fits(label: str, days: int) -> bool | None:
-    """Whether a duration fits a label's range ("Arrêt de 30 jours à 3 mois", "+ de 5 ans")."""
+    """Whether a duration fits a label's range ("Arrêt de 30 jours à 3 mois", "+ de 5 ans",
+    "Date d'expiration entre 2 et 5 ans")."""
     folded = fold(label).replace("+ de", "plus de")
+    if match := re.search(r"(?:de|entre) (\d+) (?:a|et) " + _SPAN, folded):  # one unit for both bounds
+        unit = _DAYS[match.group(3)]
+        return int(match.group(1)) * unit <= days <= int(match.group(2)) * unit
     spans = [int(n) * _DAYS[unit] for n, unit in re.findall(_SPAN, folded)]
     if re.search(rf"(?:de|entre) {_SPAN} (?:a|et) {_SPAN}", folded) and len(spans) >= 2:
         return spans[0] <= days <= spans[1]
@@ -105,6 +150,8 @@ def duration_fits(label: str, days: int) -> bool | None:
 def age_fits(label: str, age: int) -> bool | None:
     """Whether an age fits a label's range ("Vous avez moins de 25 ans"); None when the label has none."""
     folded = fold(label)
+    if _DURATION_LABEL.search(folded):
+        return None
     if match := re.search(r"entre (\d+) et (\d+) ans", folded):
         return int(match.group(1)) <= age <= int(match.group(2))
     if match := re.search(r"moins de (\d+) ans", folded):
@@ -121,8 +168,9 @@ def expand_situation(situation: str) -> str:
     """The situation plus the words case labels use for what it says ("voiture" -> "véhicule",
     "né au Maroc" -> "né à l'étranger", "16 ans" -> "mineur")."""
     extra = [words for pattern, words in _SYNONYMS if pattern.search(situation)]
-    for match in _AGE.finditer(situation):
-        extra.append("mineur" if int(match.group(1)) < MAJORITY else "majeur")
+    age = situation_age(situation)
+    if age is not None:  # an age only: "périmée depuis 3 ans" says nothing of a minor
+        extra.append("mineur" if age < MAJORITY else "majeur")
     return " ".join([situation, *extra])
 
 
@@ -141,53 +189,81 @@ def on_path(branch: str, other: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _terms(label: str) -> frozenset[str]:
-    return frozenset(analyze(label)) - _GENERIC
+    return case_terms(label) - _GENERIC
 
 
-def _level_scores(
-    chunk: Chunk,
-    wanted: frozenset[str],
-    age: int | None = None,
-    days: int | None = None,
-    polarity: list[tuple[frozenset[str], bool]] | None = None,
-) -> tuple[float, ...]:
+# Labels that name the default case ("Cas général", "Cas général (Caf)"): between siblings the
+# situation does not tell apart, it is the one that applies; a bias below one shared word, so any word
+# the situation shares with a particular case ("exploitant agricole" for "Régime agricole") still wins.
+_DEFAULT_CASE = re.compile(r"^cas general\b")
+DEFAULT_CASE_BIAS = 0.25
+ABROAD_BIAS = -0.5
+# A passage "matches" when some level scores at least this: a shared word or a fitting range, not a bias.
+MATCH = 0.5
+
+
+@dataclass(frozen=True)
+class Situation:
+    """A situation read once: its (expanded) terms, age, duration and clause polarities."""
+
+    wanted: frozenset[str]
+    age: int | None
+    days: int | None
+    clauses: list[tuple[frozenset[str], bool]]
+
+    @classmethod
+    def read(cls, situation: str) -> Situation | None:
+        wanted = case_terms(expand_situation(situation)) - _GENERIC
+        if not wanted:
+            return None
+        return cls(wanted, situation_age(situation), situation_days(situation), clause_polarities(situation))
+
+
+def _level_scores(chunk: Chunk, situation: Situation) -> tuple[float, ...]:
     levels = branch_levels(chunk)
-    scores: list[float] = []
-    for depth, label in enumerate(levels):
-        fits = age_fits(label, age) if age is not None else None
-        if fits is None and days is not None:
-            fits = duration_fits(label, days)
-        if fits is not None:  # an age or duration range decides by arithmetic, not by shared words
-            scores.append(1.5 if fits else 0.0)
-            continue
-        terms = _terms(label)
-        if _ABROAD_TERM in terms and _ABROAD_TERM not in wanted:
-            # France services serve people in France: "à l'étranger" is the case only when said.
-            scores.append(-0.5)
-            continue
-        if depth == len(levels) - 1 and _CONDITION in chunk.context:
-            terms = terms | _terms(chunk.context.split(_CONDITION, 1)[1])
-        shared = len(terms & wanted)
-        if shared and polarity is not None and polarity_differs(label, terms, polarity):
-            shared = 0  # "Vous n'avez pas de passeport" against "il a un passeport": no match
-        # Shared terms first, then the share of the label they cover (< 1, so only a tie-break).
-        scores.append(shared + shared / (2 * len(terms)) if terms else 0.0)
-    return tuple(scores)
+    return tuple(
+        _label_score(label, chunk, situation, last=depth == len(levels) - 1)
+        for depth, label in enumerate(levels)
+    )
+
+
+def _label_score(label: str, chunk: Chunk, situation: Situation, *, last: bool) -> float:
+    fits = age_fits(label, situation.age) if situation.age is not None else None
+    if fits is None and situation.days is not None:
+        fits = duration_fits(label, situation.days)
+    if fits is not None:  # an age or duration range decides by arithmetic, not by shared words
+        return 1.5 if fits else 0.0
+    # Words of the fiche's title say what the fiche is about, not which case: "Votre carte d'identité
+    # est valide" and "Carte périmée depuis + de 5 ans" are told apart by "valide" and the duration.
+    terms = _terms(label) - _terms(chunk.title)
+    if _ABROAD_TERM in terms and _ABROAD_TERM not in situation.wanted:
+        # France services serve people in France: "à l'étranger" is the case only when said.
+        return ABROAD_BIAS
+    if last and _CONDITION in chunk.context:
+        terms = terms | _terms(chunk.context.split(_CONDITION, 1)[1])
+    shared = len(terms & situation.wanted)
+    if shared and polarity_differs(label, terms, situation.clauses):
+        shared = 0  # "Vous n'avez pas de passeport" against "il a un passeport": no match
+    if not shared and _DEFAULT_CASE.search(fold(label)):
+        return DEFAULT_CASE_BIAS
+    # Shared terms first, then the share of the label they cover (< 1, so only a tie-break).
+    return shared + shared / (2 * len(terms)) if terms else 0.0
 
 
 def clause_polarities(situation: str) -> list[tuple[frozenset[str], bool]]:
     """(terms, negated) of each clause of the situation ("périmée depuis 6 ans, il n'a pas de passeport")."""
-    return [
-        (frozenset(analyze(c)), negated(c))
-        for c in re.split(r"[,;.\n]|\bet\b|\bmais\b", situation)
-        if c.strip()
-    ]
+    return [(case_terms(c), negated(c)) for c in re.split(r"[,;.\n]|\bet\b|\bmais\b", situation) if c.strip()]
 
 
 def polarity_differs(label: str, terms: frozenset[str], clauses: list[tuple[frozenset[str], bool]]) -> bool:
-    """The situation's clause that shares the most words with the label says it with the other polarity."""
-    best = max(clauses, key=lambda c: len(c[0] & terms), default=None)
-    return best is not None and bool(best[0] & terms) and best[1] != negated(label)
+    """Some word the label shares with the situation is said there only with the other polarity
+    ("Vous avez un passeport périmé" against "carte périmée, il n'a pas de passeport")."""
+    polarity = negated(label)
+    for term in terms:
+        said = [negative for clause, negative in clauses if term in clause]
+        if said and polarity not in said:
+            return True
+    return False
 
 
 def _contradicted(a: Chunk, a_scores: tuple[float, ...], b: Chunk, b_scores: tuple[float, ...]) -> bool:
@@ -199,29 +275,95 @@ def _contradicted(a: Chunk, a_scores: tuple[float, ...], b: Chunk, b_scores: tup
     return False
 
 
-def situation_order(chunks: Sequence[Chunk], situation: str) -> list[tuple[int, bool]]:
-    """(position in chunks, matches the situation) pairs, in the order the passages should be used."""
-    wanted = frozenset(analyze(expand_situation(situation))) - _GENERIC
-    if not wanted:
-        return [(i, False) for i in range(len(chunks))]
-    age, days = situation_age(situation), situation_days(situation)
-    clauses = clause_polarities(situation)
-    scores = [_level_scores(c, wanted, age, days, clauses) for c in chunks]
-    first_of_doc: dict[str, int] = {}
-    for i, chunk in enumerate(chunks):
-        first_of_doc.setdefault(chunk.doc_id, i)
-    keyed: list[tuple[tuple[int, int, int, int], int, bool]] = []
-    for i, chunk in enumerate(chunks):
+def _blocks(chunks: Sequence[Chunk]) -> dict[str, str]:
+    """chunk id -> its block of cases: sibling cases are compared within one block only.
+
+    A block of cases inside a section ("Qui est concerné ? > Condition de droits": "Activité salariée",
+    "Activité non salariée") is that section's; cases that hold sections themselves (a fiche cut by
+    situation first, its top case found under several sections) form the fiche's own block, "".
+    A "Cas général" found in several sections is a default in each, unless the fiche has another case
+    found in several sections ("Cas général (Caf)" beside "Régime agricole (MSA)")."""
+    sections: dict[tuple[str, str], set[str]] = {}
+    for chunk in chunks:
+        if chunk.branch:
+            sections.setdefault((chunk.doc_id, branch_levels(chunk)[0]), set()).add(chunk.section)
+    spanning = {key for key, found in sections.items() if len(found) > 1}
+    cut_by_case = {doc for doc, top in spanning if not _DEFAULT_CASE.search(fold(top))}
+    out: dict[str, str] = {}
+    for chunk in chunks:
+        key = (chunk.doc_id, branch_levels(chunk)[0] if chunk.branch else "")
+        fiche_level = key in spanning and (chunk.doc_id in cut_by_case)
+        out[chunk.id] = f"{chunk.doc_id}\0" + ("" if fiche_level else chunk.section)
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    matched: bool  # some level fits the situation, and no sibling case of the fiche fits it better
+    contradicted: bool  # a sibling case of the same fiche fits the situation better
+    strength: float  # what the matching levels add up to: a deeper fitting case is a stronger one
+
+
+def verdicts(chunks: Sequence[Chunk], situation: Situation, siblings: Sequence[Chunk] = ()) -> list[Verdict]:
+    """Each chunk judged against the other cases of its fiche: those among chunks, and siblings (the
+    fiche's passages retrieval did not return, so that a better case is seen even when not retrieved)."""
+    scores = [_level_scores(c, situation) for c in chunks]
+    others = [(c, _level_scores(c, situation)) for c in siblings]
+    pool = [*zip(chunks, scores, strict=True), *others]
+    block = _blocks([c for c, _ in pool])
+    out: list[Verdict] = []
+    for chunk, own in zip(chunks, scores, strict=True):
         contradicted = any(
-            j != i and other.doc_id == chunk.doc_id and _contradicted(chunk, scores[i], other, scores[j])
-            for j, other in enumerate(chunks)
+            other.id != chunk.id
+            and block[other.id] == block[chunk.id]
+            and _contradicted(chunk, own, other, their)
+            for other, their in pool
         )
-        matched = not contradicted and any(s > 0 for s in scores[i])
-        if contradicted:
-            key = (1, i, 1, i)
-        elif matched:
-            key = (0, first_of_doc[chunk.doc_id], 0, i)
-        else:
-            key = (0, i, 1, i)
-        keyed.append((key, i, matched))
-    return [(i, matched) for _, i, matched in sorted(keyed)]
+        matched = not contradicted and any(s >= MATCH for s in own)
+        out.append(Verdict(matched, contradicted, sum(s for s in own if s > 0)))
+    return out
+
+
+def situation_order(
+    chunks: Sequence[Chunk], situation: str, siblings: Sequence[Chunk] = ()
+) -> list[tuple[int, bool]]:
+    """(position in chunks, matches the situation) pairs, in the order the passages should be used.
+
+    A fiche's passages are reordered among the places its own passages held (matching cases first), so
+    that one fiche with many passages of the matching case does not push the other fiches out; passages
+    of a contradicted case go last."""
+    read = Situation.read(situation)
+    if read is None:
+        return [(i, False) for i in range(len(chunks))]
+    judged = verdicts(chunks, read, siblings)
+    places: dict[str, list[int]] = {}  # each fiche's positions, in order
+    for i, chunk in enumerate(chunks):
+        places.setdefault(chunk.doc_id, []).append(i)
+    keyed: list[tuple[tuple[int, int], int]] = []
+    for own in places.values():
+        kept = sorted(
+            (i for i in own if not judged[i].contradicted), key=lambda i: (not judged[i].matched, i)
+        )
+        keyed += [((0, place), i) for place, i in zip(own, kept, strict=False)]  # the fiche's first places
+    keyed += [((1, i), i) for i, v in enumerate(judged) if v.contradicted]
+    return [(i, judged[i].matched) for _, i in sorted(keyed)]
+
+
+def deciding_case(
+    fiche_chunks: Sequence[Chunk], situation: str, retrieved: Collection[str] = ()
+) -> Chunk | None:
+    """The passage of the fiche's case the situation decides (matched, contradicted by no other case of
+    its block, the strongest match, then the first in the fiche); None when it decides none, or when it
+    matches one of the retrieved passages (ids) already."""
+    read = Situation.read(situation)
+    if read is None:
+        return None
+    judged = verdicts(fiche_chunks, read)
+    if any(v.matched and c.id in retrieved for c, v in zip(fiche_chunks, judged, strict=True)):
+        return None
+    best = max(
+        (i for i, v in enumerate(judged) if v.matched),
+        key=lambda i: (judged[i].strength, -fiche_chunks[i].ordinal),
+        default=None,
+    )
+    return None if best is None else fiche_chunks[best]
