@@ -147,6 +147,35 @@ def duration_fits(label: str, days: int) -> bool | None:
     return None
 
 
+_MONTHS = ("janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre",
+           "novembre", "decembre")  # fmt: skip
+_MONTH_YEAR = r"(?:(?:le )?(?:1er|\d{1,2}) )?(" + "|".join(_MONTHS) + r") (\d{4})"
+
+
+def _month(name: str, year: str) -> int:
+    return int(year) * 12 + _MONTHS.index(name)
+
+
+def situation_month(situation: str) -> int | None:
+    """The month the situation dates ("embauche en septembre 2020"), as year * 12 + month index."""
+    match = re.search(_MONTH_YEAR, fold(situation))
+    return _month(match.group(1), match.group(2)) if match else None
+
+
+def month_fits(label: str, month: int) -> bool | None:
+    """Whether a month fits a label's period ("entre juillet 2020 et février 2021", "avant juillet 2020",
+    "à partir de mars 2021"); None when the label has none."""
+    folded = fold(label)
+    if match := re.search(rf"(?:entre|du|de) {_MONTH_YEAR} (?:et|au|a) {_MONTH_YEAR}", folded):
+        start, end = _month(match.group(1), match.group(2)), _month(match.group(3), match.group(4))
+        return start <= month <= end
+    if match := re.search(rf"avant {_MONTH_YEAR}", folded):
+        return month < _month(match.group(1), match.group(2))
+    if match := re.search(rf"(?:apres|depuis|a partir d[eu]|a compter d[eu]) {_MONTH_YEAR}", folded):
+        return month >= _month(match.group(1), match.group(2))
+    return None
+
+
 def age_fits(label: str, age: int) -> bool | None:
     """Whether an age fits a label's range ("Vous avez moins de 25 ans"); None when the label has none."""
     folded = fold(label)
@@ -210,13 +239,20 @@ class Situation:
     age: int | None
     days: int | None
     clauses: list[tuple[frozenset[str], bool]]
+    month: int | None = None
 
     @classmethod
     def read(cls, situation: str) -> Situation | None:
         wanted = case_terms(expand_situation(situation)) - _GENERIC
         if not wanted:
             return None
-        return cls(wanted, situation_age(situation), situation_days(situation), clause_polarities(situation))
+        return cls(
+            wanted,
+            situation_age(situation),
+            situation_days(situation),
+            clause_polarities(situation),
+            situation_month(situation),
+        )
 
 
 def _level_scores(chunk: Chunk, situation: Situation) -> tuple[float, ...]:
@@ -231,7 +267,9 @@ def _label_score(label: str, chunk: Chunk, situation: Situation, *, last: bool) 
     fits = age_fits(label, situation.age) if situation.age is not None else None
     if fits is None and situation.days is not None:
         fits = duration_fits(label, situation.days)
-    if fits is not None:  # an age or duration range decides by arithmetic, not by shared words
+    if fits is None and situation.month is not None:
+        fits = month_fits(label, situation.month)
+    if fits is not None:  # an age, duration or period decides by arithmetic, not by shared words
         return 1.5 if fits else 0.0
     # Words of the fiche's title say what the fiche is about, not which case: "Votre carte d'identité
     # est valide" and "Carte périmée depuis + de 5 ans" are told apart by "valide" and the duration.
@@ -329,7 +367,8 @@ def situation_order(
 ) -> list[tuple[int, bool]]:
     """(position in chunks, matches the situation) pairs, in the order the passages should be used.
 
-    A fiche's passages are reordered among the places its own passages held (matching cases first), so
+    A fiche's passages are reordered among the places its own passages held (matching cases first, the
+    strongest match first), so
     that one fiche with many passages of the matching case does not push the other fiches out; passages
     of a contradicted case go last."""
     read = Situation.read(situation)
@@ -341,8 +380,9 @@ def situation_order(
         places.setdefault(chunk.doc_id, []).append(i)
     keyed: list[tuple[tuple[int, int], int]] = []
     for own in places.values():
-        kept = sorted(
-            (i for i in own if not judged[i].contradicted), key=lambda i: (not judged[i].matched, i)
+        kept = sorted(  # matching passages first, the best fitting (deepest) case before its ancestors
+            (i for i in own if not judged[i].contradicted),
+            key=lambda i: (not judged[i].matched, -judged[i].strength if judged[i].matched else 0.0, i),
         )
         keyed += [((0, place), i) for place, i in zip(own, kept, strict=False)]  # the fiche's first places
     keyed += [((1, i), i) for i, v in enumerate(judged) if v.contradicted]
@@ -353,17 +393,16 @@ def deciding_case(
     fiche_chunks: Sequence[Chunk], situation: str, retrieved: Collection[str] = ()
 ) -> Chunk | None:
     """The passage of the fiche's case the situation decides (matched, contradicted by no other case of
-    its block, the strongest match, then the first in the fiche); None when it decides none, or when it
-    matches one of the retrieved passages (ids) already."""
+    its block, the strongest match, then the first in the fiche); None when it decides none, or when a
+    retrieved passage (ids) matches as strongly already ("En France" is kept for "En France > Cas
+    général > Date d'expiration entre 2 et 5 ans" only when nothing deeper fits)."""
     read = Situation.read(situation)
     if read is None:
         return None
     judged = verdicts(fiche_chunks, read)
-    if any(v.matched and c.id in retrieved for c, v in zip(fiche_chunks, judged, strict=True)):
+    matched = [i for i, v in enumerate(judged) if v.matched]
+    best = max(matched, key=lambda i: (judged[i].strength, -fiche_chunks[i].ordinal), default=None)
+    if best is None:
         return None
-    best = max(
-        (i for i, v in enumerate(judged) if v.matched),
-        key=lambda i: (judged[i].strength, -fiche_chunks[i].ordinal),
-        default=None,
-    )
-    return None if best is None else fiche_chunks[best]
+    held = max((judged[i].strength for i in matched if fiche_chunks[i].id in retrieved), default=None)
+    return None if held is not None and held >= judged[best].strength else fiche_chunks[best]
