@@ -6,7 +6,8 @@ Same index as benchmarks/abstention.py (the 403 fiches, lexical retrieval: no pa
 For each case with an expected_branch: the pipeline's query (question + situation), 12 hits, the
 evidence (answer/evidence.py), and the branch chosen for the expected fiche. "right": on the expected
 branch's path; "none": no branch chosen (the answer lists the cases) or the fiche not retrieved;
-"wrong": another case. Per split, then "before": the choice as on main (shared words only), for comparison.
+"wrong": another case. Per split, then "before (shared words)": the same evidence with the situation read
+for its words only (no synonyms, no age, duration or month arithmetic, no France default), for comparison.
 --check exits 1 when the held-out right share is below 0.90.
 """
 
@@ -63,11 +64,12 @@ def main() -> int:
     stack = build_index(args.fiches, args.data_dir)
     try:
         after = table(stack, cases)
-        # main's choice: shared words only (no synonyms, no age or duration arithmetic, no France default)
+        # shared words only (no synonyms, no age, duration or month arithmetic, no France default)
         with (
             mock.patch.object(situation, "expand_situation", lambda text: text),
             mock.patch.object(situation, "situation_age", lambda text: None),
             mock.patch.object(situation, "situation_days", lambda text: None),
+            mock.patch.object(situation, "situation_month", lambda text: None),
             mock.patch.object(situation, "_ABROAD_TERM", "\0"),
         ):
             before = table(stack, cases)
