@@ -133,7 +133,8 @@ _DURATION_LABEL = re.compile(r"\b(?:depuis|expir\w*|perime\w*|duree|pendant|arre
 def duration_fits(label: str, days: int) -> bool | None:
     """Whether a duration fits a label's range ("Arrêt de 30 jours à 3 mois", "+ de 5 ans",
     "Date d'expiration entre 2 et 5 ans")."""
-    folded = fold(label).replace("+ de", "plus de")
+    folded = re.sub(r"superieure? a", "plus de", re.sub(r"inferieure? a", "moins de", fold(label)))
+    folded = folded.replace("+ de", "plus de")
     if match := re.search(r"(?:de|entre) (\d+) (?:a|et) " + _SPAN, folded):  # one unit for both bounds
         unit = _DAYS[match.group(3)]
         return int(match.group(1)) * unit <= days <= int(match.group(2)) * unit
