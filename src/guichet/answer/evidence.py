@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from guichet.answer.situation import deciding_case, on_path, situation_order
+from guichet.answer.situation import Situation, deciding_case, on_path, situation_order
 from guichet.corpus.model import Contact, Document, Link, OnlineService, RelatedQuestion, ServiceType
 from guichet.lexical import fold
 from guichet.ports.index import VectorIndex
@@ -153,11 +153,13 @@ def gather_evidence(
         if hit.chunk.id not in seen:
             seen.add(hit.chunk.id)
             unique.append(hit)
-    fiches = _branched_fiches(unique, index) if situation else {}
-    unique = _with_deciding_cases(unique, fiches, situation)
+    read = Situation.read(situation) if situation else None  # read once: its label scores are kept
+    fiches = _branched_fiches(unique, index) if read is not None else {}
+    if read is not None:
+        unique = _with_deciding_cases(unique, fiches, read)
     retrieved = {h.chunk.id for h in unique}
     siblings = [c for chunks in fiches.values() for c in chunks if c.id not in retrieved]
-    order = situation_order([h.chunk for h in unique], situation, siblings)
+    order = situation_order([h.chunk for h in unique], read or "", siblings)
     metas: dict[str, DocumentMeta] = {}
     extracts: list[Extract] = []
     for position, matched in order[: max(limit, 0)]:
@@ -176,7 +178,7 @@ def _branched_fiches(hits: Sequence[SearchHit], index: VectorIndex) -> dict[str,
 
 
 def _with_deciding_cases(
-    hits: list[SearchHit], fiches: dict[str, list[Chunk]], situation: str
+    hits: list[SearchHit], fiches: dict[str, list[Chunk]], situation: Situation
 ) -> list[SearchHit]:
     """hits, plus the passage of the case the situation decides in each fiche whose retrieved passages
     it does not match: in the fiche's first place, with its best hit's score."""

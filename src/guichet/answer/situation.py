@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from guichet.answer.guard_claims import negated
@@ -241,6 +241,8 @@ class Situation:
     days: int | None
     clauses: list[tuple[frozenset[str], bool]]
     month: int | None = None
+    # Label scores already computed for this situation: a fiche repeats its labels in many passages.
+    scores: dict[tuple[str, str, str], float] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def read(cls, situation: str) -> Situation | None:
@@ -258,10 +260,14 @@ class Situation:
 
 def _level_scores(chunk: Chunk, situation: Situation) -> tuple[float, ...]:
     levels = branch_levels(chunk)
-    return tuple(
-        _label_score(label, chunk, situation, last=depth == len(levels) - 1)
-        for depth, label in enumerate(levels)
-    )
+    condition = chunk.context.split(_CONDITION, 1)[1] if _CONDITION in chunk.context else ""
+    out: list[float] = []
+    for depth, label in enumerate(levels):
+        key = (label, chunk.title, condition if depth == len(levels) - 1 else "")
+        if key not in situation.scores:
+            situation.scores[key] = _label_score(label, chunk, situation, last=depth == len(levels) - 1)
+        out.append(situation.scores[key])
+    return tuple(out)
 
 
 def _label_score(label: str, chunk: Chunk, situation: Situation, *, last: bool) -> float:
@@ -305,12 +311,33 @@ def polarity_differs(label: str, terms: frozenset[str], clauses: list[tuple[froz
     return False
 
 
-def _contradicted(a: Chunk, a_scores: tuple[float, ...], b: Chunk, b_scores: tuple[float, ...]) -> bool:
-    """a and b part at some level of their branch, and there b's label fits the situation better."""
-    a_levels, b_levels = branch_levels(a), branch_levels(b)
-    for depth in range(min(len(a_levels), len(b_levels))):
-        if a_levels[depth] != b_levels[depth]:
-            return b_scores[depth] > a_scores[depth]
+def _best_labels(
+    pool: Sequence[tuple[Chunk, tuple[float, ...]]], block: dict[str, str]
+) -> dict[tuple[str, tuple[str, ...]], dict[str, float]]:
+    """(block, the levels above) -> each label found there and its best score: the cases a passage's
+    label is compared with at each level of its branch."""
+    best: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
+    for chunk, scores in pool:
+        levels = branch_levels(chunk)
+        for depth, label in enumerate(levels):
+            labels = best.setdefault((block[chunk.id], levels[:depth]), {})
+            labels[label] = max(labels.get(label, scores[depth]), scores[depth])
+    return best
+
+
+def _contradicted(
+    chunk: Chunk,
+    scores: tuple[float, ...],
+    block: str,
+    best: dict[tuple[str, tuple[str, ...]], dict[str, float]],
+) -> bool:
+    """At some level of chunk's branch, a sibling case of its block (same levels above, another label)
+    fits the situation better."""
+    levels = branch_levels(chunk)
+    for depth, label in enumerate(levels):
+        siblings = best.get((block, levels[:depth]), {})
+        if any(score > scores[depth] for other, score in siblings.items() if other != label):
+            return True
     return False
 
 
@@ -350,21 +377,21 @@ def verdicts(chunks: Sequence[Chunk], situation: Situation, siblings: Sequence[C
     others = [(c, _level_scores(c, situation)) for c in siblings]
     pool = [*zip(chunks, scores, strict=True), *others]
     block = _blocks([c for c, _ in pool])
+    best = _best_labels(pool, block)
     out: list[Verdict] = []
     for chunk, own in zip(chunks, scores, strict=True):
-        contradicted = any(
-            other.id != chunk.id
-            and block[other.id] == block[chunk.id]
-            and _contradicted(chunk, own, other, their)
-            for other, their in pool
-        )
+        contradicted = _contradicted(chunk, own, block[chunk.id], best)
         matched = not contradicted and any(s >= MATCH for s in own)
         out.append(Verdict(matched, contradicted, sum(s for s in own if s > 0)))
     return out
 
 
+def _read(situation: str | Situation) -> Situation | None:
+    return situation if isinstance(situation, Situation) else Situation.read(situation)
+
+
 def situation_order(
-    chunks: Sequence[Chunk], situation: str, siblings: Sequence[Chunk] = ()
+    chunks: Sequence[Chunk], situation: str | Situation, siblings: Sequence[Chunk] = ()
 ) -> list[tuple[int, bool]]:
     """(position in chunks, matches the situation) pairs, in the order the passages should be used.
 
@@ -372,7 +399,7 @@ def situation_order(
     strongest match first), so
     that one fiche with many passages of the matching case does not push the other fiches out; passages
     of a contradicted case go last."""
-    read = Situation.read(situation)
+    read = _read(situation)
     if read is None:
         return [(i, False) for i in range(len(chunks))]
     judged = verdicts(chunks, read, siblings)
@@ -391,13 +418,13 @@ def situation_order(
 
 
 def deciding_case(
-    fiche_chunks: Sequence[Chunk], situation: str, retrieved: Collection[str] = ()
+    fiche_chunks: Sequence[Chunk], situation: str | Situation, retrieved: Collection[str] = ()
 ) -> Chunk | None:
     """The passage of the fiche's case the situation decides (matched, contradicted by no other case of
     its block, the strongest match, then the first in the fiche); None when it decides none, or when a
     retrieved passage (ids) matches as strongly already ("En France" is kept for "En France > Cas
     général > Date d'expiration entre 2 et 5 ans" only when nothing deeper fits)."""
-    read = Situation.read(situation)
+    read = _read(situation)
     if read is None:
         return None
     judged = verdicts(fiche_chunks, read)
