@@ -144,3 +144,16 @@ def test_a_time_since_expiry_is_a_duration_not_an_age(stack: Stack) -> None:
 def test_a_situation_that_decides_nothing_still_lists_the_cases(stack: Stack) -> None:
     record = ask(stack, "Comment renouveler sa carte d'identité ?", "Il habite à Paris.")
     assert record.case == "" and "Plusieurs cas existent" in record.notice
+
+
+def test_where_labels_tie_the_case_whose_text_contradicts_the_situation_loses(stack: Stack) -> None:
+    # "Respect du parcours de soins coordonnés" and "Hors parcours de soins coordonnés" share no word with
+    # the situation; the first one's text says "Lorsque vous avez déclaré un médecin traitant". And
+    # "généraliste" is a case word, though "général" ("Cas général") is not.
+    record = ask(
+        stack,
+        "Combien est remboursée une consultation chez un généraliste sans médecin traitant ?",
+        "Il n'a pas déclaré de médecin traitant, il consulte un généraliste",
+    )
+    assert record.sources[0].id == "F1069"
+    assert record.case == "Hors parcours de soins coordonnés > Généraliste"

@@ -23,9 +23,6 @@ from guichet.answer.guard_claims import negated
 from guichet.lexical import analyze, fold
 from guichet.ports.records import Chunk
 
-# Words of branch labels that say nothing about a situation ("Cas général", "Autre situation"); "ans"
-# because ages need arithmetic: "30 ans" shares "ans" with "moins de 25 ans" and "25 ans ou plus" alike.
-
 
 @lru_cache(maxsize=16384)
 def _stem_again(term: str) -> str:
@@ -39,7 +36,16 @@ def case_terms(text: str) -> frozenset[str]:
     return frozenset(_stem_again(t) for t in analyze(text))
 
 
-_GENERIC: frozenset[str] = case_terms("cas général autre autres situation situations vous êtes ans")
+# Words of branch labels that say nothing about a situation ("Cas général", "Autre situation"), removed
+# before stemming ("général" and "généraliste" share a stem); "ans" because ages need arithmetic:
+# "30 ans" shares "ans" with "moins de 25 ans" and "25 ans ou plus" alike.
+_GENERIC_WORDS = re.compile(r"\b(?:cas|generale?s?|autres?|situations?|vous|etes|ans)\b")
+
+
+def _specific_terms(text: str) -> frozenset[str]:
+    return case_terms(_GENERIC_WORDS.sub(" ", fold(text)))
+
+
 _CONDITION = " — Condition : "
 
 # What advisors write, and the words the fiches' case labels use for it. Each entry adds the label's
@@ -219,7 +225,7 @@ def on_path(branch: str, other: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _terms(label: str) -> frozenset[str]:
-    return case_terms(label) - _GENERIC
+    return _specific_terms(label)
 
 
 # Labels that name the default case ("Cas général", "Cas général (Caf)"): between siblings the
@@ -246,7 +252,7 @@ class Situation:
 
     @classmethod
     def read(cls, situation: str) -> Situation | None:
-        wanted = case_terms(expand_situation(situation)) - _GENERIC
+        wanted = _specific_terms(expand_situation(situation))
         if not wanted:
             return None
         return cls(
@@ -370,17 +376,64 @@ class Verdict:
     strength: float  # what the matching levels add up to: a deeper fitting case is a stronger one
 
 
+# What a case's own text says weighs less than its label: it only breaks ties between sibling labels.
+TEXT_WEIGHT = 0.1
+# Clauses, as the situation's: a negation in a parenthesis ("(pas besoin de l'accord de votre médecin
+# traitant)") does not turn its whole sentence ("Lorsque vous avez déclaré un médecin traitant").
+_TEXT_CLAUSE = re.compile(r"(?<=[.!?;:,])\s+|[()]|\n")
+
+
+@lru_cache(maxsize=8192)
+def _clauses_of(text: str) -> tuple[tuple[frozenset[str], bool], ...]:
+    return tuple((case_terms(s), negated(s)) for s in _TEXT_CLAUSE.split(text) if s.strip())
+
+
+def text_agreement(texts: Sequence[str], clauses: list[tuple[frozenset[str], bool]]) -> float:
+    """Whether a case's own text says what the situation says: each clause of it that shares two or more
+    words with a clause of the situation counts for it (same polarity) or against it (the other one).
+    A situation's clause the text says more often against than for makes it −TEXT_WEIGHT ("Lorsque vous
+    avez déclaré un médecin traitant" against "pas de médecin traitant déclaré"): a contradiction
+    outweighs agreements on other clauses; else +TEXT_WEIGHT when some clause is said for, 0 when none."""
+    net = [0] * len(clauses)
+    for text in texts:
+        for terms, negative in _clauses_of(text):
+            for i, (clause, clause_negative) in enumerate(clauses):
+                if len(terms & clause) >= 2:
+                    net[i] += 1 if negative == clause_negative else -1
+    if any(n < 0 for n in net):
+        return -TEXT_WEIGHT
+    return TEXT_WEIGHT if any(n > 0 for n in net) else 0.0
+
+
+def _with_texts(
+    pool: list[tuple[Chunk, tuple[float, ...]]], block: dict[str, str], situation: Situation
+) -> list[tuple[Chunk, tuple[float, ...]]]:
+    """Scores plus, at each level, what the passages of exactly that case (its introduction) say."""
+    texts: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for chunk, _ in pool:
+        texts.setdefault((block[chunk.id], branch_levels(chunk)), []).append(chunk.text)
+    agreement = {key: text_agreement(found, situation.clauses) for key, found in texts.items()}
+    out = []
+    for chunk, scores in pool:
+        levels = branch_levels(chunk)
+        bonus = [agreement.get((block[chunk.id], levels[: d + 1]), 0.0) for d in range(len(levels))]
+        out.append((chunk, tuple(s + b for s, b in zip(scores, bonus, strict=True))))
+    return out
+
+
 def verdicts(chunks: Sequence[Chunk], situation: Situation, siblings: Sequence[Chunk] = ()) -> list[Verdict]:
     """Each chunk judged against the other cases of its fiche: those among chunks, and siblings (the
-    fiche's passages retrieval did not return, so that a better case is seen even when not retrieved)."""
+    fiche's passages retrieval did not return, so that a better case is seen even when not retrieved).
+    Labels decide; where sibling labels tie, what each case's own text says breaks the tie."""
     scores = [_level_scores(c, situation) for c in chunks]
     others = [(c, _level_scores(c, situation)) for c in siblings]
     pool = [*zip(chunks, scores, strict=True), *others]
     block = _blocks([c for c, _ in pool])
-    best = _best_labels(pool, block)
+    weighed = _with_texts(pool, block, situation)
+    best = _best_labels(weighed, block)
     out: list[Verdict] = []
-    for chunk, own in zip(chunks, scores, strict=True):
-        contradicted = _contradicted(chunk, own, block[chunk.id], best)
+    for (chunk, own), (_, own_weighed) in zip(zip(chunks, scores, strict=True), weighed, strict=False):
+        contradicted = _contradicted(chunk, own_weighed, block[chunk.id], best)
         matched = not contradicted and any(s >= MATCH for s in own)
         out.append(Verdict(matched, contradicted, sum(s for s in own if s > 0)))
     return out
