@@ -1,8 +1,10 @@
 """Right case on the situation cases of evals/questions.jsonl, with and without the situation's synonyms.
 
-Usage: python benchmarks/case_choice.py [--fiches DIR] [--questions FILE] [--check]
+Usage: python benchmarks/case_choice.py [--fiches DIR] [--questions FILE] [--vectors] [--check]
 
 Same index as benchmarks/abstention.py (the 403 fiches, lexical retrieval: no passage vectors needed).
+--vectors: hybrid retrieval, as in production, with the bundled embedder's vectors from the embedding
+cache, on the fiches whose passages the cache holds (the cases of the others are left out and counted).
 For each case with an expected_branch: the pipeline's query (question + situation), 12 hits, the
 evidence (answer/evidence.py), and the branch chosen for the expected fiche. "right": on the expected
 branch's path; "none": no branch chosen (the answer lists the cases) or the fiche not retrieved;
@@ -15,24 +17,30 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 from unittest import mock
 
 from _common import REPO, SHARED_FICHES
 from abstention import build_index
+from abstention_vectors import cached_fiches
 
 from guichet.answer import situation
 from guichet.answer.evidence import chosen_branches, gather_evidence
 from guichet.answer.situation import on_path
 from guichet.answer.thread import retrieval_query
 from guichet.evaluation.cases import EvalCase, load_cases, split_of
-from guichet.wiring import Stack
+from guichet.evaluation.embed_cache import CachingEmbedder, default_cache_path
+from guichet.indexing.bulk_ingest import ingest_into
+from guichet.ports.records import SearchMode
+from guichet.settings import Settings
+from guichet.wiring import Stack, build_embedder
 
 
-def outcome(stack: Stack, case: EvalCase) -> str:
+def outcome(stack: Stack, case: EvalCase, mode: SearchMode = "lexical") -> str:
     query = retrieval_query(case.question, case.situation, ())
-    hits = stack.retriever.search(query, audience=case.audience, k=12, mode="lexical")
+    hits = stack.retriever.search(query, audience=case.audience, k=12, mode=mode)
     extracts = gather_evidence(hits, stack.index, limit=6, situation=case.situation)
     branches = chosen_branches(extracts)
     chosen = next((branches[f] for f in case.expected_sources if f in branches), "")
@@ -41,11 +49,25 @@ def outcome(stack: Stack, case: EvalCase) -> str:
     return "right" if on_path(case.expected_branch, chosen) else "wrong"
 
 
-def table(stack: Stack, cases: list[EvalCase]) -> dict[str, Counter[str]]:
+def table(stack: Stack, cases: list[EvalCase], mode: SearchMode = "lexical") -> dict[str, Counter[str]]:
     out: dict[str, Counter[str]] = {"dev": Counter(), "heldout": Counter()}
     for case in cases:
-        out[split_of(case)][outcome(stack, case)] += 1
+        out[split_of(case)][outcome(stack, case, mode)] += 1
     return out
+
+
+def vector_stack(fiches: Path, cases: list[EvalCase]) -> tuple[Stack, list[EvalCase]]:
+    """An index of the fiches with cached vectors (nothing embedded but the questions), and the cases
+    whose expected fiches it holds."""
+    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="case-vectors-")))
+    embedder = CachingEmbedder(build_embedder(settings), default_cache_path())
+    paths = cached_fiches(fiches, embedder, settings)
+    stack = Stack(settings, embedder=embedder, announce_writes=False)
+    ingest_into(stack, paths, progress=False)
+    indexed = {p.stem for p in paths}
+    kept = [c for c in cases if set(c.expected_sources) <= indexed]
+    print(f"{len(paths)} fiches with cached vectors; {len(kept)} of {len(cases)} situation cases")
+    return stack, kept
 
 
 def main() -> int:
@@ -55,15 +77,20 @@ def main() -> int:
     parser.add_argument("--fiches", type=Path, default=SHARED_FICHES / "xml")
     parser.add_argument("--questions", type=Path, default=REPO / "evals" / "questions.jsonl")
     parser.add_argument("--data-dir", type=Path, default=REPO / ".data" / "abstention-403")
+    parser.add_argument("--vectors", action="store_true")
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
     if not args.fiches.exists():
         print(f"skipped: {args.fiches} not found", file=sys.stderr)
         return 0
     cases = [c for c in load_cases(args.questions) if c.expected_branch]
-    stack = build_index(args.fiches, args.data_dir)
+    mode: SearchMode = "hybrid" if args.vectors else "lexical"
+    if args.vectors:
+        stack, cases = vector_stack(args.fiches, cases)
+    else:
+        stack = build_index(args.fiches, args.data_dir)
     try:
-        after = table(stack, cases)
+        after = table(stack, cases, mode)
         # shared words only (no synonyms, no age, duration or month arithmetic, no France default)
         with (
             mock.patch.object(situation, "expand_situation", lambda text: text),
@@ -72,7 +99,7 @@ def main() -> int:
             mock.patch.object(situation, "situation_month", lambda text: None),
             mock.patch.object(situation, "_ABROAD_TERM", "\0"),
         ):
-            before = table(stack, cases)
+            before = table(stack, cases, mode)
     finally:
         stack.close()
     for name, result in (("before (shared words)", before), ("after", after)):
