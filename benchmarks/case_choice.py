@@ -8,8 +8,10 @@ cache, on the fiches whose passages the cache holds (the cases of the others are
 For each case with an expected_branch: the pipeline's query (question + situation), 12 hits, the
 evidence (answer/evidence.py), and the branch chosen for the expected fiche. "right": on the expected
 branch's path; "none": no branch chosen (the answer lists the cases) or the fiche not retrieved;
-"wrong": another case. Per split, then "before (shared words)": the same evidence with the situation read
-for its words only (no synonyms, no age, duration or month arithmetic, no France default), for comparison.
+"wrong": another case; "with the fiche first": right, and the expected fiche is the first extract's
+(the record's `case` is the first cited fiche's: retrieval decides that part). Per split, then
+"before (shared words)": the same evidence with the situation read for its words only (no synonyms, no
+age, duration or month arithmetic, no France default), for comparison.
 --check exits 1 when the held-out right share is below 0.90.
 """
 
@@ -38,21 +40,26 @@ from guichet.settings import Settings
 from guichet.wiring import Stack, build_embedder
 
 
-def outcome(stack: Stack, case: EvalCase, mode: SearchMode = "lexical") -> str:
+def outcome(stack: Stack, case: EvalCase, mode: SearchMode = "lexical") -> tuple[str, bool]:
+    """("right" | "none" | "wrong", whether the expected fiche comes first among the extracts: the
+    record's `case` is the first cited fiche's)."""
     query = retrieval_query(case.question, case.situation, ())
     hits = stack.retriever.search(query, audience=case.audience, k=12, mode=mode)
     extracts = gather_evidence(hits, stack.index, limit=6, situation=case.situation)
     branches = chosen_branches(extracts)
     chosen = next((branches[f] for f in case.expected_sources if f in branches), "")
+    first = bool(extracts) and extracts[0].doc_id in case.expected_sources
     if not chosen:
-        return "none"
-    return "right" if on_path(case.expected_branch, chosen) else "wrong"
+        return "none", first
+    return ("right" if on_path(case.expected_branch, chosen) else "wrong"), first
 
 
 def table(stack: Stack, cases: list[EvalCase], mode: SearchMode = "lexical") -> dict[str, Counter[str]]:
     out: dict[str, Counter[str]] = {"dev": Counter(), "heldout": Counter()}
     for case in cases:
-        out[split_of(case)][outcome(stack, case, mode)] += 1
+        result, first = outcome(stack, case, mode)
+        out[split_of(case)][result] += 1
+        out[split_of(case)]["first"] += result == "right" and first
     return out
 
 
@@ -104,12 +111,13 @@ def main() -> int:
         stack.close()
     for name, result in (("before (shared words)", before), ("after", after)):
         for split, counts in result.items():
-            total = sum(counts.values())
+            total = counts["right"] + counts["none"] + counts["wrong"]
             share = counts["right"] / total if total else 0.0
-            print(f"{name:<22} {split:<8} right {counts['right']}/{total} ({share:.2f}), "
+            print(f"{name:<22} {split:<8} right {counts['right']}/{total} ({share:.2f}; "
+                  f"{counts['first']} with the fiche first), "
                   f"none {counts['none']}, wrong {counts['wrong']}")  # fmt: skip
     held = after["heldout"]
-    return int(args.check and held["right"] / max(sum(held.values()), 1) < 0.90)
+    return int(args.check and held["right"] / max(held["right"] + held["none"] + held["wrong"], 1) < 0.90)
 
 
 if __name__ == "__main__":
