@@ -124,6 +124,9 @@ def situation_age(situation: str) -> int | None:
 
 
 _ABROAD_TERM = _stem_again(analyze("étranger")[0])
+# Abroad as a place ("À l'étranger", "Demande de l'étranger"), not a nationality ("Étranger", "Pour un
+# étranger"): France services serve people in France, of any nationality.
+_ABROAD_PLACE = re.compile(r"\bl['’] ?etrang")
 
 
 def situation_days(situation: str) -> int | None:
@@ -287,7 +290,7 @@ def _label_score(label: str, chunk: Chunk, situation: Situation, *, last: bool) 
     # Words of the fiche's title say what the fiche is about, not which case: "Votre carte d'identité
     # est valide" and "Carte périmée depuis + de 5 ans" are told apart by "valide" and the duration.
     terms = _terms(label) - _terms(chunk.title)
-    if _ABROAD_TERM in terms and _ABROAD_TERM not in situation.wanted:
+    if _ABROAD_TERM in terms and _ABROAD_TERM not in situation.wanted and _ABROAD_PLACE.search(fold(label)):
         # France services serve people in France: "à l'étranger" is the case only when said.
         return ABROAD_BIAS
     if last and _CONDITION in chunk.context:
@@ -303,7 +306,9 @@ def _label_score(label: str, chunk: Chunk, situation: Situation, *, last: bool) 
 
 def clause_polarities(situation: str) -> list[tuple[frozenset[str], bool]]:
     """(terms, negated) of each clause of the situation ("périmée depuis 6 ans, il n'a pas de passeport")."""
-    return [(case_terms(c), negated(c)) for c in re.split(r"[,;.\n]|\bet\b|\bmais\b", situation) if c.strip()]
+    return [
+        (_specific_terms(c), negated(c)) for c in re.split(r"[,;.\n]|\bet\b|\bmais\b", situation) if c.strip()
+    ]
 
 
 def polarity_differs(label: str, terms: frozenset[str], clauses: list[tuple[frozenset[str], bool]]) -> bool:
@@ -317,6 +322,13 @@ def polarity_differs(label: str, terms: frozenset[str], clauses: list[tuple[froz
     return False
 
 
+def _level_block(chunk: Chunk, depth: int, block: dict[str, str]) -> str:
+    """Where the case at this depth of chunk's branch has its siblings: the top case in its block
+    (_blocks), a sub-case always in its own section (a fiche cut by "Cas général (Caf)" / "Régime agricole
+    (MSA)" in every section has, under each, sub-cases that belong to that section only)."""
+    return block[chunk.id] if depth == 0 else f"{chunk.doc_id}\0{chunk.section}"
+
+
 def _best_labels(
     pool: Sequence[tuple[Chunk, tuple[float, ...]]], block: dict[str, str]
 ) -> dict[tuple[str, tuple[str, ...]], dict[str, float]]:
@@ -326,7 +338,7 @@ def _best_labels(
     for chunk, scores in pool:
         levels = branch_levels(chunk)
         for depth, label in enumerate(levels):
-            labels = best.setdefault((block[chunk.id], levels[:depth]), {})
+            labels = best.setdefault((_level_block(chunk, depth, block), levels[:depth]), {})
             labels[label] = max(labels.get(label, scores[depth]), scores[depth])
     return best
 
@@ -334,14 +346,14 @@ def _best_labels(
 def _contradicted(
     chunk: Chunk,
     scores: tuple[float, ...],
-    block: str,
+    block: dict[str, str],
     best: dict[tuple[str, tuple[str, ...]], dict[str, float]],
 ) -> bool:
     """At some level of chunk's branch, a sibling case of its block (same levels above, another label)
     fits the situation better."""
     levels = branch_levels(chunk)
     for depth, label in enumerate(levels):
-        siblings = best.get((block, levels[:depth]), {})
+        siblings = best.get((_level_block(chunk, depth, block), levels[:depth]), {})
         if any(score > scores[depth] for other, score in siblings.items() if other != label):
             return True
     return False
@@ -385,7 +397,7 @@ _TEXT_CLAUSE = re.compile(r"(?<=[.!?;:,])\s+|[()]|\n")
 
 @lru_cache(maxsize=8192)
 def _clauses_of(text: str) -> tuple[tuple[frozenset[str], bool], ...]:
-    return tuple((case_terms(s), negated(s)) for s in _TEXT_CLAUSE.split(text) if s.strip())
+    return tuple((_specific_terms(s), negated(s)) for s in _TEXT_CLAUSE.split(text) if s.strip())
 
 
 def text_agreement(texts: Sequence[str], clauses: list[tuple[frozenset[str], bool]]) -> float:
@@ -411,12 +423,16 @@ def _with_texts(
     """Scores plus, at each level, what the passages of exactly that case (its introduction) say."""
     texts: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for chunk, _ in pool:
-        texts.setdefault((block[chunk.id], branch_levels(chunk)), []).append(chunk.text)
+        levels = branch_levels(chunk)
+        key = (_level_block(chunk, len(levels) - 1, block), levels) if levels else ("", levels)
+        texts.setdefault(key, []).append(chunk.text)
     agreement = {key: text_agreement(found, situation.clauses) for key, found in texts.items()}
     out = []
     for chunk, scores in pool:
         levels = branch_levels(chunk)
-        bonus = [agreement.get((block[chunk.id], levels[: d + 1]), 0.0) for d in range(len(levels))]
+        bonus = [
+            agreement.get((_level_block(chunk, d, block), levels[: d + 1]), 0.0) for d in range(len(levels))
+        ]
         out.append((chunk, tuple(s + b for s, b in zip(scores, bonus, strict=True))))
     return out
 
@@ -433,7 +449,7 @@ def verdicts(chunks: Sequence[Chunk], situation: Situation, siblings: Sequence[C
     best = _best_labels(weighed, block)
     out: list[Verdict] = []
     for (chunk, own), (_, own_weighed) in zip(zip(chunks, scores, strict=True), weighed, strict=False):
-        contradicted = _contradicted(chunk, own_weighed, block[chunk.id], best)
+        contradicted = _contradicted(chunk, own_weighed, block, best)
         matched = not contradicted and any(s >= MATCH for s in own)
         out.append(Verdict(matched, contradicted, sum(s for s in own if s > 0)))
     return out
