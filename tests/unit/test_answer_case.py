@@ -15,6 +15,7 @@ import pytest
 from guichet.answer.handlers import AnswerJobHandler
 from guichet.answer.pipeline import Answerer
 from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
+from guichet.answer.situation import Situation, verdicts
 from guichet.answer.worker import answer_options
 from guichet.indexing.bulk_ingest import ingest_into
 from guichet.ports.answer_streams.local import LocalAnswerStream
@@ -157,3 +158,34 @@ def test_where_labels_tie_the_case_whose_text_contradicts_the_situation_loses(st
     )
     assert record.sources[0].id == "F1069"
     assert record.case == "Hors parcours de soins coordonnés > Généraliste"
+
+
+@pytest.fixture(scope="module")
+def rsa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """F286 without the other RSA fiches, which retrieval would put first for the same words."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("rsa"))
+    embedder = HashingEmbedder()
+    index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
+    stack = Stack(settings, embedder=embedder, index=index, announce_writes=False)
+    ingest_into(stack, [FICHES / f"{i}.xml" for i in ("F286", "F13104", "F21089")], progress=False)
+    yield stack
+    stack.close()
+
+
+def test_a_nationality_is_not_a_place_and_sub_cases_stay_in_their_section(rsa_stack: Stack) -> None:
+    # F286's conditions hold "Cas général (Caf) > Français" and "> Étranger", where the 2 years of work
+    # (3 214 hours) are written. "Étranger" is a nationality, not "à l'étranger" (France's default): the
+    # situation, silent on it, contradicts neither. Nor does "Vous pouvez travailler", a sub-case of
+    # another section ("a travaillé" shares its word): sub-cases are siblings within their section only.
+    # Once, both were contradicted, put last, and the limit cut them (the evaluation's F286 case).
+    chunks = [c for c, _ in rsa_stack.index.document_chunks("service-public/F286.xml")]
+    conditions = [
+        c
+        for c in chunks
+        if c.section == "Conditions d'attribution" and c.branch.startswith("Cas général (Caf) >")
+    ]
+    assert {c.branch for c in conditions} == {"Cas général (Caf) > Français", "Cas général (Caf) > Étranger"}
+    others = [c for c in chunks if c not in conditions]
+    judged = verdicts(conditions, Situation.read("22 ans, a travaillé 2 ans à temps plein"), others)
+    assert not any(v.contradicted for v in judged)
+    assert any("3 214 heures" in c.text for c in conditions)
