@@ -17,6 +17,8 @@ from guichet.answer.pipeline import Answerer
 from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
 from guichet.answer.situation import Situation, verdicts
 from guichet.answer.worker import answer_options
+from guichet.evaluation.cases import EvalCase
+from guichet.evaluation.run import run_case
 from guichet.indexing.bulk_ingest import ingest_into
 from guichet.ports.answer_streams.local import LocalAnswerStream
 from guichet.ports.indexes.embedded import EmbeddedIndex
@@ -189,3 +191,20 @@ def test_a_nationality_is_not_a_place_and_sub_cases_stay_in_their_section(rsa_st
     judged = verdicts(conditions, Situation.read("22 ans, a travaillé 2 ans à temps plein"), others)
     assert not any(v.contradicted for v in judged)
     assert any("3 214 heures" in c.text for c in conditions)
+
+
+def test_the_evaluation_checks_an_answer_against_the_case_passage_it_was_given(rsa_stack: Stack) -> None:
+    # The passage of the case the situation decides may not be among the hits: the evaluation's
+    # grounding check must see it, or a sentence cited from it would count as unsupported.
+    case = EvalCase(
+        line=1,
+        question="Comment demander la pension de réversion de son mari ?",
+        situation="Son mari était salarié dans une entreprise privée",
+        expected_sources=("F13104",),
+        expected_branch="Activité salariée",
+    )
+    run = run_case(case, rsa_stack.index, HashingEmbedder(), None, answer_options(rsa_stack.settings))
+    assert run.record.case == "Activité salariée"
+    chunks = [c for c, _ in rsa_stack.index.document_chunks("service-public/F13104.xml")]
+    given = next(c for c in chunks if c.branch == "Activité salariée")
+    assert given.text in run.source_texts["F13104"]
