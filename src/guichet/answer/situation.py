@@ -15,6 +15,7 @@ use for what advisors commonly write ("nationalité française" still shares a s
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -408,6 +409,13 @@ def text_agreement(texts: Sequence[str], clauses: list[tuple[frozenset[str], boo
     outweighs agreements on other clauses; else +TEXT_WEIGHT when some clause is said for, 0 when none."""
     net = [0] * len(clauses)
     for text in texts:
+        # A stem is a prefix of its words: a text that does not hold two of a clause's stems as plain
+        # substrings cannot share two terms with it, and is not analysed (the costly part).
+        plain = (
+            unicodedata.normalize("NFKD", text.lower().replace("œ", "oe")).encode("ascii", "ignore").decode()
+        )
+        if not any(sum(term in plain for term in clause) >= 2 for clause, _ in clauses):
+            continue
         for terms, negative in _clauses_of(text):
             for i, (clause, clause_negative) in enumerate(clauses):
                 if len(terms & clause) >= 2:
@@ -417,23 +425,28 @@ def text_agreement(texts: Sequence[str], clauses: list[tuple[frozenset[str], boo
     return TEXT_WEIGHT if any(n > 0 for n in net) else 0.0
 
 
-def _with_texts(
-    pool: list[tuple[Chunk, tuple[float, ...]]], block: dict[str, str], situation: Situation
-) -> list[tuple[Chunk, tuple[float, ...]]]:
-    """Scores plus, at each level, what the passages of exactly that case (its introduction) say."""
+def _tied_texts(
+    pool: list[tuple[Chunk, tuple[float, ...]]],
+    block: dict[str, str],
+    best: dict[tuple[str, tuple[str, ...]], dict[str, float]],
+    situation: Situation,
+) -> dict[tuple[str, tuple[str, ...]], float]:
+    """(level block, case path) -> what the passages of exactly that case (its introduction) say of the
+    situation (text_agreement), for the cases whose label ties with a sibling's at the top of its level
+    only: elsewhere labels decide, and the texts are not read (each costs an analysis)."""
     texts: dict[tuple[str, tuple[str, ...]], list[str]] = {}
     for chunk, _ in pool:
         levels = branch_levels(chunk)
-        key = (_level_block(chunk, len(levels) - 1, block), levels) if levels else ("", levels)
-        texts.setdefault(key, []).append(chunk.text)
-    agreement = {key: text_agreement(found, situation.clauses) for key, found in texts.items()}
-    out = []
-    for chunk, scores in pool:
-        levels = branch_levels(chunk)
-        bonus = [
-            agreement.get((_level_block(chunk, d, block), levels[: d + 1]), 0.0) for d in range(len(levels))
-        ]
-        out.append((chunk, tuple(s + b for s, b in zip(scores, bonus, strict=True))))
+        if levels:
+            texts.setdefault((_level_block(chunk, len(levels) - 1, block), levels), []).append(chunk.text)
+    out: dict[tuple[str, tuple[str, ...]], float] = {}
+    for (where, above), labels in best.items():
+        top = max(labels.values())
+        tied = [label for label, score in labels.items() if score == top]
+        if len(tied) > 1:
+            for label in tied:
+                path = (*above, label)
+                out[(where, path)] = text_agreement(texts.get((where, path), []), situation.clauses)
     return out
 
 
@@ -445,11 +458,17 @@ def verdicts(chunks: Sequence[Chunk], situation: Situation, siblings: Sequence[C
     others = [(c, _level_scores(c, situation)) for c in siblings]
     pool = [*zip(chunks, scores, strict=True), *others]
     block = _blocks([c for c, _ in pool])
-    weighed = _with_texts(pool, block, situation)
-    best = _best_labels(weighed, block)
+    best = _best_labels(pool, block)
+    texts = _tied_texts(pool, block, best, situation)
+    for (where, path), bonus in texts.items():
+        best[(where, path[:-1])][path[-1]] += bonus
     out: list[Verdict] = []
-    for (chunk, own), (_, own_weighed) in zip(zip(chunks, scores, strict=True), weighed, strict=False):
-        contradicted = _contradicted(chunk, own_weighed, block, best)
+    for chunk, own in zip(chunks, scores, strict=True):
+        levels = branch_levels(chunk)
+        weighed = tuple(
+            s + texts.get((_level_block(chunk, d, block), levels[: d + 1]), 0.0) for d, s in enumerate(own)
+        )
+        contradicted = _contradicted(chunk, weighed, block, best)
         matched = not contradicted and any(s >= MATCH for s in own)
         out.append(Verdict(matched, contradicted, sum(s for s in own if s > 0)))
     return out
