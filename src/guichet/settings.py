@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     s3_read_timeout: float = 10.0  # seconds without a byte from S3/MinIO (3 attempts at most)
     weaviate_query_timeout: float = 5.0  # seconds a Weaviate search may take
     weaviate_insert_timeout: float = 90.0  # seconds a Weaviate batch write may take
-    broker_blocked_timeout: float = 1.5  # seconds a publish may stay blocked by a RabbitMQ alarm
+    broker_blocked_timeout: float = 1.5  # seconds a publish (ask, live event) may stay blocked by an alarm
     # What the advisor reads (issue 18): a cited fiche last updated longer ago than this is flagged on
     # the page and named in the answer's notice; 0 = never.
     source_max_age_days: float = 730.0
