@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     weaviate_query_timeout: float = 5.0  # seconds a Weaviate search may take
     weaviate_insert_timeout: float = 90.0  # seconds a Weaviate batch write may take
     broker_blocked_timeout: float = 1.5  # seconds a publish (ask, live event) may stay blocked by an alarm
+    # Seconds an answer worker waits out an index outage (answer/index_wait.py) before its answers fail
+    # with "index_indisponible"; counted per outage, not per job.
+    index_outage_wait: float = 120.0
     # What the advisor reads (issue 18): a cited fiche last updated longer ago than this is flagged on
     # the page and named in the answer's notice; 0 = never.
     source_max_age_days: float = 730.0
