@@ -93,8 +93,9 @@ class Settings(BaseSettings):
     analytics_url: str = ""
     analytics_queue: str = "guichet.analytics"
 
-    # Open SSE answer streams (api/stream.py): beyond the replica's cap a new one gets 503, beyond a site's
-    # cap (counted on this replica) 429, both with Retry-After; events a slow client may leave waiting.
+    # Open SSE answer streams (api/stream.py), counted by each replica on its own (ADR 0030): beyond the
+    # replica's cap a new one gets 503, beyond a site's cap on this replica 429, both with Retry-After (a
+    # site can hold streams_per_site on every replica); events a slow client may leave waiting.
     streams_per_replica: int = 1000
     streams_per_site: int = 100
     stream_queue_events: int = 1024
