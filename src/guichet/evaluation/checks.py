@@ -83,9 +83,7 @@ def check_answer(
         outside_citations=outside_citations(record, retrieved),
         unsupported_citations=unsupported,
         uncited_claims=uncited,
-        unsupported_facts=tuple(
-            f"{r.kind}: {r.value}" for r in guard_answer(asserted, cited_texts).removed
-        ),
+        unsupported_facts=tuple(f"{r.kind}: {r.value}" for r in guard_answer(asserted, cited_texts).removed),
         missing_facts=missing_facts(case.expected_facts, record.answer),
         missing_links=missing_links(case.expected_links, record),
         wrong_branches=wrong,
