@@ -50,9 +50,9 @@ def test_a_generated_mode_evaluation_drafts_every_case_with_the_model(tmp_path: 
     assert len(report["cases"]) == len(QUESTIONS)
     for case in report["cases"]:  # drafted by the model, or its draft refused: never "model unreachable"
         drafted = case["mode"] == "generated"
-        refused = case["mode"] == "extractive" and case.get("notice") in (
-            UNUSABLE_NOTICE,
-            CUT_UNUSABLE_NOTICE,
+        notice = case.get("notice", "")  # after the sample corpus's own warning
+        refused = case["mode"] == "extractive" and any(
+            n in notice for n in (UNUSABLE_NOTICE, CUT_UNUSABLE_NOTICE)
         )
         assert drafted or refused, (case["mode"], case.get("notice"), case["coverage"])
         assert case["stages"]["first_token"] > 0, case
