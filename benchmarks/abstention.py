@@ -20,10 +20,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from _common import REPO, SHARED_FICHES, hit_and_rr
+from _common import REPO, SHARED_FICHES, case_query, hit_and_rr
 
 from guichet.answer.coverage import CoverageRule, CoverageSignals, coverage_signals
-from guichet.answer.pipeline import SITUATION_QUERY_CHARS
 from guichet.evaluation.cases import EvalCase, load_cases, split_of
 from guichet.indexing.bulk_ingest import ingest_into
 from guichet.ports.indexes.embedded import EmbeddedIndex
@@ -51,10 +50,7 @@ def build_index(fiches: Path, data_dir: Path) -> Stack:
 
 
 def signals_of(stack: Stack, case: EvalCase) -> CoverageSignals:
-    query = case.question
-    if case.situation:
-        query = f"{case.question}\n{case.situation[:SITUATION_QUERY_CHARS]}"
-    hits = stack.retriever.search(query, audience=case.audience, k=12, mode="lexical")
+    hits = stack.retriever.search(case_query(case), audience=case.audience, k=12, mode="lexical")
     return coverage_signals(case.question, hits)
 
 
@@ -86,12 +82,7 @@ def print_ranking(args: argparse.Namespace, rows: list[tuple[EvalCase, CoverageS
             for case, _ in rows:
                 if case.expect_not_covered or split_of(case) != split:
                     continue
-                query = (
-                    f"{case.question}\n{case.situation[:SITUATION_QUERY_CHARS]}"
-                    if case.situation
-                    else case.question
-                )
-                hits = stack.retriever.search(query, audience=case.audience, k=50, mode="lexical")
+                hits = stack.retriever.search(case_query(case), audience=case.audience, k=50, mode="lexical")
                 scores.append(hit_and_rr([h.chunk.doc_id for h in hits], case.expected_sources))
             hit = sum(h for h, _ in scores) / max(len(scores), 1)
             mrr = sum(r for _, r in scores) / max(len(scores), 1)

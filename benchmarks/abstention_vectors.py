@@ -19,11 +19,10 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from _common import REPO, SHARED_FICHES, hit_and_rr
+from _common import REPO, SHARED_FICHES, case_query, hit_and_rr
 from abstention import rates
 
 from guichet.answer.coverage import CoverageRule, coverage_signals
-from guichet.answer.pipeline import SITUATION_QUERY_CHARS
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.loader import parse_document
 from guichet.evaluation.cases import load_cases, split_of
@@ -67,10 +66,7 @@ def main() -> int:
     )
     rows, ranks = [], {"dev": [], "heldout": []}
     for case in cases:
-        query = (
-            f"{case.question}\n{case.situation[:SITUATION_QUERY_CHARS]}" if case.situation else case.question
-        )
-        hits = stack.retriever.search(query, audience=case.audience, k=50)
+        hits = stack.retriever.search(case_query(case), audience=case.audience, k=50)
         rows.append((case, coverage_signals(case.question, hits[:12], embedder=embedder.name)))
         if not case.expect_not_covered:
             ranks[split_of(case)].append(hit_and_rr([h.chunk.doc_id for h in hits], case.expected_sources))

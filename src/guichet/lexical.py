@@ -95,3 +95,18 @@ def analyze(text: str) -> list[str]:
 def analyzed_text(text: str) -> str:
     """`analyze` joined by spaces: what a whitespace tokenizer (FTS5, Weaviate) indexes."""
     return " ".join(analyze(text))
+
+
+# Words of any question: they say nothing about which passage answers it (coverage, reranking).
+QUESTION_WORDS: frozenset[str] = frozenset(
+    analyze(
+        "comment quel quelle quels quelles quand combien pourquoi où faire fait dois doit doivent peut "
+        "peux puis veut veux voudrais faut savoir besoin usager usagère personne demande question "
+        "madame monsieur il elle ils elles son sa ses leur"
+    )
+)
+
+
+def question_terms(text: str) -> frozenset[str]:
+    """The distinct analysed terms of a question that say what it is about (no question words)."""
+    return frozenset(analyze(text)) - QUESTION_WORDS

@@ -23,18 +23,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from guichet.lexical import analyze
+from guichet.lexical import analyze, question_terms
 from guichet.ports.embedders.bundled import MODEL_NAME as BUNDLED_EMBEDDER
 from guichet.ports.records import SearchHit
 
-# Words of any question: they say nothing about whether a passage answers it.
-QUESTION_WORDS: frozenset[str] = frozenset(
-    analyze(
-        "comment quel quelle quels quelles quand combien pourquoi où faire fait dois doit doivent peut "
-        "peux puis veut veux voudrais faut savoir besoin usager usagère personne demande question "
-        "madame monsieur il elle ils elles son sa ses leur"
-    )
-)
 BEST_PASSAGES = 12  # the pipeline retrieves 12 (AnswerOptions.retrieve_k)
 AGREEMENT_RANK = 10
 
@@ -73,7 +65,7 @@ class CoverageRule:
 
 
 def coverage_signals(question: str, hits: Sequence[SearchHit], *, embedder: str = "") -> CoverageSignals:
-    wanted = frozenset(analyze(question)) - QUESTION_WORDS
+    wanted = question_terms(question)
     by_fiche: dict[str, set[str]] = {}
     for hit in hits[:BEST_PASSAGES]:
         by_fiche.setdefault(hit.chunk.doc_id, set()).update(

@@ -77,7 +77,10 @@ def evaluate_cases(
     stack: Stack, cases: Sequence[EvalCase], options: EvalOptions, *, question_set: str = ""
 ) -> dict[str, Any]:
     model = stack.chat_model
-    runs = run_cases(cases, stack.index, stack.embedder, model, answer_options(stack.settings), _progress)
+    runs = run_cases(
+        cases, stack.index, stack.embedder, model, answer_options(stack.settings), _progress,
+        reranker=stack.reranker,
+    )  # fmt: skip
     if options.judge and model is not None:
         runs = [_judged(run, model) for run in runs]
     similarity = embedder_similarity(stack.embedder) if options.semantic else None
