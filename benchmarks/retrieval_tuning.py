@@ -68,11 +68,20 @@ def fusion_variant(rrf_k: float, weights: tuple[float, float]) -> Ranker:
     return lambda legs: fused(legs, rrf_k, weights)
 
 
-def reranker_variant(weights: FeatureWeights) -> Ranker:
-    """The shipped fusion, then the feature reranker with these weights over RERANK_DEPTH passages."""
-    return lambda legs: reranked(
-        fused(legs, RRF_K, (LEXICAL_WEIGHT, VECTOR_WEIGHT)), legs.query, weights, RERANK_DEPTH
-    )
+def reranker_variant(weights: FeatureWeights, fusion: Fusion) -> Ranker:
+    """A fusion, then the feature reranker with these weights over RERANK_DEPTH passages."""
+    return lambda legs: reranked(fused_once(legs, fusion), legs.query, weights, RERANK_DEPTH)
+
+
+Fusion = tuple[float, tuple[float, float]]
+_FUSED: dict[tuple[int, Fusion], list[SearchHit]] = {}
+
+
+def fused_once(legs: Legs, fusion: Fusion) -> list[SearchHit]:
+    key = (legs.case.line, fusion)
+    if key not in _FUSED:
+        _FUSED[key] = fused(legs, *fusion)
+    return _FUSED[key]
 
 
 def measure(rows: list[Legs], ranker: Ranker) -> dict[str, tuple[float, float, int]]:
@@ -143,25 +152,21 @@ def main() -> int:
         f"fusion shipped (k {RRF_K}, weights {LEXICAL_WEIGHT}/{VECTOR_WEIGHT})",
         measure(rows, lambda r: fused(r, *shipped_fusion)),
     )
-    fusions = {
-        f"fusion k {k}, weights {wl}/{wv}": fusion_variant(k, (wl, wv))
-        for k, wl, wv in itertools.product((5, 10, 20, 40, 60, 100), (0.6, 0.8, 1.0), (0.6, 0.8, 1.0))
-        if max(wl, wv) == 1.0
-    }
-    name, result = best_on_dev(rows, fusions)
+    grid = [(k, (wl, 1.0)) for k in (2, 5, 10, 20, 40, 60) for wl in (0.4, 0.6, 0.8, 1.0)]
+    grid += [(k, (1.0, wv)) for k in (2, 5, 10, 20, 40, 60) for wv in (0.6, 0.8)]
+    name, result = best_on_dev(
+        rows, {f"fusion k {k}, weights {w[0]}/{w[1]}": fusion_variant(k, w) for k, w in grid}
+    )
     show(f"{name} (best on dev)", result)
+    best_fusion = next((k, w) for k, w in grid if name == f"fusion k {k}, weights {w[0]}/{w[1]}")
     shipped = FeatureWeights()
-    shipped_result = measure(rows, reranker_variant(shipped))
-    show(f"shipped fusion + reranker {shipped}", shipped_result)
-    rerankers = {
-        f"reranker {w}": reranker_variant(w)
-        for w in itertools.starmap(
-            FeatureWeights,
-            itertools.product((5.0, 10.0, 20.0, 60.0), (0.0, 0.02, 0.05, 0.1, 0.2), (0.0, 0.02, 0.05, 0.1)),
-        )
-    }
-    name, result = best_on_dev(rows, rerankers)
-    show(f"shipped fusion + {name} (best on dev)", result)
+    shipped_result = measure(rows, reranker_variant(shipped, shipped_fusion))
+    show(f"shipped: fusion + reranker {shipped}", shipped_result)
+    weights = itertools.starmap(
+        FeatureWeights, itertools.product((2.0, 5.0, 10.0, 20.0, 60.0), (0.0, 0.02, 0.05, 0.1, 0.2, 0.3))
+    )
+    name, result = best_on_dev(rows, {f"reranker {w}": reranker_variant(w, best_fusion) for w in weights})
+    show(f"best fusion + {name} (best on dev)", result)
     hit5, mrr, _ = shipped_result["heldout"]
     return int(args.check and (hit5 < MIN_HIT5 or mrr < MIN_MRR))
 

@@ -1,14 +1,14 @@
-"""The embedded reranker: no model, a few features of the fused order's first passages.
+"""The embedded reranker: no model, the fiche's title over the fused order's first passages.
 
-Fusion ranks passages; an advisor's question asks for a fiche. Two fiche-level signals the passage
-rankings do not see are added to a prior that keeps the fused order (1 / (prior_k + position)):
-- title: the share of the question's content terms (guichet.lexical.question_terms) in the fiche's
-  title — "Qu'est-ce que l'ASSR ?" is answered by the fiche titled "(ASSR)", not by one that mentions
-  the acronym in a list;
-- fiche: the share of those terms that the fiche's passages among the candidates contain together —
-  a fiche that answers the whole question beats one passage that matches its most frequent word.
-Both apply to every passage of the fiche, so its passages move together. The weights are tuned on the
-development split of evals/questions.jsonl (benchmarks/rerank_tuning.py), reported on the held-out one.
+Fusion ranks passages; an advisor's question asks for a fiche, and a fiche's title says what it is
+about in the words advisors use ("Qu'est-ce que l'ASSR ?" is answered by the fiche titled "Attestation
+scolaire de sécurité routière (ASSR)", not by one that mentions the acronym in a list). Each passage's
+score is a prior that keeps the fused order, 1 / (prior_k + position), plus `title` times the share of
+the question's content terms (guichet.lexical.question_terms) found in its fiche's title; a fiche's
+passages move together. Weights tuned on the development split of evals/questions.jsonl
+(benchmarks/retrieval_tuning.py), reported on the held-out one. Measured and left out (no gain on dev):
+the share of the question's terms a fiche's candidate passages hold together, and the fiche's dossier
+and thème (its breadcrumb): docs/decisions/0032-retrieval-at-scale.md.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from guichet.ports.records import SearchHit
 
 @dataclass(frozen=True)
 class FeatureWeights:
-    prior_k: float = 10.0
-    title: float = 0.05
-    fiche: float = 0.05
+    prior_k: float = 5.0
+    title: float = 0.1
 
 
 class FeatureReranker:
@@ -38,21 +37,13 @@ class FeatureReranker:
     def rerank(self, query: str, hits: Sequence[SearchHit]) -> list[SearchHit]:
         wanted = question_terms(query)
         w = self._weights
-        if not wanted:
-            return [replace(h, score=1.0 / (w.prior_k + i)) for i, h in enumerate(hits, 1)]
-        found: dict[str, set[str]] = {}
+        titles: dict[str, float] = {}
         for hit in hits:
-            terms = wanted & frozenset(analyze(hit.chunk.indexed_text))
-            found.setdefault(hit.chunk.doc_id, set()).update(terms)
-        titles = {d: len(wanted & frozenset(analyze(_title(hits, d)))) for d in found}
+            if wanted and hit.chunk.doc_id not in titles:
+                found = wanted & frozenset(analyze(hit.chunk.title))
+                titles[hit.chunk.doc_id] = len(found) / len(wanted)
         scored = [
-            (
-                1.0 / (w.prior_k + i)
-                + w.title * titles[h.chunk.doc_id] / len(wanted)
-                + w.fiche * len(found[h.chunk.doc_id]) / len(wanted),
-                i,
-                h,
-            )
+            (1.0 / (w.prior_k + i) + w.title * titles.get(h.chunk.doc_id, 0.0), i, h)
             for i, h in enumerate(hits, 1)
         ]
         scored.sort(key=lambda item: (-item[0], item[1]))
@@ -60,7 +51,3 @@ class FeatureReranker:
 
     def close(self) -> None:
         pass
-
-
-def _title(hits: Sequence[SearchHit], doc_id: str) -> str:
-    return next(h.chunk.title for h in hits if h.chunk.doc_id == doc_id)
