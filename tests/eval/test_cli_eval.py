@@ -57,14 +57,38 @@ def test_json_report_has_the_spec_keys_and_each_case(data: Path, tmp_path: Path)
 
 
 def test_a_threshold_not_met_fails_with_a_french_reason(data: Path, tmp_path: Path) -> None:
-    wrong = {"question": "Combien coûte le passeport ?", "expected_sources": ["docs/absent.txt"]}
+    second = {"question": "Combien coûte le passeport d'un majeur ?", "expected_sources": ["docs/cheque.txt"]}
     result = guichet(
-        data, "eval", str(cases(tmp_path, CHEQUE, wrong)), "--min-hit-at-5", "0.9", "--min-mrr", "0.2"
+        data, "eval", str(cases(tmp_path, CHEQUE, second)), "--min-hit-at-5", "0.9", "--min-mrr", "0.9"
     )
     assert result.returncode == 1
-    assert "hit@5 = 0.500, sous le seuil de 0.900" in result.stderr
-    assert "MRR" not in result.stderr  # 0.5 is above 0.2
+    assert "MRR = 0.750, sous le seuil de 0.900" in result.stderr  # the cheque fiche comes second
+    assert "hit@5" not in result.stderr  # 1.0 is above 0.9
     assert "# Évaluation guichet" in result.stdout
+
+
+def test_a_case_whose_fiches_are_not_indexed_must_be_declined(data: Path, tmp_path: Path) -> None:
+    """Crit'Air is in the national dump, not in a 403-fiche slice: on the slice, "not covered" is right."""
+    absent = {"question": "Combien coûte le passeport ?", "expected_sources": ["docs/absent.txt"]}
+    result = guichet(data, "eval", str(cases(tmp_path, CHEQUE, absent)), "--json", "--min-declined", "0.5")
+    assert result.returncode == 1  # the passport question is answered from passeport.txt
+    assert "questions hors corpus déclinées = 0.000, sous le seuil de 0.500" in result.stderr
+    report = json.loads(result.stdout)
+    assert report["setup"]["out_of_index"] == 1
+    assert report["hit_at_5"] == 1.0  # the absent fiche is not counted as a retrieval miss
+    assert [c["coverage"] for c in report["cases"]] == ["ok", "answered_out_of_corpus"]
+
+
+def test_in_corpus_cases_declined_above_the_bar_fail(data: Path, tmp_path: Path) -> None:
+    crepes = {
+        "question": "Quelle est la recette de la pâte à crêpes ?",
+        "expected_sources": ["docs/cheque.txt"],
+    }
+    limits = ("--max-wrongly-declined", "0.2", "--min-declined", "0.9")
+    result = guichet(data, "eval", str(cases(tmp_path, CHEQUE, crepes)), *limits)
+    assert result.returncode == 1
+    assert "questions couvertes déclinées à tort = 0.500, au-dessus du seuil de 0.200" in result.stderr
+    assert "hors corpus déclinées" not in result.stderr  # no out-of-corpus case: nothing to check
 
 
 def test_out_dir_writes_both_reports_and_compare_shows_the_changes(data: Path, tmp_path: Path) -> None:

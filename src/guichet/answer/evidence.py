@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from guichet.answer.situation import on_path, situation_order
+from guichet.answer.situation import Situation, deciding_case, on_path, situation_order
 from guichet.corpus.model import Contact, Document, Link, OnlineService, RelatedQuestion, ServiceType
 from guichet.lexical import fold
 from guichet.ports.index import VectorIndex
@@ -142,14 +142,24 @@ class Extract:
 def gather_evidence(
     hits: Sequence[SearchHit], index: VectorIndex, *, limit: int, situation: str = ""
 ) -> list[Extract]:
-    """At most `limit` extracts, without duplicate chunks, situation-matching branches first."""
+    """At most `limit` extracts, without duplicate chunks, situation-matching branches first.
+
+    With a situation, the cases of the fiches among the first `limit` hits are judged against all their
+    fiche's cases, retrieved or not; a fiche none of whose retrieved passages the situation matches, while
+    it decides another of its cases, gets that case's passage in its first place (_with_deciding_cases)."""
     unique: list[SearchHit] = []
     seen: set[str] = set()
     for hit in hits:
         if hit.chunk.id not in seen:
             seen.add(hit.chunk.id)
             unique.append(hit)
-    order = situation_order([h.chunk for h in unique], situation)
+    read = Situation.read(situation) if situation else None  # read once: its label scores are kept
+    fiches = _branched_fiches(unique, index) if read is not None else {}
+    if read is not None:
+        unique = _with_deciding_cases(unique, fiches, read)
+    retrieved = {h.chunk.id for h in unique}
+    siblings = [c for chunks in fiches.values() for c in chunks if c.id not in retrieved]
+    order = situation_order([h.chunk for h in unique], read or "", siblings)
     metas: dict[str, DocumentMeta] = {}
     extracts: list[Extract] = []
     for position, matched in order[: max(limit, 0)]:
@@ -159,6 +169,27 @@ def gather_evidence(
             meta = metas[hit.chunk.doc_key] = _load_meta(index, hit.chunk)
         extracts.append(Extract(len(extracts) + 1, hit.chunk, hit.score, meta, matched))
     return extracts
+
+
+def _branched_fiches(hits: Sequence[SearchHit], index: VectorIndex) -> dict[str, list[Chunk]]:
+    """doc_key -> all the fiche's chunks, for each fiche among hits that has cases (Situation/BlocCas)."""
+    keys = dict.fromkeys(h.chunk.doc_key for h in hits if h.chunk.branch)
+    return {key: [chunk for chunk, _ in index.document_chunks(key)] for key in keys}
+
+
+def _with_deciding_cases(
+    hits: list[SearchHit], fiches: dict[str, list[Chunk]], situation: Situation
+) -> list[SearchHit]:
+    """hits, plus the passage of the case the situation decides in each fiche whose retrieved passages
+    it does not match: in the fiche's first place, with its best hit's score."""
+    out = list(hits)
+    for key, chunks in fiches.items():
+        retrieved = {h.chunk.id for h in hits if h.chunk.doc_key == key}
+        case = deciding_case(chunks, situation, retrieved)
+        if case is not None:
+            first = next(i for i, h in enumerate(out) if h.chunk.doc_key == key)
+            out.insert(first, SearchHit(case, out[first].score))
+    return out
 
 
 def _load_meta(index: VectorIndex, chunk: Chunk) -> DocumentMeta:

@@ -15,16 +15,38 @@ use for what advisors commonly write ("nationalité française" still shares a s
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from guichet.answer.guard_claims import negated
 from guichet.lexical import analyze, fold
 from guichet.ports.records import Chunk
 
-# Words of branch labels that say nothing about a situation ("Cas général", "Autre situation"); "ans"
-# because ages need arithmetic: "30 ans" shares "ans" with "moins de 25 ans" and "25 ans ou plus" alike.
-_GENERIC: frozenset[str] = frozenset(analyze("cas général autre autres situation situations vous êtes ans"))
+
+@lru_cache(maxsize=16384)
+def _stem_again(term: str) -> str:
+    # Accents are folded before stemming, so "salariée" gives "salarie" where "salarié" gives "salar":
+    # stemming the stem once more brings a feminine or plural form to its masculine's ("salar").
+    return next(iter(analyze(term)), term)
+
+
+def case_terms(text: str) -> frozenset[str]:
+    """The terms a situation and a case label are compared on: analysed, feminine forms brought back."""
+    return frozenset(_stem_again(t) for t in analyze(text))
+
+
+# Words of branch labels that say nothing about a situation ("Cas général", "Autre situation"), removed
+# before stemming ("général" and "généraliste" share a stem); "ans" because ages need arithmetic:
+# "30 ans" shares "ans" with "moins de 25 ans" and "25 ans ou plus" alike.
+_GENERIC_WORDS = re.compile(r"\b(?:cas|generale?s?|autres?|situations?|vous|etes|ans)\b")
+
+
+def _specific_terms(text: str) -> frozenset[str]:
+    return case_terms(_GENERIC_WORDS.sub(" ", fold(text)))
+
+
 _CONDITION = " — Condition : "
 
 # What advisors write, and the words the fiches' case labels use for it. Each entry adds the label's
@@ -62,36 +84,70 @@ _SYNONYMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?i:\bpropriétaires?\b)", "propriétaire"),
     )
 )
-_AGE = re.compile(r"\b(\d{1,3})\s*ans\b")
 MAJORITY = 18
+
+_DAYS = {"jour": 1, "jours": 1, "semaine": 7, "semaines": 7, "mois": 30, "an": 365, "ans": 365}
+_SPAN = r"(\d+)\s*(jours?|semaines?|mois|ans?)"
+# What makes "N ans" a duration rather than an age: "depuis (plus de) 5 ans", "il y a 3 ans"...
+_DURATION_CUE = re.compile(r"(?:\bdepuis|\by a|\bpendant|\bdurant|\bdans|\bvoila|\bsous)$")
+# ... and an age: "a 30 ans", "âgée de 70 ans", "enfant de 16 ans", or the situation opening on "22 ans".
+_AGE_CUE = re.compile(
+    r"(?:\ba|\bagee?s?(?: de)?|\b(?:enfant|fils|fille|homme|femme|personne|jeune|adulte|garcon|bebe)s? de"
+    r"|^|[,;.:(])$"
+)
+_BOUND = re.compile(r"\b(moins|plus) de$")
+
+
+def _quantities(situation: str) -> tuple[int | None, int | None]:
+    """(age in years, duration in days) the situation gives, the first of each; "plus de 5 ans" is more
+    than 5 years ("depuis plus de 5 ans": 5 years and a day; "a moins de 25 ans": 24)."""
+    folded = fold(situation).replace("+ de", "plus de")
+    age: int | None = None
+    days: int | None = None
+    for match in re.finditer(_SPAN, folded):
+        before = folded[: match.start()].rstrip()
+        bound = _BOUND.search(before)
+        shift = 0 if bound is None else (-1 if bound.group(1) == "moins" else 1)
+        if bound is not None:
+            before = before[: bound.start()].rstrip()
+        number, unit = int(match.group(1)), match.group(2)
+        is_age = unit.startswith("an") and not _DURATION_CUE.search(before) and bool(_AGE_CUE.search(before))
+        if is_age and age is None:
+            age = number + shift
+        elif not is_age and days is None:
+            days = number * _DAYS[unit] + shift
+    return age, days
 
 
 def situation_age(situation: str) -> int | None:
-    """The citizen's age when the situation gives one ("Il a 30 ans")."""
-    match = re.search(r"\b(moins de|plus de|a|âgée?)\s+(\d{1,3})\s*ans\b", situation, re.IGNORECASE)
-    if not match:
-        return None
-    age, bound = int(match.group(2)), match.group(1).lower()
-    return age - 1 if bound == "moins de" else age + 1 if bound == "plus de" else age
+    """The citizen's age when the situation gives one ("Il a 30 ans"; not "périmée depuis 6 ans")."""
+    return _quantities(situation)[0]
 
 
-_ABROAD_TERM = analyze("étranger")[0]
-_DAYS = {"jour": 1, "jours": 1, "semaine": 7, "semaines": 7, "mois": 30, "an": 365, "ans": 365}
-_SPAN = r"(\d+)\s*(jours?|semaines?|mois|ans?)"
+_ABROAD_TERM = _stem_again(analyze("étranger")[0])
+# Abroad as a place ("À l'étranger", "Demande de l'étranger"), not a nationality ("Étranger", "Pour un
+# étranger"): France services serve people in France, of any nationality.
+_ABROAD_PLACE = re.compile(r"\bl['’] ?etrang")
 
 
 def situation_days(situation: str) -> int | None:
     """A duration the situation gives ("arrêt de 2 mois", "périmé depuis 3 ans"), in days; not an age."""
-    for match in re.finditer(_SPAN, fold(situation)):
-        before = fold(situation)[: match.start()].rstrip()
-        if not re.search(r"\b(?:a|agee?|de moins de|de plus de)$", before):
-            return int(match.group(1)) * _DAYS[match.group(2)]
-    return None
+    return _quantities(situation)[1]
+
+
+# A label about a duration ("Carte périmée depuis + de 5 ans", "Date d'expiration : moins de 2 ans") is
+# never read as an age range, even when the situation gives an age too.
+_DURATION_LABEL = re.compile(r"\b(?:depuis|expir\w*|perime\w*|duree|pendant|arret|anciennete|il y a)\b")
 
 
 def duration_fits(label: str, days: int) -> bool | None:
-    """Whether a duration fits a label's range ("Arrêt de 30 jours à 3 mois", "+ de 5 ans")."""
-    folded = fold(label).replace("+ de", "plus de")
+    """Whether a duration fits a label's range ("Arrêt de 30 jours à 3 mois", "+ de 5 ans",
+    "Date d'expiration entre 2 et 5 ans")."""
+    folded = re.sub(r"superieure? a", "plus de", re.sub(r"inferieure? a", "moins de", fold(label)))
+    folded = folded.replace("+ de", "plus de")
+    if match := re.search(r"(?:de|entre) (\d+) (?:a|et) " + _SPAN, folded):  # one unit for both bounds
+        unit = _DAYS[match.group(3)]
+        return int(match.group(1)) * unit <= days <= int(match.group(2)) * unit
     spans = [int(n) * _DAYS[unit] for n, unit in re.findall(_SPAN, folded)]
     if re.search(rf"(?:de|entre) {_SPAN} (?:a|et) {_SPAN}", folded) and len(spans) >= 2:
         return spans[0] <= days <= spans[1]
@@ -102,9 +158,40 @@ def duration_fits(label: str, days: int) -> bool | None:
     return None
 
 
+_MONTHS = ("janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre", "octobre",
+           "novembre", "decembre")  # fmt: skip
+_MONTH_YEAR = r"(?:(?:le )?(?:1er|\d{1,2}) )?(" + "|".join(_MONTHS) + r") (\d{4})"
+
+
+def _month(name: str, year: str) -> int:
+    return int(year) * 12 + _MONTHS.index(name)
+
+
+def situation_month(situation: str) -> int | None:
+    """The month the situation dates ("embauche en septembre 2020"), as year * 12 + month index."""
+    match = re.search(_MONTH_YEAR, fold(situation))
+    return _month(match.group(1), match.group(2)) if match else None
+
+
+def month_fits(label: str, month: int) -> bool | None:
+    """Whether a month fits a label's period ("entre juillet 2020 et février 2021", "avant juillet 2020",
+    "à partir de mars 2021"); None when the label has none."""
+    folded = fold(label)
+    if match := re.search(rf"(?:entre|du|de) {_MONTH_YEAR} (?:et|au|a) {_MONTH_YEAR}", folded):
+        start, end = _month(match.group(1), match.group(2)), _month(match.group(3), match.group(4))
+        return start <= month <= end
+    if match := re.search(rf"avant {_MONTH_YEAR}", folded):
+        return month < _month(match.group(1), match.group(2))
+    if match := re.search(rf"(?:apres|depuis|a partir d[eu]|a compter d[eu]) {_MONTH_YEAR}", folded):
+        return month >= _month(match.group(1), match.group(2))
+    return None
+
+
 def age_fits(label: str, age: int) -> bool | None:
     """Whether an age fits a label's range ("Vous avez moins de 25 ans"); None when the label has none."""
     folded = fold(label)
+    if _DURATION_LABEL.search(folded):
+        return None
     if match := re.search(r"entre (\d+) et (\d+) ans", folded):
         return int(match.group(1)) <= age <= int(match.group(2))
     if match := re.search(r"moins de (\d+) ans", folded):
@@ -121,8 +208,9 @@ def expand_situation(situation: str) -> str:
     """The situation plus the words case labels use for what it says ("voiture" -> "véhicule",
     "né au Maroc" -> "né à l'étranger", "16 ans" -> "mineur")."""
     extra = [words for pattern, words in _SYNONYMS if pattern.search(situation)]
-    for match in _AGE.finditer(situation):
-        extra.append("mineur" if int(match.group(1)) < MAJORITY else "majeur")
+    age = situation_age(situation)
+    if age is not None:  # an age only: "périmée depuis 3 ans" says nothing of a minor
+        extra.append("mineur" if age < MAJORITY else "majeur")
     return " ".join([situation, *extra])
 
 
@@ -141,87 +229,296 @@ def on_path(branch: str, other: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _terms(label: str) -> frozenset[str]:
-    return frozenset(analyze(label)) - _GENERIC
+    return _specific_terms(label)
 
 
-def _level_scores(
-    chunk: Chunk,
-    wanted: frozenset[str],
-    age: int | None = None,
-    days: int | None = None,
-    polarity: list[tuple[frozenset[str], bool]] | None = None,
-) -> tuple[float, ...]:
+# Labels that name the default case ("Cas général", "Cas général (Caf)"): between siblings the
+# situation does not tell apart, it is the one that applies; a bias below one shared word, so any word
+# the situation shares with a particular case ("exploitant agricole" for "Régime agricole") still wins.
+_DEFAULT_CASE = re.compile(r"^cas general\b")
+DEFAULT_CASE_BIAS = 0.25
+ABROAD_BIAS = -0.5
+# A passage "matches" when some level scores at least this: a shared word or a fitting range, not a bias.
+MATCH = 0.5
+
+
+@dataclass(frozen=True)
+class Situation:
+    """A situation read once: its (expanded) terms, age, duration and clause polarities."""
+
+    wanted: frozenset[str]
+    age: int | None
+    days: int | None
+    clauses: list[tuple[frozenset[str], bool]]
+    month: int | None = None
+    # Label scores already computed for this situation: a fiche repeats its labels in many passages.
+    scores: dict[tuple[str, str, str], float] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def read(cls, situation: str) -> Situation | None:
+        wanted = _specific_terms(expand_situation(situation))
+        if not wanted:
+            return None
+        return cls(
+            wanted,
+            situation_age(situation),
+            situation_days(situation),
+            clause_polarities(situation),
+            situation_month(situation),
+        )
+
+
+def _level_scores(chunk: Chunk, situation: Situation) -> tuple[float, ...]:
     levels = branch_levels(chunk)
-    scores: list[float] = []
+    condition = chunk.context.split(_CONDITION, 1)[1] if _CONDITION in chunk.context else ""
+    out: list[float] = []
     for depth, label in enumerate(levels):
-        fits = age_fits(label, age) if age is not None else None
-        if fits is None and days is not None:
-            fits = duration_fits(label, days)
-        if fits is not None:  # an age or duration range decides by arithmetic, not by shared words
-            scores.append(1.5 if fits else 0.0)
-            continue
-        terms = _terms(label)
-        if _ABROAD_TERM in terms and _ABROAD_TERM not in wanted:
-            # France services serve people in France: "à l'étranger" is the case only when said.
-            scores.append(-0.5)
-            continue
-        if depth == len(levels) - 1 and _CONDITION in chunk.context:
-            terms = terms | _terms(chunk.context.split(_CONDITION, 1)[1])
-        shared = len(terms & wanted)
-        if shared and polarity is not None and polarity_differs(label, terms, polarity):
-            shared = 0  # "Vous n'avez pas de passeport" against "il a un passeport": no match
-        # Shared terms first, then the share of the label they cover (< 1, so only a tie-break).
-        scores.append(shared + shared / (2 * len(terms)) if terms else 0.0)
-    return tuple(scores)
+        key = (label, chunk.title, condition if depth == len(levels) - 1 else "")
+        if key not in situation.scores:
+            situation.scores[key] = _label_score(label, chunk, situation, last=depth == len(levels) - 1)
+        out.append(situation.scores[key])
+    return tuple(out)
+
+
+def _label_score(label: str, chunk: Chunk, situation: Situation, *, last: bool) -> float:
+    fits = age_fits(label, situation.age) if situation.age is not None else None
+    if fits is None and situation.days is not None:
+        fits = duration_fits(label, situation.days)
+    if fits is None and situation.month is not None:
+        fits = month_fits(label, situation.month)
+    if fits is not None:  # an age, duration or period decides by arithmetic, not by shared words
+        return 1.5 if fits else 0.0
+    # Words of the fiche's title say what the fiche is about, not which case: "Votre carte d'identité
+    # est valide" and "Carte périmée depuis + de 5 ans" are told apart by "valide" and the duration.
+    terms = _terms(label) - _terms(chunk.title)
+    if _ABROAD_TERM in terms and _ABROAD_TERM not in situation.wanted and _ABROAD_PLACE.search(fold(label)):
+        # France services serve people in France: "à l'étranger" is the case only when said.
+        return ABROAD_BIAS
+    if last and _CONDITION in chunk.context:
+        terms = terms | _terms(chunk.context.split(_CONDITION, 1)[1])
+    shared = len(terms & situation.wanted)
+    if shared and polarity_differs(label, terms, situation.clauses):
+        shared = 0  # "Vous n'avez pas de passeport" against "il a un passeport": no match
+    if not shared and _DEFAULT_CASE.search(fold(label)):
+        return DEFAULT_CASE_BIAS
+    # Shared terms first, then the share of the label they cover (< 1, so only a tie-break).
+    return shared + shared / (2 * len(terms)) if terms else 0.0
 
 
 def clause_polarities(situation: str) -> list[tuple[frozenset[str], bool]]:
     """(terms, negated) of each clause of the situation ("périmée depuis 6 ans, il n'a pas de passeport")."""
     return [
-        (frozenset(analyze(c)), negated(c))
-        for c in re.split(r"[,;.\n]|\bet\b|\bmais\b", situation)
-        if c.strip()
+        (_specific_terms(c), negated(c)) for c in re.split(r"[,;.\n]|\bet\b|\bmais\b", situation) if c.strip()
     ]
 
 
 def polarity_differs(label: str, terms: frozenset[str], clauses: list[tuple[frozenset[str], bool]]) -> bool:
-    """The situation's clause that shares the most words with the label says it with the other polarity."""
-    best = max(clauses, key=lambda c: len(c[0] & terms), default=None)
-    return best is not None and bool(best[0] & terms) and best[1] != negated(label)
-
-
-def _contradicted(a: Chunk, a_scores: tuple[float, ...], b: Chunk, b_scores: tuple[float, ...]) -> bool:
-    """a and b part at some level of their branch, and there b's label fits the situation better."""
-    a_levels, b_levels = branch_levels(a), branch_levels(b)
-    for depth in range(min(len(a_levels), len(b_levels))):
-        if a_levels[depth] != b_levels[depth]:
-            return b_scores[depth] > a_scores[depth]
+    """Some word the label shares with the situation is said there only with the other polarity
+    ("Vous avez un passeport périmé" against "carte périmée, il n'a pas de passeport")."""
+    polarity = negated(label)
+    for term in terms:
+        said = [negative for clause, negative in clauses if term in clause]
+        if said and polarity not in said:
+            return True
     return False
 
 
-def situation_order(chunks: Sequence[Chunk], situation: str) -> list[tuple[int, bool]]:
-    """(position in chunks, matches the situation) pairs, in the order the passages should be used."""
-    wanted = frozenset(analyze(expand_situation(situation))) - _GENERIC
-    if not wanted:
-        return [(i, False) for i in range(len(chunks))]
-    age, days = situation_age(situation), situation_days(situation)
-    clauses = clause_polarities(situation)
-    scores = [_level_scores(c, wanted, age, days, clauses) for c in chunks]
-    first_of_doc: dict[str, int] = {}
-    for i, chunk in enumerate(chunks):
-        first_of_doc.setdefault(chunk.doc_id, i)
-    keyed: list[tuple[tuple[int, int, int, int], int, bool]] = []
-    for i, chunk in enumerate(chunks):
-        contradicted = any(
-            j != i and other.doc_id == chunk.doc_id and _contradicted(chunk, scores[i], other, scores[j])
-            for j, other in enumerate(chunks)
+def _level_block(chunk: Chunk, depth: int, block: dict[str, str]) -> str:
+    """Where the case at this depth of chunk's branch has its siblings: the top case in its block
+    (_blocks), a sub-case always in its own section (a fiche cut by "Cas général (Caf)" / "Régime agricole
+    (MSA)" in every section has, under each, sub-cases that belong to that section only)."""
+    return block[chunk.id] if depth == 0 else f"{chunk.doc_id}\0{chunk.section}"
+
+
+def _best_labels(
+    pool: Sequence[tuple[Chunk, tuple[float, ...]]], block: dict[str, str]
+) -> dict[tuple[str, tuple[str, ...]], dict[str, float]]:
+    """(block, the levels above) -> each label found there and its best score: the cases a passage's
+    label is compared with at each level of its branch."""
+    best: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
+    for chunk, scores in pool:
+        levels = branch_levels(chunk)
+        for depth, label in enumerate(levels):
+            labels = best.setdefault((_level_block(chunk, depth, block), levels[:depth]), {})
+            labels[label] = max(labels.get(label, scores[depth]), scores[depth])
+    return best
+
+
+def _contradicted(
+    chunk: Chunk,
+    scores: tuple[float, ...],
+    block: dict[str, str],
+    best: dict[tuple[str, tuple[str, ...]], dict[str, float]],
+) -> bool:
+    """At some level of chunk's branch, a sibling case of its block (same levels above, another label)
+    fits the situation better."""
+    levels = branch_levels(chunk)
+    for depth, label in enumerate(levels):
+        siblings = best.get((_level_block(chunk, depth, block), levels[:depth]), {})
+        if any(score > scores[depth] for other, score in siblings.items() if other != label):
+            return True
+    return False
+
+
+def _blocks(chunks: Sequence[Chunk]) -> dict[str, str]:
+    """chunk id -> its block of cases: sibling cases are compared within one block only.
+
+    A block of cases inside a section ("Qui est concerné ? > Condition de droits": "Activité salariée",
+    "Activité non salariée") is that section's; cases that hold sections themselves (a fiche cut by
+    situation first, its top case found under several sections) form the fiche's own block, "".
+    A "Cas général" found in several sections is a default in each, unless the fiche has another case
+    found in several sections ("Cas général (Caf)" beside "Régime agricole (MSA)")."""
+    sections: dict[tuple[str, str], set[str]] = {}
+    for chunk in chunks:
+        if chunk.branch:
+            sections.setdefault((chunk.doc_id, branch_levels(chunk)[0]), set()).add(chunk.section)
+    spanning = {key for key, found in sections.items() if len(found) > 1}
+    cut_by_case = {doc for doc, top in spanning if not _DEFAULT_CASE.search(fold(top))}
+    out: dict[str, str] = {}
+    for chunk in chunks:
+        key = (chunk.doc_id, branch_levels(chunk)[0] if chunk.branch else "")
+        fiche_level = key in spanning and (chunk.doc_id in cut_by_case)
+        out[chunk.id] = f"{chunk.doc_id}\0" + ("" if fiche_level else chunk.section)
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    matched: bool  # some level fits the situation, and no sibling case of the fiche fits it better
+    contradicted: bool  # a sibling case of the same fiche fits the situation better
+    strength: float  # what the matching levels add up to: a deeper fitting case is a stronger one
+
+
+# What a case's own text says weighs less than its label: it only breaks ties between sibling labels.
+TEXT_WEIGHT = 0.1
+# Clauses, as the situation's: a negation in a parenthesis ("(pas besoin de l'accord de votre médecin
+# traitant)") does not turn its whole sentence ("Lorsque vous avez déclaré un médecin traitant").
+_TEXT_CLAUSE = re.compile(r"(?<=[.!?;:,])\s+|[()]|\n")
+
+
+@lru_cache(maxsize=8192)
+def _clauses_of(text: str) -> tuple[tuple[frozenset[str], bool], ...]:
+    return tuple((_specific_terms(s), negated(s)) for s in _TEXT_CLAUSE.split(text) if s.strip())
+
+
+def text_agreement(texts: Sequence[str], clauses: list[tuple[frozenset[str], bool]]) -> float:
+    """Whether a case's own text says what the situation says: each clause of it that shares two or more
+    words with a clause of the situation counts for it (same polarity) or against it (the other one).
+    A situation's clause the text says more often against than for makes it −TEXT_WEIGHT ("Lorsque vous
+    avez déclaré un médecin traitant" against "pas de médecin traitant déclaré"): a contradiction
+    outweighs agreements on other clauses; else +TEXT_WEIGHT when some clause is said for, 0 when none."""
+    net = [0] * len(clauses)
+    for text in texts:
+        # A stem is a prefix of its words: a text that does not hold two of a clause's stems as plain
+        # substrings cannot share two terms with it, and is not analysed (the costly part).
+        plain = (
+            unicodedata.normalize("NFKD", text.lower().replace("œ", "oe")).encode("ascii", "ignore").decode()
         )
-        matched = not contradicted and any(s > 0 for s in scores[i])
-        if contradicted:
-            key = (1, i, 1, i)
-        elif matched:
-            key = (0, first_of_doc[chunk.doc_id], 0, i)
-        else:
-            key = (0, i, 1, i)
-        keyed.append((key, i, matched))
-    return [(i, matched) for _, i, matched in sorted(keyed)]
+        if not any(sum(term in plain for term in clause) >= 2 for clause, _ in clauses):
+            continue
+        for terms, negative in _clauses_of(text):
+            for i, (clause, clause_negative) in enumerate(clauses):
+                if len(terms & clause) >= 2:
+                    net[i] += 1 if negative == clause_negative else -1
+    if any(n < 0 for n in net):
+        return -TEXT_WEIGHT
+    return TEXT_WEIGHT if any(n > 0 for n in net) else 0.0
+
+
+def _tied_texts(
+    pool: list[tuple[Chunk, tuple[float, ...]]],
+    block: dict[str, str],
+    best: dict[tuple[str, tuple[str, ...]], dict[str, float]],
+    situation: Situation,
+) -> dict[tuple[str, tuple[str, ...]], float]:
+    """(level block, case path) -> what the passages of exactly that case (its introduction) say of the
+    situation (text_agreement), for the cases whose label ties with a sibling's at the top of its level
+    only: elsewhere labels decide, and the texts are not read (each costs an analysis)."""
+    texts: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for chunk, _ in pool:
+        levels = branch_levels(chunk)
+        if levels:
+            texts.setdefault((_level_block(chunk, len(levels) - 1, block), levels), []).append(chunk.text)
+    out: dict[tuple[str, tuple[str, ...]], float] = {}
+    for (where, above), labels in best.items():
+        top = max(labels.values())
+        tied = [label for label, score in labels.items() if score == top]
+        if len(tied) > 1:
+            for label in tied:
+                path = (*above, label)
+                out[(where, path)] = text_agreement(texts.get((where, path), []), situation.clauses)
+    return out
+
+
+def verdicts(chunks: Sequence[Chunk], situation: Situation, siblings: Sequence[Chunk] = ()) -> list[Verdict]:
+    """Each chunk judged against the other cases of its fiche: those among chunks, and siblings (the
+    fiche's passages retrieval did not return, so that a better case is seen even when not retrieved).
+    Labels decide; where sibling labels tie, what each case's own text says breaks the tie."""
+    scores = [_level_scores(c, situation) for c in chunks]
+    others = [(c, _level_scores(c, situation)) for c in siblings]
+    pool = [*zip(chunks, scores, strict=True), *others]
+    block = _blocks([c for c, _ in pool])
+    best = _best_labels(pool, block)
+    texts = _tied_texts(pool, block, best, situation)
+    for (where, path), bonus in texts.items():
+        best[(where, path[:-1])][path[-1]] += bonus
+    out: list[Verdict] = []
+    for chunk, own in zip(chunks, scores, strict=True):
+        levels = branch_levels(chunk)
+        weighed = tuple(
+            s + texts.get((_level_block(chunk, d, block), levels[: d + 1]), 0.0) for d, s in enumerate(own)
+        )
+        contradicted = _contradicted(chunk, weighed, block, best)
+        matched = not contradicted and any(s >= MATCH for s in own)
+        out.append(Verdict(matched, contradicted, sum(s for s in own if s > 0)))
+    return out
+
+
+def _read(situation: str | Situation) -> Situation | None:
+    return situation if isinstance(situation, Situation) else Situation.read(situation)
+
+
+def situation_order(
+    chunks: Sequence[Chunk], situation: str | Situation, siblings: Sequence[Chunk] = ()
+) -> list[tuple[int, bool]]:
+    """(position in chunks, matches the situation) pairs, in the order the passages should be used.
+
+    A fiche's passages are reordered among the places its own passages held (matching cases first, the
+    strongest match first), so
+    that one fiche with many passages of the matching case does not push the other fiches out; passages
+    of a contradicted case go last."""
+    read = _read(situation)
+    if read is None:
+        return [(i, False) for i in range(len(chunks))]
+    judged = verdicts(chunks, read, siblings)
+    places: dict[str, list[int]] = {}  # each fiche's positions, in order
+    for i, chunk in enumerate(chunks):
+        places.setdefault(chunk.doc_id, []).append(i)
+    keyed: list[tuple[tuple[int, int], int]] = []
+    for own in places.values():
+        kept = sorted(  # matching passages first, the best fitting (deepest) case before its ancestors
+            (i for i in own if not judged[i].contradicted),
+            key=lambda i: (not judged[i].matched, -judged[i].strength if judged[i].matched else 0.0, i),
+        )
+        keyed += [((0, place), i) for place, i in zip(own, kept, strict=False)]  # the fiche's first places
+    keyed += [((1, i), i) for i, v in enumerate(judged) if v.contradicted]
+    return [(i, judged[i].matched) for _, i in sorted(keyed)]
+
+
+def deciding_case(
+    fiche_chunks: Sequence[Chunk], situation: str | Situation, retrieved: Collection[str] = ()
+) -> Chunk | None:
+    """The passage of the fiche's case the situation decides (matched, contradicted by no other case of
+    its block, the strongest match, then the first in the fiche); None when it decides none, or when a
+    retrieved passage (ids) matches as strongly already ("En France" is kept for "En France > Cas
+    général > Date d'expiration entre 2 et 5 ans" only when nothing deeper fits)."""
+    read = _read(situation)
+    if read is None:
+        return None
+    judged = verdicts(fiche_chunks, read)
+    matched = [i for i, v in enumerate(judged) if v.matched]
+    best = max(matched, key=lambda i: (judged[i].strength, -fiche_chunks[i].ordinal), default=None)
+    if best is None:
+        return None
+    held = max((judged[i].strength for i in matched if fiche_chunks[i].id in retrieved), default=None)
+    return None if held is not None and held >= judged[best].strength else fiche_chunks[best]

@@ -279,6 +279,12 @@ def eval_command(
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="Rang limite de hit@k")] = 5,
     min_hit_at_5: Annotated[float | None, typer.Option(min=0, max=1, help="Seuil de hit@5")] = None,
     min_mrr: Annotated[float | None, typer.Option(min=0, max=1, help="Seuil de MRR")] = None,
+    min_declined: Annotated[
+        float | None, typer.Option(min=0, max=1, help="Part minimale des questions hors corpus déclinées")
+    ] = None,
+    max_wrongly_declined: Annotated[
+        float | None, typer.Option(min=0, max=1, help="Part maximale des questions couvertes déclinées")
+    ] = None,
     judge: Annotated[bool, typer.Option(help="Avis d'un LLM (GUICHET_LLM_URL)")] = False,
     semantic: Annotated[bool, typer.Option(help="Appui sémantique (embedder) des phrases")] = False,
 ) -> None:
@@ -286,7 +292,9 @@ def eval_command(
     from guichet.evaluation.cli_eval import eval_main
 
     settings = _settings()
-    thresholds = (min_hit_at_5, min_mrr)
+    from guichet.evaluation.command import Thresholds
+
+    thresholds = Thresholds(min_hit_at_5, min_mrr, min_declined, max_wrongly_declined)
     eval_main(settings, file, as_json, compare, out_dir, from_feedback, out, k, thresholds, judge, semantic)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,21 @@ def _difficulty(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value in (1, 2, 3):
         return value
     raise ValueError("« difficulty » doit valoir 1, 2 ou 3 (ou facile, moyen, difficile)")
+
+
+def relative_to_index(cases: Sequence[EvalCase], indexed: set[str]) -> tuple[list[EvalCase], int]:
+    """The cases as this index can answer them, and how many changed side.
+
+    A case none of whose expected fiches is indexed cannot be answered from this index: the right
+    answer says "not covered". One question set thus serves the 403-fiche slice and the national dump
+    (Crit'Air is out of the slice, in the dump) without two truths to keep in step.
+    """
+    out: list[EvalCase] = []
+    for case in cases:
+        if case.expected_sources and not indexed & set(case.expected_sources):
+            case = replace(
+                case, expected_sources=(), expected_facts=(), expected_links=(), expected_branch="",
+                expect_not_covered=True,
+            )  # fmt: skip
+        out.append(case)
+    return out, sum(a is not b for a, b in zip(cases, out, strict=True))

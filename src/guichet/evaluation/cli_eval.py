@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from guichet.settings import Settings
+
+if TYPE_CHECKING:
+    from guichet.evaluation.command import Thresholds
 
 
 def _usage(message: str) -> None:
@@ -25,11 +29,11 @@ def eval_main(
     from_feedback: bool,
     out: Path | None,
     k: int,
-    thresholds: tuple[float | None, float | None],
+    thresholds: Thresholds,
     judge: bool,
     semantic: bool,
 ) -> None:
-    """thresholds: the minimum hit@5 and MRR (None: not checked)."""
+    """thresholds: what the run must reach (None: not checked)."""
     if from_feedback:
         if file is not None:
             _usage("--from-feedback n'attend pas de jeu de questions")
@@ -40,7 +44,7 @@ def eval_main(
         return
     if out is not None:
         _usage("--out ne sert qu'avec --from-feedback")
-    run_eval(settings, file, as_json, compare_with, out_dir, k, *thresholds, judge, semantic)
+    run_eval(settings, file, as_json, compare_with, out_dir, k, thresholds, judge, semantic)
 
 
 def run_eval(
@@ -50,8 +54,7 @@ def run_eval(
     compare_with: Path | None,
     out_dir: Path | None,
     k: int,
-    min_hit_at_5: float | None,
-    min_mrr: float | None,
+    thresholds: Thresholds,
     judge: bool,
     semantic: bool,
 ) -> None:
@@ -62,7 +65,7 @@ def run_eval(
 
     if judge and not settings.llm_url:
         typer.echo("guichet: --judge ignoré : aucun modèle configuré (GUICHET_LLM_URL)", err=True)
-    options = EvalOptions(k, judge, semantic, min_hit_at_5, min_mrr, compare_with, out_dir)
+    options = EvalOptions(k, judge, semantic, thresholds, compare_with, out_dir)
     try:
         outcome = guarded(lambda: evaluate_file(settings, file, options))
     except (CaseFileError, ReportError) as exc:

@@ -14,10 +14,10 @@ import numpy as np
 
 from guichet.answer.worker import answer_options
 from guichet.cli.commands import EmptyIndex
-from guichet.evaluation.cases import EvalCase, load_cases
+from guichet.evaluation.cases import EvalCase, load_cases, relative_to_index
 from guichet.evaluation.checks import Similarity, check_answer
 from guichet.evaluation.compare import compare, load_report, render_comparison
-from guichet.evaluation.corpus import CorpusInfo
+from guichet.evaluation.corpus import CorpusInfo, indexed_fiche_ids
 from guichet.evaluation.judge import judge_answer
 from guichet.evaluation.markdown import render
 from guichet.evaluation.report import build_report, case_result
@@ -29,12 +29,21 @@ from guichet.wiring import Stack, build_stack
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """What `guichet eval` fails below (or above): None checks nothing."""
+
+    min_hit_at_5: float | None = None
+    min_mrr: float | None = None
+    min_declined: float | None = None  # share of out-of-corpus cases answered "not covered"
+    max_wrongly_declined: float | None = None  # share of in-corpus cases answered "not covered"
+
+
+@dataclass(frozen=True)
 class EvalOptions:
     k: int = 5
     judge: bool = False
     semantic: bool = False
-    min_hit_at_5: float | None = None
-    min_mrr: float | None = None
+    thresholds: Thresholds = Thresholds()
     compare_with: Path | None = None
     out_dir: Path | None = None
 
@@ -77,6 +86,7 @@ def evaluate_cases(
     stack: Stack, cases: Sequence[EvalCase], options: EvalOptions, *, question_set: str = ""
 ) -> dict[str, Any]:
     model = stack.chat_model
+    cases, out_of_index = relative_to_index(cases, indexed_fiche_ids(stack.index))
     runs = run_cases(
         cases, stack.index, stack.embedder, model, answer_options(stack.settings), _progress,
         reranker=stack.reranker,
@@ -97,6 +107,7 @@ def evaluate_cases(
         "mode": f"génératif ({model.name})" if model is not None else "extractif",
         "embedder": stack.embedder.name,
         "k": options.k,
+        "out_of_index": out_of_index,
     }
     return build_report(results, k=options.k, corpus=corpus_json, setup=setup)
 
@@ -135,14 +146,35 @@ def report_json(report: dict[str, Any]) -> str:
 
 
 def threshold_failures(report: dict[str, Any], options: EvalOptions) -> list[str]:
+    metrics, limits = report["metrics"], options.thresholds
     failures = []
     for name, label, minimum in (
-        ("hit_at_5", "hit@5", options.min_hit_at_5),
-        ("mrr", "MRR", options.min_mrr),
+        ("hit_at_5", "hit@5", limits.min_hit_at_5),
+        ("mrr", "MRR", limits.min_mrr),
     ):
-        value = float(report["metrics"][name])
+        value = float(metrics[name])
         if minimum is not None and value < minimum:
             failures.append(
                 f"{label} = {value:.3f}, sous le seuil de {minimum:.3f} : la recherche s'est dégradée"
             )
+    declined, wrongly = declined_shares(metrics)
+    if limits.min_declined is not None and declined is not None and declined < limits.min_declined:
+        failures.append(
+            f"questions hors corpus déclinées = {declined:.3f}, sous le seuil de {limits.min_declined:.3f} :"
+            " des questions sans réponse dans l'index reçoivent une réponse"
+        )
+    ceiling = limits.max_wrongly_declined
+    if ceiling is not None and wrongly is not None and wrongly > ceiling:
+        failures.append(
+            f"questions couvertes déclinées à tort = {wrongly:.3f}, au-dessus du seuil de"
+            f" {ceiling:.3f} : des réponses présentes dans l'index sont refusées"
+        )
     return failures
+
+
+def declined_shares(metrics: dict[str, Any]) -> tuple[float | None, float | None]:
+    """(out-of-corpus cases declined, in-corpus cases declined) as shares; None without such cases."""
+    uncovered, ranked = int(metrics["not_covered_cases"]), int(metrics["ranked_cases"])
+    declined = int(metrics["not_covered_ok"]) / uncovered if uncovered else None
+    wrongly = int(metrics["declined_in_corpus"]) / ranked if ranked else None
+    return declined, wrongly

@@ -1,9 +1,9 @@
-"""The index an evaluation runs on, when it is not the stack's own: a fixed subset of the fiches.
+"""The index an evaluation runs on, when it is not the stack's own, and what the report says of it.
 
-Embedding every one of the 403 real fiches (≈ 7,000 passages) takes about 20 minutes on 2 cores, too
-long for every build. The gate indexes the fiches its cases expect plus a fixed, seeded draw of
-distractors, so that retrieval still has to find the right fiche among unrelated ones; the report
-states that subset. `make eval` indexes them all.
+Embedding every one of the 403 real fiches (≈ 7,000 passages) takes about 20 minutes on 2 cores: a
+subset holds the fiches the cases expect plus a fixed, seeded draw of distractors, so that retrieval
+still has to find the right fiche among unrelated ones. The CI gate's sample of the national dump is
+drawn in dump_sample.py; `make eval` runs on the whole dump.
 """
 
 from __future__ import annotations
@@ -16,17 +16,14 @@ from pathlib import Path
 
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.loader import parse_document
-from guichet.evaluation.cases import EvalCase
 from guichet.evaluation.embed_cache import CachingEmbedder
 from guichet.indexing.bulk_ingest import ingest_into
+from guichet.ports.index import VectorIndex
 from guichet.settings import Settings
-from guichet.wiring import Stack, build_embedder
+from guichet.wiring import Stack, build_embedder, build_stack
 
 CORPUS_FILE = "eval-corpus.json"  # in the data folder: what was indexed, read back by the report
 SEED = 7
-# The gate's budget: about 1,500 passages embed in 3 to 4 minutes on 2 cores (≈ 7 passages/s).
-GATE_EXPECTED_PASSAGES = 1000
-GATE_TOTAL_PASSAGES = 1500
 
 
 @dataclass(frozen=True)
@@ -39,6 +36,9 @@ class CorpusInfo:
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+    def write(self, data_dir: Path) -> None:
+        (data_dir / CORPUS_FILE).write_text(json.dumps(self.to_json(), ensure_ascii=False), "utf-8")
 
     @classmethod
     def read(cls, data_dir: Path) -> CorpusInfo | None:
@@ -75,51 +75,9 @@ def passage_counts(paths: Sequence[Path], settings: Settings) -> dict[str, int]:
     return counts
 
 
-@dataclass(frozen=True)
-class GateSubset:
-    paths: list[Path]
-    cases: list[EvalCase]  # those whose expected fiches are all indexed
-    passages: int
-    description: str
-
-
-def gate_subset(
-    fiches_dir: Path,
-    cases: Sequence[EvalCase],
-    settings: Settings,
-    *,
-    expected_budget: int = GATE_EXPECTED_PASSAGES,
-    total_budget: int = GATE_TOTAL_PASSAGES,
-) -> GateSubset:
-    """The gate's index within a passage budget: the cases with the lightest expected fiches first (so
-    that as many cases as possible fit), then seeded distractors up to total_budget."""
-    every = sorted(fiches_dir.glob("*.xml"))
-    counts = passage_counts(every, settings)
-    cost = {c.key: sum(counts.get(f, 0) for f in c.expected_sources) for c in cases}
-    expected: set[str] = set()
-    kept: list[EvalCase] = []
-    total = 0
-    for case in sorted(cases, key=lambda c: (cost[c.key], c.line)):
-        new = set(case.expected_sources) - expected
-        extra = sum(counts.get(f, 0) for f in new)
-        if all(f in counts for f in case.expected_sources) and total + extra <= expected_budget:
-            expected |= new
-            total += extra
-            kept.append(case)
-    wanted = {f for c in cases for f in c.expected_sources}
-    others = [p for p in every if p.stem not in wanted]
-    random.Random(SEED).shuffle(others)
-    distractors = []
-    for path in others:
-        if total + counts[path.stem] <= total_budget:
-            distractors.append(path)
-            total += counts[path.stem]
-    paths = [p for p in every if p.stem in expected] + distractors
-    description = (
-        f"sous-ensemble du contrôle : {len(expected)} fiches attendues par {len(kept)} cas sur {len(cases)}"
-        f" (les plus légères d'abord), {len(distractors)} fiches de distraction (graine {SEED})"
-    )
-    return GateSubset(paths, sorted(kept, key=lambda c: c.line), total, description)
+def indexed_fiche_ids(index: VectorIndex) -> set[str]:
+    """The fiche (document) ids an index holds: what a case's expected sources are checked against."""
+    return {state.doc_id for state in index.documents() if not state.deleted}
 
 
 def index_fiches(settings: Settings, paths: list[Path], cache_path: Path, *, description: str) -> CorpusInfo:
@@ -141,5 +99,16 @@ def index_fiches(settings: Settings, paths: list[Path], cache_path: Path, *, des
     finally:
         stack.close()
         embedder.close()
-    (settings.data_dir / CORPUS_FILE).write_text(json.dumps(info.to_json(), ensure_ascii=False), "utf-8")
+    info.write(settings.data_dir)
+    return info
+
+
+def write_corpus_info(settings: Settings, description: str) -> CorpusInfo:
+    """Describe an index loaded otherwise (a snapshot) for the reports: counts, not the ids."""
+    stack = build_stack(settings, announce_writes=False)
+    try:
+        info = CorpusInfo(description, sum(1 for _ in stack.index.documents()), stack.index.chunk_count())
+    finally:
+        stack.close()
+    info.write(settings.data_dir)
     return info

@@ -30,6 +30,7 @@ _LABELS = {
     "coverage_errors": "erreurs de couverture",
     "branch_ok": "bon cas suivi",
     "not_covered_ok": "« hors corpus » bien signalé",
+    "declined_in_corpus": "couvertes mais déclinées à tort",
     "judge_mean": "juge LLM (0 à 2)",
 }
 _PROBLEMS = {
@@ -56,6 +57,8 @@ def render(report: Mapping[str, Any]) -> str:
                 value = f"{value} / {m['branch_cases']}"
             elif key == "not_covered_ok":
                 value = f"{value} / {m['not_covered_cases']}"
+            elif key == "declined_in_corpus":
+                value = f"{value} / {m['ranked_cases']}"
             elif key == "hit_at_k":
                 if m["k"] in (1, 3, 5):
                     continue
@@ -63,12 +66,30 @@ def render(report: Mapping[str, Any]) -> str:
             lines.append(f"| {label} | {value} |")
     lines += ["", "Latence par étape (secondes) :", "", "| étape | p50 | p95 |", "| --- | --- | --- |"]
     lines += [f"| {stage} | {v['p50']} | {v['p95']} |" for stage, v in report["latency"].items()]
+    lines += _by_split(report.get("by_split", {}))
     if report["by_difficulty"]:
         lines += ["", "| difficulté | cas | hit@5 | MRR |", "| --- | --- | --- | --- |"]
         for level, v in report["by_difficulty"].items():
             lines.append(f"| {level} | {v['cases']} | {v.get('hit_at_5', '–')} | {v.get('mrr', '–')} |")
     lines += ["", *_problems(report["cases"], m.get("k", 5))]
     return "\n".join(lines) + "\n"
+
+
+def _by_split(by_split: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Thresholds are tuned on dev and reported on held-out: both, side by side."""
+    if not by_split:
+        return []
+    head = "| partie | hit@5 | MRR | hors corpus déclinés | déclinés à tort | bon cas | faits présents |"
+    lines = ["", head]
+    lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+    for split, m in by_split.items():
+        lines.append(
+            f"| {split} | {m.get('hit_at_5', '–')} | {m.get('mrr', '–')}"
+            f" | {m['not_covered_ok']} / {m['not_covered_cases']}"
+            f" | {m['declined_in_corpus']} / {m.get('ranked_cases', '–')}"
+            f" | {m['branch_ok']} / {m['branch_cases']} | {m['facts_present']} |"
+        )
+    return lines
 
 
 def _setup(report: Mapping[str, Any]) -> str:

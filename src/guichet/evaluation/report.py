@@ -52,6 +52,8 @@ def case_result(run: CaseRun, checks: Checks, k: int) -> dict[str, Any]:
         "coverage": checks.coverage,
         "stages": run.stages,
     }
+    if record.notice:  # why an answer is extractive (no model, model failed, draft unusable) or cut
+        result["notice"] = record.notice
     if run.judge:
         result["judge"] = run.judge
     return result
@@ -116,6 +118,7 @@ def aggregate(results: Sequence[dict[str, Any]], k: int) -> dict[str, Any]:
         "not_covered_cases": len(uncovered),
         "not_covered_ok": sum(r["coverage"] == "ok" for r in uncovered),
         "declined_in_corpus": sum(r["coverage"] == "said_not_covered" for r in ranked),
+        "ranked_cases": len(ranked),
     }
     judged = [float(r["judge"]["score"]) for r in results if isinstance(r.get("judge", {}).get("score"), int)]
     if judged:

@@ -115,14 +115,16 @@ def run_case(
         ranking=tuple(dict.fromkeys(h.chunk.doc_id for h in deep)),
         evidence=tuple(dict.fromkeys(h.chunk.doc_id for h in hits)),
         record=record,
-        source_texts=_source_texts(hits, index),
+        source_texts=_source_texts(hits, index, case.situation),
         stages=_stages(record, search_s),
     )
 
 
-def _source_texts(hits: Sequence[SearchHit], index: VectorIndex) -> dict[str, list[str]]:
-    """Per fiche, its retrieved passages and its own links: what a cited sentence or fact may rest on."""
-    extracts = gather_evidence(hits, index, limit=len(hits))
+def _source_texts(hits: Sequence[SearchHit], index: VectorIndex, situation: str = "") -> dict[str, list[str]]:
+    """Per fiche, its retrieved passages and its own links: what a cited sentence or fact may rest on.
+    With the situation, as the pipeline gathers them: the passage of the case a situation decides may
+    not be among the hits (evidence.py), and an answer may cite it."""
+    extracts = gather_evidence(hits, index, limit=2 * len(hits), situation=situation)
     texts: dict[str, list[str]] = {}
     for extract in extracts:
         texts.setdefault(extract.doc_id, []).extend(allowed_texts([extract]))

