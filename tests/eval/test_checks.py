@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from guichet.answer.extractive import not_covered_answer
 from guichet.answer.prompt import NOT_COVERED
 from guichet.evaluation.checks import (
     branch_check,
@@ -106,6 +109,16 @@ def test_out_of_corpus_questions_must_be_declined_and_others_answered() -> None:
     assert coverage(off_corpus, answered) == "answered_out_of_corpus"
     assert coverage(case(), declined) == "said_not_covered"
     assert coverage(case(), answered) == "ok"
+
+
+def test_a_declined_answer_claims_nothing_even_with_titles_to_consult() -> None:
+    declined = replace(
+        record(not_covered_answer(["Prime inflation de 100 € versée par la Caf", "Chèque énergie 2022"])),
+        covered=False,
+    )
+    checks = check_answer(case(expected_sources=(), expect_not_covered=True), declined, ["F1"], TEXTS)
+    assert (checks.uncited_claims, checks.unsupported_facts) == ((), ())
+    assert checks.coverage == "ok"
 
 
 def test_a_clean_answer_passes_every_check() -> None:
