@@ -102,8 +102,9 @@ class Settings(BaseSettings):
     analytics_url: str = ""
     analytics_queue: str = "guichet.analytics"
 
-    # Open SSE answer streams (api/stream.py): beyond the replica's cap a new one gets 503, beyond a site's
-    # cap (counted on this replica) 429, both with Retry-After; events a slow client may leave waiting.
+    # Open SSE answer streams (api/stream.py), counted by each replica on its own (ADR 0030): beyond the
+    # replica's cap a new one gets 503, beyond a site's cap on this replica 429, both with Retry-After (a
+    # site can hold streams_per_site on every replica); events a slow client may leave waiting.
     streams_per_replica: int = 1000
     streams_per_site: int = 100
     stream_queue_events: int = 1024
@@ -116,7 +117,10 @@ class Settings(BaseSettings):
     s3_read_timeout: float = 10.0  # seconds without a byte from S3/MinIO (3 attempts at most)
     weaviate_query_timeout: float = 5.0  # seconds a Weaviate search may take
     weaviate_insert_timeout: float = 90.0  # seconds a Weaviate batch write may take
-    broker_blocked_timeout: float = 1.5  # seconds a publish may stay blocked by a RabbitMQ alarm
+    broker_blocked_timeout: float = 1.5  # seconds a publish (ask, live event) may stay blocked by an alarm
+    # Seconds an answer worker waits out an index outage (answer/index_wait.py) before its answers fail
+    # with "index_indisponible"; counted per outage, not per job.
+    index_outage_wait: float = 120.0
     # What the advisor reads (issue 18): a cited fiche last updated longer ago than this is flagged on
     # the page and named in the answer's notice; 0 = never.
     source_max_age_days: float = 730.0

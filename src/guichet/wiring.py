@@ -146,6 +146,7 @@ def build_answer_stream(settings: Settings) -> AnswerStream:
             shards=settings.answer_stream_shards,
             prefix=settings.answer_stream_prefix,
             retention=settings.answer_stream_retention,
+            blocked_timeout=settings.broker_blocked_timeout,
         )
     from guichet.ports.answer_streams.local import LocalAnswerStream
 

@@ -290,6 +290,26 @@ class BrokerContract:
         assert envelope.headers[ATTEMPT_HEADER] == "1"
         assert broker.depth(dead_letter_queue(queue)) == 0
 
+    def test_a_stopping_consumer_hands_back_what_it_took_uncounted(self, broker: Broker, queue: str) -> None:
+        # prefetch 2: B reaches the consumer while it runs A; it stops after A and never runs B. B must
+        # come back as it was: a return that the broker counts would eat one of its attempts.
+        broker.publish(queue, b"A", message_id="A")
+        broker.publish(queue, b"B", message_id="B", headers={ATTEMPT_HEADER: "1"})
+        stop = threading.Event()
+        seen: list[str] = []
+
+        def handler(envelope: Envelope) -> None:
+            seen.append(envelope.message_id)
+            time.sleep(0.3)  # B arrives meanwhile
+            stop.set()  # the worker is told to stop while it runs A
+
+        broker.consume(queue, handler, stop=stop, prefetch=2)
+        assert seen == ["A"]
+        wait_for(lambda: broker.depth(queue) == 1)
+        envelope = _get(broker, queue)
+        assert (envelope.message_id, envelope.delivery_count) == ("B", 1)
+        assert broker.depth(dead_letter_queue(queue)) == 0
+
     def test_depth_and_get(self, broker: Broker, queue: str) -> None:
         assert broker.get(queue) is None
         broker.publish(queue, b"a")

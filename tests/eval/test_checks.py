@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from guichet.answer.extractive import not_covered_answer
 from guichet.answer.prompt import NOT_COVERED
 from guichet.evaluation.checks import (
@@ -111,14 +109,15 @@ def test_out_of_corpus_questions_must_be_declined_and_others_answered() -> None:
     assert coverage(case(), answered) == "ok"
 
 
-def test_a_declined_answer_claims_nothing_even_with_titles_to_consult() -> None:
-    declined = replace(
-        record(not_covered_answer(["Prime inflation de 100 € versée par la Caf", "Chèque énergie 2022"])),
-        covered=False,
-    )
-    checks = check_answer(case(expected_sources=(), expect_not_covered=True), declined, ["F1"], TEXTS)
-    assert (checks.uncited_claims, checks.unsupported_facts) == ((), ())
-    assert checks.coverage == "ok"
+def test_a_declined_answer_asserts_nothing_even_with_fiches_to_consult() -> None:
+    """The titles listed "à consulter" under a decline are not claims: 138 were counted on the gate."""
+    titles = [
+        "Timbre fiscal : 86 € pour un passeport de majeur",
+        "Prime de partage de la valeur versée par l'employeur",
+    ]
+    declined = record(not_covered_answer(titles))
+    checks = check_answer(case(expected_sources=(), expect_not_covered=True), declined, ["F1", "F2"], TEXTS)
+    assert all(n == 0 for n in checks.counts().values()), checks
 
 
 def test_a_clean_answer_passes_every_check() -> None:

@@ -15,6 +15,7 @@ from guichet.capacity.simulator.profile import DEFAULT_PROFILE, load_profile
 from guichet.ports.answer_streams.rabbitmq import stream_arguments
 from guichet.ports.broker import retry_delays
 from guichet.ports.brokers.rabbitmq import delay_name, delay_queue_arguments, work_queue_arguments
+from guichet.settings import Settings
 from tests.helm.chart import (
     EXAMPLES,
     Manifest,
@@ -465,3 +466,19 @@ def test_maintenance_jobs_reconcile_hourly_and_purge_with_the_configured_retenti
     assert env["GUICHET_ANSWER_RETENTION_DAYS"] == "7"
     assert env["GUICHET_FEEDBACK_RETENTION_DAYS"] == "90"
     assert not find(render({"purge": {"enabled": False}}), "CronJob", "purge")
+
+
+# --- open SSE streams ----------------------------------------------------------------------------------
+
+
+def test_the_stream_caps_are_set_per_replica_from_the_chart() -> None:
+    # Each function replica counts its own open streams (docs/decisions/0030): the chart names its values
+    # per replica, passes them to the functions, and starts from the settings' own defaults.
+    streams = defaults()["functions"]["streams"]
+    settings = Settings()
+    assert (streams["perReplica"], streams["perSitePerReplica"]) == (
+        settings.streams_per_replica,
+        settings.streams_per_site,
+    )
+    config = one(render({"functions": {"streams": {"perSitePerReplica": 25}}}), "ConfigMap", "config")["data"]
+    assert (config["GUICHET_STREAMS_PER_SITE"], config["GUICHET_STREAMS_PER_REPLICA"]) == ("25", "1000")

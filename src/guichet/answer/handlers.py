@@ -4,7 +4,9 @@ Redelivery is expected (a worker died mid-answer, a broker failover): a job whos
 is not answered twice, its final event is republished for readers still waiting. A job that keeps failing
 is recorded "failed" on its last allowed delivery; one whose worker died on that delivery is dead-lettered
 by the broker, and DeadJobHandler records it "failed" from the dead-letter queue: no answer stays
-"running" forever. A worker that stops mid-answer hands the job back uncounted (Requeue, ADR 0009).
+"running" forever. A worker that stops mid-answer hands the job back uncounted (Requeue, ADR 0009). An
+index outage is waited out without spending attempts, up to a bound, then recorded failed with its
+reason (index_wait.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 
 from guichet import metrics
 from guichet.answer.generation import GenerationStopped
+from guichet.answer.index_wait import INDEX_DOWN_CODE, IndexOutage
 from guichet.answer.live_events import EventWriter
 from guichet.answer.pipeline import Answerer
 from guichet.answer.record import AnswerRecord, AskJob
@@ -99,6 +102,10 @@ class AnswerJobHandler:
         except GenerationStopped as exc:
             # Shutting down: handed back uncounted for another worker, even on the last delivery.
             raise Requeue(str(exc)) from exc
+        except IndexOutage as exc:
+            # Waited out up to its bound (index_wait.py): the record says why, and the job is done.
+            log.warning("answer %s: %s", job.id, exc)
+            return running.failed(INDEX_DOWN_CODE, exc.message)
         except Exception as exc:
             if attempt < self._max_deliveries:
                 raise  # requeued with backoff by the broker

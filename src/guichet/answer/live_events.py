@@ -1,8 +1,11 @@
 """The worker's side of the live answer stream: numbered events for one attempt of one answer.
 
 Live events are a convenience for readers; the answer record in the answer store is the truth. A publish
-that fails is logged and counted, never fatal: a reader that missed events re-reads the record when its
-stream goes quiet (see api/sse.py).
+that fails is counted (and logged once per answer attempt), never fatal: the generation goes on, its
+record is stored and its job acked as usual, and a reader that missed events re-reads the record when its
+stream goes quiet (see api/sse.py). Under a RabbitMQ resource alarm a publish fails within
+GUICHET_BROKER_BLOCKED_TIMEOUT, then at once while the alarm lasts (answer_streams/rabbitmq.py): a
+generation is slowed by that bound, never held until the alarm clears.
 """
 
 from __future__ import annotations
@@ -25,15 +28,18 @@ class EventWriter:
         self.attempt = attempt
         self._seq = 0
         self._offset = 0
+        self._failed = 0  # events not published: logged at the first only (an alarm fails every token)
 
     def emit(self, kind: EventKind, data: dict[str, Any]) -> None:
         event = AnswerEvent(self.answer_id, self.attempt, self._seq, kind, data, time.time())
         self._seq += 1
         try:
             self._stream.publish(event)
-        except AnswerStreamError:
+        except AnswerStreamError as exc:
             metrics.STREAM_PUBLISH_ERRORS.inc()
-            log.warning("event %s of answer %s not published", kind, self.answer_id, exc_info=True)
+            self._failed += 1
+            if self._failed == 1:
+                log.warning("event %s of answer %s not published (%s)", kind, self.answer_id, exc)
 
     def token(self, text: str) -> None:
         if not text:

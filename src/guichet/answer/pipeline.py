@@ -18,6 +18,7 @@ from guichet.answer.evidence import Extract, allowed_texts, chosen_branches, gat
 from guichet.answer.extractive import not_covered_answer
 from guichet.answer.generation import GenerationOptions
 from guichet.answer.guard import AllowedFacts, guard_answer
+from guichet.answer.index_wait import DEFAULT_OUTAGE_WAIT_S, IndexWait
 from guichet.answer.links import helpers, practical_links
 from guichet.answer.live_events import EventWriter
 from guichet.answer.prompt import is_not_covered
@@ -47,6 +48,7 @@ class AnswerOptions:
     generation: GenerationOptions = field(default_factory=GenerationOptions)
     coverage: CoverageRule = field(default_factory=CoverageRule)
     source_max_age_days: float = 730.0  # older cited fiches are flagged (source_dates.py); 0 = never
+    index_outage_wait: float = DEFAULT_OUTAGE_WAIT_S  # seconds an index outage is waited out (index_wait.py)
 
 
 class Answerer:
@@ -63,12 +65,13 @@ class Answerer:
         self._model = model
         self._options = options
         self._stop = stop
+        self._index_wait = IndexWait(options.index_outage_wait, stop)  # shared by the worker's threads
 
     def answer(self, job: AskJob, record: AnswerRecord, events: EventWriter) -> AnswerRecord:
         started = time.time()
         # A follow-up carries its thread's situations: retrieval, the cases and the prompt all see them.
         job = replace(job, situation=thread_situation(job.situation, job.thread))
-        hits, extracts = self._evidence(job)
+        hits, extracts = self._index_wait.run(lambda: self._evidence(job))  # IndexOutage past its bound
         retrieval_s = time.time() - started
         drafting = time.time()
         # "Et s'il est mineur ?" alone covers nothing: a follow-up is judged with the question it follows.

@@ -45,6 +45,7 @@ def answer_options(settings: Settings) -> AnswerOptions:
         prompt_chars=settings.llm_prompt_chars,
         generation=generation,
         source_max_age_days=settings.source_max_age_days,
+        index_outage_wait=settings.index_outage_wait,
     )
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from guichet.corpus.model import AUDIENCES
 
@@ -22,6 +22,7 @@ _LISTS = ("expected_sources", "expected_facts", "expected_links")
 _STRINGS = ("question", "audience", "situation", "expected_branch", "theme", "review")
 _KNOWN = {*_LISTS, *_STRINGS, "expect_not_covered", "difficulty", "feedback"}
 MAX_ERRORS = 20
+T = TypeVar("T")
 
 
 class CaseFileError(Exception):
@@ -56,24 +57,29 @@ def split_of(case: EvalCase) -> str:
 
 
 def load_cases(path: Path) -> list[EvalCase]:
+    return read_cases(path, parse_case, "jeu de questions invalide")
+
+
+def read_cases(path: Path, parse: Callable[[str, int], T], invalid: str) -> list[T]:
+    """One case a non-blank line, parsed by parse(raw, line); CaseFileError lists every bad line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseFileError(f"{path} : lecture impossible ({exc})") from exc
-    cases: list[EvalCase] = []
+    cases: list[T] = []
     errors: list[str] = []
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
         try:
-            cases.append(parse_case(raw, number))
+            cases.append(parse(raw, number))
         except ValueError as exc:
             errors.append(f"{path.name}:{number} : {exc}")
     if errors:
         shown = errors[:MAX_ERRORS] + (
             [f"… et {len(errors) - MAX_ERRORS} autres"] if len(errors) > MAX_ERRORS else []
         )
-        raise CaseFileError("jeu de questions invalide :\n" + "\n".join(shown))
+        raise CaseFileError(f"{invalid} :\n" + "\n".join(shown))
     if not cases:
         raise CaseFileError(f"{path} : aucun cas (une question JSON par ligne)")
     return cases

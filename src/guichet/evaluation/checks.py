@@ -74,17 +74,16 @@ def check_answer(
 ) -> Checks:
     """retrieved: fiche ids the pipeline retrieved; source_texts: fiche id -> its passages and links."""
     texts_of = {s.n: list(source_texts.get(s.id, ())) for s in record.sources}
-    # A declined answer (covered: false) claims nothing: its lines are the refusal and the titles of the
-    # fiches "à consulter", which would otherwise count as uncited claims and unsourced amounts.
-    answer = record.answer if record.covered else ""
-    unsupported, uncited = grounding(answer, texts_of, similarity)
+    # A decline asserts nothing: the fiches it names "à consulter" are titles, not claims or facts.
+    asserted = "" if said_not_covered(record) else record.answer
+    unsupported, uncited = grounding(asserted, texts_of, similarity)
     cited_texts = [t for texts in texts_of.values() for t in texts]
     branch, wrong = branch_check(case, record)
     return Checks(
         outside_citations=outside_citations(record, retrieved),
         unsupported_citations=unsupported,
         uncited_claims=uncited,
-        unsupported_facts=tuple(f"{r.kind}: {r.value}" for r in guard_answer(answer, cited_texts).removed),
+        unsupported_facts=tuple(f"{r.kind}: {r.value}" for r in guard_answer(asserted, cited_texts).removed),
         missing_facts=missing_facts(case.expected_facts, record.answer),
         missing_links=missing_links(case.expected_links, record),
         wrong_branches=wrong,

@@ -19,7 +19,7 @@ from typing import Any
 
 from guichet.answer.pipeline import AnswerOptions
 from guichet.answer.thread import retrieval_query, thread_after
-from guichet.evaluation.cases import CaseFileError, EvalCase, parse_case
+from guichet.evaluation.cases import EvalCase, parse_case, read_cases
 from guichet.evaluation.ranking import first_rank
 from guichet.evaluation.run import RANKING_DEPTH, CaseRun, RecordingRetriever, run_case
 from guichet.ports.embedder import Embedder
@@ -52,22 +52,7 @@ def is_follow_up_file(path: Path) -> bool:
 
 
 def load_follow_ups(path: Path) -> list[FollowUpCase]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CaseFileError(f"{path} : lecture impossible ({exc})") from exc
-    cases, errors = [], []
-    for number, raw in enumerate(lines, 1):
-        if raw.strip():
-            try:
-                cases.append(parse_follow_up(raw, number))
-            except ValueError as exc:
-                errors.append(f"{path.name}:{number} : {exc}")
-    if errors:
-        raise CaseFileError("questions complémentaires invalides :\n" + "\n".join(errors[:20]))
-    if not cases:
-        raise CaseFileError(f"{path} : aucun cas (une question JSON par ligne)")
-    return cases
+    return read_cases(path, parse_follow_up, "questions complémentaires invalides")
 
 
 def parse_follow_up(raw: str, line: int = 0) -> FollowUpCase:

@@ -4,7 +4,8 @@ Topology: `shards` durable streams "<prefix>.<n>" (stream_arguments()), declared
 first use; infra/rabbitmq/definitions.json declares the default ones. The events of answer X all go to
 shard_index(X) (a sha1, so every process agrees), which keeps them in publish order.
 
-publish() goes through a pool of confirm-mode connections (_rabbitmq_stream_publish.py); each
+publish() goes through a pool of confirm-mode connections (_rabbitmq_stream_publish.py), bounded under a
+RabbitMQ resource alarm by blocked_timeout (GUICHET_BROKER_BLOCKED_TIMEOUT, as the broker's); each
 subscribe() reads its shard from a timestamp offset on a connection of its own
 (_rabbitmq_stream_read.py) and skips the other answers' events. A function process does not subscribe
 per stream: its relay (relay.py) reads every shard once through tail() (_rabbitmq_stream_tail.py).
@@ -26,7 +27,7 @@ from guichet.ports.answer_stream import DEFAULT_RETENTION_S, AnswerEvent, Answer
 from guichet.ports.answer_streams._rabbitmq_stream_publish import Publishers
 from guichet.ports.answer_streams._rabbitmq_stream_read import read
 from guichet.ports.answer_streams._rabbitmq_stream_tail import ShardTail
-from guichet.ports.brokers._rabbitmq_channel import close_quietly
+from guichet.ports.brokers._rabbitmq_channel import DEFAULT_BLOCKED_TIMEOUT, close_quietly
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,14 @@ class RabbitMQAnswerStream:
         shards: int = 4,
         retention: float = DEFAULT_RETENTION_S,
         prefix: str = "guichet.answers",
+        blocked_timeout: float = DEFAULT_BLOCKED_TIMEOUT,
     ) -> None:
         if shards < 1 or retention <= 0:
             raise ValueError("shards doit être au moins 1 et retention positive")
         self.retention = retention
         self.streams = shard_names(prefix, shards)
         self._params = pika.URLParameters(url)
-        self._publishers = Publishers(self._params)
+        self._publishers = Publishers(url, blocked_timeout)
         self._declare_lock = threading.Lock()
         self._declared = False
         self._tails: list[ShardTail] = []  # closed with this stream

@@ -36,11 +36,16 @@ BLOCKED = "RabbitMQ bloque les publications (alarme mémoire ou disque)"
 
 
 class SharedChannel:
-    def __init__(self, params: pika.URLParameters, blocked_timeout: float = DEFAULT_BLOCKED_TIMEOUT) -> None:
+    def __init__(
+        self,
+        params: pika.URLParameters,
+        blocked_timeout: float = DEFAULT_BLOCKED_TIMEOUT,
+        pool_size: int = POOL_SIZE,
+    ) -> None:
         self._params = params
         params.blocked_connection_timeout = blocked_timeout
         self._blocked_timeout = blocked_timeout
-        self._slots = threading.BoundedSemaphore(POOL_SIZE)
+        self._slots = threading.BoundedSemaphore(pool_size)
         self._lock = threading.Lock()  # guards the two fields below only, never held during I/O
         self._idle: list[_Link] = []
         self._blocked_until = 0.0  # monotonic; 0 = not blocked
@@ -64,8 +69,14 @@ class SharedChannel:
         def send(channel: Any) -> None:
             channel.basic_publish(exchange, routing_key, body, properties, mandatory=True)
 
+        self.send(routing_key, send)
+
+    def send(self, routing_key: str, action: Callable[[Any], None]) -> None:
+        """A publish made by action(channel), under the resource-alarm rules above: refused at once while
+        the pool is marked blocked (but for one probe every blocked_timeout), BrokerError within
+        blocked_timeout when RabbitMQ blocks it."""
         self._refuse_if_blocked(routing_key)
-        blocked = self._run(f"publication vers {routing_key!r}", send, retry=True)[1]
+        blocked = self._run(f"publication vers {routing_key!r}", action, retry=True)[1]
         if not blocked:
             self._unblock()
 
@@ -114,6 +125,7 @@ class SharedChannel:
                         raise BrokerError(f"{what} : {BLOCKED}") from exc
                     if not (retry and attempt == 1 and isinstance(exc, px.AMQPConnectionError)):
                         raise BrokerError(f"{what} : {exc!r}") from exc
+                    self._drop_idle()  # a broker restart, or heartbeats missed while idle: all are gone
                     continue
                 if settle_s and not link.blocked:
                     link.connection.process_data_events(time_limit=settle_s)
@@ -149,6 +161,12 @@ class SharedChannel:
             return _Link(self._params, self._block, self._unblock)
         except px.AMQPError as exc:
             raise BrokerError(f"{what} : RabbitMQ injoignable ({exc!r})") from exc
+
+    def _drop_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for link in idle:
+            link.close()
 
     def _give_back(self, link: _Link) -> None:
         with self._lock:

@@ -2,7 +2,8 @@
 
 A lost connection, a closed channel (a queue deleted or not yet declared...) or any other error outside
 the handler is logged, waited out (0.5 s doubling up to 30 s, cut short by stop) and the consumer
-reconnects; RabbitMQ requeues what the dead channel left unacked.
+reconnects; RabbitMQ requeues what the dead channel left unacked. A consumer that stops hands back the
+deliveries it took but never ran itself, uncounted (_hand_back_unrun), before it closes.
 """
 
 from __future__ import annotations
@@ -75,4 +76,18 @@ def _serve(
             connection.process_data_events(time_limit=WAKE_S)
             while pending and not stop.is_set():
                 deliverer.deliver(pending.popleft())
-    # Deliveries still pending are requeued by RabbitMQ when the connection closes.
+        _hand_back_unrun(connection, channel, pending, deliverer)
+
+
+def _hand_back_unrun(connection: Any, channel: Any, pending: deque[Delivery], deliverer: Deliverer) -> None:
+    """Stopping: the deliveries taken but never run go back to the queue uncounted.
+
+    Left unacked, RabbitMQ would requeue them when the connection closes and a quorum queue counts that
+    return as a delivery: every stop would eat one attempt of a job it never ran (and one on its last
+    attempt would be failed without being tried). So the consumer is cancelled first (nothing more
+    comes), then each is republished with its attempt count unchanged and acked, as Requeue does.
+    """
+    connection.process_data_events(time_limit=0)  # what has already arrived joins pending
+    channel.stop_consuming()
+    while pending:
+        deliverer.hand_back(pending.popleft())

@@ -107,9 +107,16 @@ class Deliverer:
             settled = True  # nothing to move: acked
         self._settle(method.delivery_tag, settled)
 
+    def hand_back(self, delivery: Delivery) -> None:
+        """Return a delivery that was never run to the work queue, its attempt not counted."""
+        method, properties, body = delivery
+        message = envelope(method, properties, body)
+        log.info("message %s taken while stopping: handed back uncounted", message.message_id)
+        self._settle(method.delivery_tag, self._send_back(message, message.delivery_count, 0.0))
+
     def _settle(self, delivery_tag: Any, settled: bool | None) -> None:
         """Ack what was moved (True), nack a failed dead letter (False) or requeue the message (None)."""
-        _cancel_if_stopping(self._channel, self._stop)
+        _cancel_if_stopping(self._connection, self._channel, self._stop)
         if settled:
             self._channel.basic_ack(delivery_tag)
         elif settled is None:
@@ -176,10 +183,13 @@ def _pump(connection: Any, seconds: float, stop: threading.Event) -> None:
         connection.process_data_events(time_limit=min(remaining, WAKE_S))
 
 
-def _cancel_if_stopping(channel: Any, stop: threading.Event) -> None:
+def _cancel_if_stopping(connection: Any, channel: Any, stop: threading.Event) -> None:
     # Settling frees a prefetch slot: when stopping, cancel the consumer first, or RabbitMQ may fill that
-    # slot with a message this consumer would only hand back at close, one delivery count later.
+    # slot with a message this consumer would only hand back. What has already arrived is dispatched to
+    # the consumer's callback first: pika would reject what is still unread at the cancel with requeue,
+    # and a quorum queue counts that as a delivery (the consume loop hands those back uncounted).
     if stop.is_set():
+        connection.process_data_events(time_limit=0)
         channel.stop_consuming()
 
 

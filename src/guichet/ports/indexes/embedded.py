@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +106,7 @@ class EmbeddedIndex:
     # -- reads -----------------------------------------------------------------------------------
 
     def document_state(self, key: str) -> DocumentState | None:
-        with self._lock:
+        with self._lock, _reading("de l'état d'un document"):
             row = self._conn.execute(
                 f"SELECT {STATE_COLUMNS} FROM documents WHERE key = ?", (key,)
             ).fetchone()
@@ -162,7 +163,7 @@ class EmbeddedIndex:
         depth = candidate_depth(k)
         # One read transaction: the rankings and the rows fetched afterwards share a snapshot, even
         # if the index worker commits a replacement in between.
-        with self._lock, reads.Snapshot(self._conn):
+        with self._lock, _reading("de la recherche"), reads.Snapshot(self._conn):
             lexical = reads.lexical_ranking(self._conn, query, depth, filters) if mode != "vector" else []
             dense = self._vector(vector, depth, filters) if mode != "lexical" else []
             ranked = _combine(mode, lexical, dense, k)
@@ -187,6 +188,17 @@ class EmbeddedIndex:
         # Called inside the search snapshot, so live rowids and new rows are consistent.
         self._matrix.refresh(*reads.matrix_rows(self._conn, self._matrix.max_rowid))
         self._generation = generation
+
+
+@contextmanager
+def _reading(action: str) -> Iterator[None]:
+    # A read that SQLite cannot serve (its locks held by another process past its retries: "locking
+    # protocol", "database is locked"; an unreadable file) is the index being unavailable, as a Weaviate
+    # query failing is: callers of the port catch IndexBackendError (the answer worker waits it out).
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise IndexBackendError(f"index embarqué indisponible : échec {action} : {exc}") from exc
 
 
 def _combine(
