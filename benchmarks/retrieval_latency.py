@@ -6,7 +6,8 @@ Target (issue 15): hybrid p95 ≤ 150 ms at the full dump's 44,151 passages on t
 --check exits 1 when it is missed.
 The index holds real chunk texts (from ../shared/fiches) replicated to --chunks with random unit
 vectors (the search cost does not depend on the vectors' values); queries are the question set's,
-embedded for real on every call, as `guichet search` and the answer worker do.
+embedded for real on every call, as `guichet search` and the answer worker do, and the reranker the
+settings configure (GUICHET_RERANK_*: the embedded one by default) runs as in production.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def main() -> int:
     from guichet.ports.embedders.bundled import BundledE5Embedder
     from guichet.ports.indexes.embedded import EmbeddedIndex
     from guichet.ports.records import DocumentState
+    from guichet.settings import Settings
+    from guichet.wiring import build_reranker
 
     questions, _ = load_questions()
     real, _ = load_chunks(select_fiches(questions)[:20])
@@ -47,7 +50,10 @@ def main() -> int:
             state = DocumentState(key=part[0].doc_key, doc_id=part[0].doc_id, content_hash=str(start))
             index.replace_document(state, part, [v.tolist() for v in vectors[start : start + CHUNKS_PER_DOC]])
         print(f"index: {index.chunk_count()} chunks built in {time.perf_counter() - t0:.1f}s")
-        retriever = Retriever(index, embedder)
+        settings = Settings(data_dir=Path(tmp))
+        reranker = build_reranker(settings)
+        retriever = Retriever(index, embedder, reranker, rerank_depth=settings.rerank_depth)
+        print(f"reranker: {reranker.name if reranker else 'none'}")
         texts = [q.text for q in questions]
         retriever.search(texts[0], k=10)  # model load + matrix load, outside the timings
         embed_ms = []

@@ -12,6 +12,10 @@ sides of the match identical, at the cost of a slightly cruder stem.
 The same function runs on documents and on queries, so an expansion ("apl" -> "aide
 personnalisee logement") is symmetric: a fiche that spells the aid out matches the query "APL",
 and a fiche that only says "APL" matches the query "aide au logement".
+
+`query_terms` adds, to a query only, the words fiches use for what advisors say otherwise
+(EQUIVALENTS: "voiture" -> "véhicule"), so an index needs no rebuild when the list grows; both
+backends search with it.
 """
 
 from __future__ import annotations
@@ -95,3 +99,55 @@ def analyze(text: str) -> list[str]:
 def analyzed_text(text: str) -> str:
     """`analyze` joined by spaces: what a whitespace tokenizer (FTS5, Weaviate) indexes."""
     return " ".join(analyze(text))
+
+
+# Words of any question: they say nothing about which passage answers it (coverage, reranking).
+QUESTION_WORDS: frozenset[str] = frozenset(
+    analyze(
+        "comment quel quelle quels quelles quand combien pourquoi où faire fait dois doit doivent peut "
+        "peux puis veut veux voudrais faut savoir besoin usager usagère personne demande question "
+        "madame monsieur il elle ils elles son sa ses leur"
+    )
+)
+
+
+def question_terms(text: str) -> frozenset[str]:
+    """The distinct analysed terms of a question that say what it is about (no question words)."""
+    return frozenset(analyze(text)) - QUESTION_WORDS
+
+
+# What advisors say -> what fiches call it, each equivalence stated by the fiches themselves (checked by
+# tests/unit/test_lexical_equivalents.py against ../shared/fiches): "Voiture, véhicule utilitaire",
+# "complémentaire santé (mutuelle)", "micro-entrepreneur (auto-entrepreneur)", "Allocations chômage
+# (allocation d'aide au retour à l'emploi…)", "Carte grise (certificat d'immatriculation)",
+# "Relevé d'identité bancaire (Rib)". General words only, never a list written for one question.
+EQUIVALENTS: dict[str, str] = {
+    "voiture": "véhicule",
+    "automobile": "véhicule",
+    "mutuelle": "complémentaire santé",
+    "auto-entrepreneur": "micro-entrepreneur",
+    "chômage": "aide au retour à l'emploi",
+    "carte grise": "certificat d'immatriculation",
+    "rib": "relevé d'identité bancaire",
+}
+_EQUIVALENT_TERMS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = tuple(
+    (tuple(analyze(said)), tuple(analyze(written))) for said, written in EQUIVALENTS.items()
+)
+
+
+def query_terms(query: str) -> list[str]:
+    """`analyze(query)`, then the terms of the fiches' words for the phrases it contains (EQUIVALENTS)."""
+    terms = analyze(query)
+    extra = [
+        term
+        for said, written in _EQUIVALENT_TERMS
+        if _contains(terms, said)
+        for term in written
+        if term not in terms
+    ]
+    return terms + list(dict.fromkeys(extra))
+
+
+def _contains(terms: list[str], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(tuple(terms[i : i + n]) == phrase for i in range(len(terms) - n + 1))

@@ -46,6 +46,9 @@ SEARCH_SECONDS = Histogram(
     ["mode"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+RERANK_FAILURES = Counter(
+    "guichet_rerank_failures_total", "Searches whose reranker failed (the index's order was kept)."
+)
 HTTP_REQUESTS = Counter(
     "guichet_http_requests_total",
     "HTTP requests served by the functions, by route and status.",

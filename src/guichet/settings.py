@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     embed_query_prefix: str = "query: "
     embed_passage_prefix: str = "passage: "
     embed_batch_size: int = 16
+    # Reranking of the index's first passages (docs/decisions/0032-retrieval-at-scale.md): a rerank
+    # endpoint, or "" = the embedded feature reranker (rerank_embedded), or none.
+    rerank_url: str = ""  # TEI base URL (http://tei:8080) or Albert API's (https://…/v1)
+    rerank_api: Literal["tei", "albert"] = "tei"  # the endpoint's request/response shape
+    rerank_model: str = ""  # required by Albert API
+    rerank_api_key: str = ""
+    rerank_timeout: float = 2.0  # seconds; past it the index's own order is kept
+    rerank_depth: int = 40  # passages reordered
+    rerank_embedded: bool = True  # without rerank_url: the embedded feature reranker (False = none)
     # Answers: an OpenAI-compatible chat server (vLLM in production) ; "" = extractive answers only.
     llm_url: str = ""  # e.g. http://vllm:8000/v1
     llm_model: str = ""  # "" = the first model the server lists at /models

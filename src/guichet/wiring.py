@@ -17,6 +17,7 @@ from guichet.ports.broker import Broker
 from guichet.ports.embedder import Embedder
 from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
+from guichet.ports.reranker import Reranker
 from guichet.ports.store import ObjectStore
 from guichet.settings import Settings
 
@@ -107,6 +108,24 @@ def build_index(settings: Settings, dimension: int) -> VectorIndex:
     from guichet.ports.indexes.embedded import EmbeddedIndex
 
     return EmbeddedIndex(settings.index_path, dimension=dimension)
+
+
+def build_reranker(settings: Settings) -> Reranker | None:
+    if settings.rerank_url:
+        from guichet.ports.rerankers.http import HttpReranker
+
+        return HttpReranker(
+            settings.rerank_url,
+            api=settings.rerank_api,
+            model=settings.rerank_model,
+            api_key=settings.rerank_api_key,
+            timeout=settings.rerank_timeout,
+        )
+    if settings.rerank_embedded:
+        from guichet.ports.rerankers.features import FeatureReranker
+
+        return FeatureReranker()
+    return None
 
 
 def build_answer_store(settings: Settings) -> ObjectStore:
@@ -227,6 +246,7 @@ class Stack:
         answers: ObjectStore | None = None,
         answer_stream: AnswerStream | None = None,
         chat_model: ChatModel | None = None,
+        reranker: Reranker | None = None,
         announce_writes: bool = True,
     ) -> None:
         self.settings = settings
@@ -239,6 +259,9 @@ class Stack:
         self._store = LazyClient(lambda: build_store(self.settings, self._announcer()), given=store)
         self._embedder = LazyClient(lambda: build_embedder(self.settings), given=embedder)
         self._index = LazyClient(self._build_index, given=index, on_built=self._track_index)
+        self._reranker: LazyClient[Reranker | None] = LazyClient(
+            lambda: build_reranker(self.settings), given=reranker, on_built=self._own_closable
+        )
         self._answers = LazyClient(lambda: AnswerRepository(answers or build_answer_store(self.settings)))
         self._answer_stream = LazyClient(
             lambda: build_answer_stream(self.settings),
@@ -268,6 +291,10 @@ class Stack:
     @property
     def index(self) -> VectorIndex:
         return self._index.get()
+
+    @property
+    def reranker(self) -> Reranker | None:
+        return self._reranker.get()
 
     @property
     def answers(self) -> AnswerRepository:
@@ -304,7 +331,7 @@ class Stack:
 
     @property
     def retriever(self) -> Retriever:
-        return Retriever(self.index, self.embedder)
+        return Retriever(self.index, self.embedder, self.reranker, rerank_depth=self.settings.rerank_depth)
 
     def close(self) -> None:
         with self._owned_lock:
@@ -336,6 +363,10 @@ class Stack:
     def _track_index(self, index: VectorIndex) -> None:
         self._own(index.close)
         metrics.track_index_size(index.chunk_count)
+
+    def _own_closable(self, client: Reranker | None) -> None:
+        if client is not None:
+            self._own(client.close)
 
     def _own_chat_model(self, model: ChatModel | None) -> None:
         if model is not None:

@@ -33,7 +33,7 @@ from weaviate.util import _ServerVersion
 
 from guichet.ports.index import IndexBackendError, VectorIndex
 from guichet.ports.indexes import weaviate as adapter
-from guichet.ports.indexes.fusion import candidate_depth
+from guichet.ports.indexes.fusion import LEXICAL_WEIGHT, RRF_K, VECTOR_WEIGHT, candidate_depth
 from guichet.ports.records import DocumentState, SearchFilters, chunk_uuid
 from tests.contracts.test_index_contract import CNI, DIM, EMBEDDER, IndexContract, make_chunks, put
 
@@ -429,12 +429,23 @@ def test_search_requests(fake: FakeWeaviate, monkeypatch: pytest.MonkeyPatch, mo
         assert hits[0].vector_score == pytest.approx(
             _cosine(EMBEDDER.embed_query("x"), EMBEDDER.embed_passages([cni_text()])[0])
         )
-        assert hits[0].score == pytest.approx(2 / 61)  # reciprocal_rank_fusion: 1/(60+1) twice
+        # reciprocal_rank_fusion: rank 1 in both rankings
+        assert hits[0].score == pytest.approx((LEXICAL_WEIGHT + VECTOR_WEIGHT) / (RRF_K + 1))
     assert [h.chunk.doc_id for h in hits] == ["F1"]
 
 
 def cni_text() -> str:  # the indexed text of the single chunk put above
     return make_chunks("fiches/F1.xml", "F1", [CNI])[0].indexed_text
+
+
+def test_lexical_query_adds_the_fiches_words(fake: FakeWeaviate, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The equivalents of guichet.lexical are searched by Weaviate as by the embedded index."""
+    index = open_index(fake, monkeypatch)
+    put(index, "fiches/F1.xml", "F1", [CNI])
+    fake.calls.clear()
+    index.search("Elle vend sa voiture", [], k=3, mode="lexical")
+    request = next(r for c, r in fake.calls if c == "search")
+    assert request.bm25_search.query == "vend voitur vehicul"
 
 
 def test_hybrid_without_terms_is_vector_only(fake: FakeWeaviate, monkeypatch: pytest.MonkeyPatch) -> None:

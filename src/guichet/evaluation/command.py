@@ -87,7 +87,10 @@ def evaluate_cases(
 ) -> dict[str, Any]:
     model = stack.chat_model
     cases, out_of_index = relative_to_index(cases, indexed_fiche_ids(stack.index))
-    runs = run_cases(cases, stack.index, stack.embedder, model, answer_options(stack.settings), _progress)
+    runs = run_cases(
+        cases, stack.index, stack.embedder, model, answer_options(stack.settings), _progress,
+        reranker=stack.reranker,
+    )  # fmt: skip
     if options.judge and model is not None:
         runs = [_judged(run, model) for run in runs]
     similarity = embedder_similarity(stack.embedder) if options.semantic else None

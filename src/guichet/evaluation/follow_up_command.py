@@ -45,7 +45,9 @@ def evaluate_follow_ups(
 ) -> dict[str, Any]:
     """The report of the follow-up cases on stack: the follow-ups' metrics, plus "follow_ups"."""
     model = stack.chat_model
-    runs = run_follow_ups(cases, stack.index, stack.embedder, model, answer_options(stack.settings))
+    runs = run_follow_ups(
+        cases, stack.index, stack.embedder, model, answer_options(stack.settings), reranker=stack.reranker
+    )
     results = [
         case_result(
             r.run, check_answer(r.run.case, r.run.record, r.run.evidence, r.run.source_texts, None), options.k

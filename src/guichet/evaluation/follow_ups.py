@@ -25,6 +25,7 @@ from guichet.evaluation.run import RANKING_DEPTH, CaseRun, RecordingRetriever, r
 from guichet.ports.embedder import Embedder
 from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
+from guichet.ports.reranker import Reranker
 
 PREVIOUS_KEYS = {"question", "audience", "situation", "expected_sources"}
 
@@ -77,13 +78,17 @@ def run_follow_ups(
     embedder: Embedder,
     model: ChatModel | None,
     options: AnswerOptions,
+    *,
+    reranker: Reranker | None = None,
 ) -> list[FollowUpRun]:
     runs = []
     for item in cases:
-        previous = run_case(item.previous, index, embedder, model, options)
-        run = run_case(item.case, index, embedder, model, options, thread=thread_after(previous.record))
+        previous = run_case(item.previous, index, embedder, model, options, reranker=reranker)
+        thread = thread_after(previous.record)
+        run = run_case(item.case, index, embedder, model, options, thread=thread, reranker=reranker)
         query = retrieval_query(item.case.question, item.case.situation, ())
-        hits = RecordingRetriever(index, embedder).search(query, audience=item.case.audience, k=RANKING_DEPTH)
+        alone = RecordingRetriever(index, embedder, reranker)
+        hits = alone.search(query, audience=item.case.audience, k=RANKING_DEPTH)
         runs.append(FollowUpRun(run, previous, tuple(dict.fromkeys(h.chunk.doc_id for h in hits))))
     return runs
 

@@ -24,6 +24,7 @@ from guichet.ports.embedder import Embedder
 from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
 from guichet.ports.records import SearchHit, SearchMode
+from guichet.ports.reranker import Reranker
 
 RANKING_DEPTH = 50
 
@@ -31,8 +32,8 @@ RANKING_DEPTH = 50
 class RecordingRetriever(Retriever):
     """The pipeline's retriever, keeping the last query and hits, and the time the search took."""
 
-    def __init__(self, index: VectorIndex, embedder: Embedder) -> None:
-        super().__init__(index, embedder)
+    def __init__(self, index: VectorIndex, embedder: Embedder, reranker: Reranker | None = None) -> None:
+        super().__init__(index, embedder, reranker)
         self.calls: list[tuple[str, str | None, SearchMode, list[SearchHit], float]] = []
 
     def search(
@@ -80,10 +81,12 @@ def run_cases(
     model: ChatModel | None,
     options: AnswerOptions,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    reranker: Reranker | None = None,
 ) -> list[CaseRun]:
     runs = []
     for i, case in enumerate(cases, 1):
-        runs.append(run_case(case, index, embedder, model, options))
+        runs.append(run_case(case, index, embedder, model, options, reranker=reranker))
         if progress is not None:
             progress(i, len(cases))
     return runs
@@ -96,9 +99,11 @@ def run_case(
     model: ChatModel | None,
     options: AnswerOptions,
     thread: tuple[ThreadTurn, ...] = (),
+    *,
+    reranker: Reranker | None = None,
 ) -> CaseRun:
-    """thread: the turns a follow-up case continues (evaluation/follow_ups.py)."""
-    retriever = RecordingRetriever(index, embedder)
+    """thread: the turns a follow-up case continues (evaluation/follow_ups.py); reranker: the stack's."""
+    retriever = RecordingRetriever(index, embedder, reranker)
     answerer = Answerer(retriever, index, model, options)
     job = AskJob(new_answer_id(), case.question, case.audience, case.situation, thread=thread)
     stream: AnswerStream = _DiscardedStream()

@@ -6,7 +6,7 @@ import contextlib
 import sqlite3
 from collections.abc import Sequence
 
-from guichet.lexical import analyze
+from guichet.lexical import query_terms
 from guichet.ports.indexes._matrix import Row
 from guichet.ports.indexes._sqlite_schema import CHUNK_COLUMNS, chunk_from_row, placeholders
 from guichet.ports.records import Chunk, SearchFilters
@@ -31,7 +31,7 @@ class Snapshot:
 
 def fts_query(query: str) -> str:
     # Terms are [a-z0-9]+ after analysis, so quoting them is enough to neutralise FTS5 syntax.
-    terms = dict.fromkeys(analyze(query))
+    terms = dict.fromkeys(query_terms(query))
     return " OR ".join(f'"{t}"' for t in terms)
 
 

@@ -31,7 +31,7 @@ from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter
 from weaviate.exceptions import WeaviateBaseError
 
-from guichet.lexical import analyzed_text
+from guichet.lexical import query_terms
 from guichet.ports.index import IndexBackendError
 from guichet.ports.indexes import _weaviate_writes as writes
 from guichet.ports.indexes._weaviate_records import (
@@ -222,7 +222,7 @@ class WeaviateIndex:
             where = where_clause(filters)
             if mode == "vector":
                 return vector_search(self._chunks, vector, k, where)
-            terms = analyzed_text(query)
+            terms = " ".join(query_terms(query))
             if mode == "lexical":
                 return lexical_search(self._chunks, terms, k, where) if terms else []
             return hybrid_search(self._chunks, terms, vector, k, where)

@@ -1,0 +1,53 @@
+"""The embedded reranker: no model, the fiche's title over the fused order's first passages.
+
+Fusion ranks passages; an advisor's question asks for a fiche, and a fiche's title says what it is
+about in the words advisors use ("Qu'est-ce que l'ASSR ?" is answered by the fiche titled "Attestation
+scolaire de sécurité routière (ASSR)", not by one that mentions the acronym in a list). Each passage's
+score is a prior that keeps the fused order, 1 / (prior_k + position), plus `title` times the share of
+the question's content terms (guichet.lexical.question_terms) found in its fiche's title; a fiche's
+passages move together. Weights tuned on the development split of evals/questions.jsonl
+(benchmarks/retrieval_tuning.py), reported on the held-out one. Measured and left out (no gain on dev):
+the share of the question's terms a fiche's candidate passages hold together, and the fiche's dossier
+and thème (its breadcrumb): docs/decisions/0032-retrieval-at-scale.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from guichet.lexical import analyze, question_terms
+from guichet.ports.records import SearchHit
+
+
+@dataclass(frozen=True)
+class FeatureWeights:
+    prior_k: float = 5.0
+    title: float = 0.1
+
+
+class FeatureReranker:
+    def __init__(self, weights: FeatureWeights | None = None) -> None:
+        self._weights = weights or FeatureWeights()
+
+    @property
+    def name(self) -> str:
+        return "features"
+
+    def rerank(self, query: str, hits: Sequence[SearchHit]) -> list[SearchHit]:
+        wanted = question_terms(query)
+        w = self._weights
+        titles: dict[str, float] = {}
+        for hit in hits:
+            if wanted and hit.chunk.doc_id not in titles:
+                found = wanted & frozenset(analyze(hit.chunk.title))
+                titles[hit.chunk.doc_id] = len(found) / len(wanted)
+        scored = [
+            (1.0 / (w.prior_k + i) + w.title * titles.get(h.chunk.doc_id, 0.0), i, h)
+            for i, h in enumerate(hits, 1)
+        ]
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return [replace(h, score=score) for score, _, h in scored]
+
+    def close(self) -> None:
+        pass
