@@ -105,7 +105,8 @@ def test_the_general_case_applies_unless_the_situation_names_another(stack: Stac
         "Peut-elle toucher le RSA parent isolé ?",
         "Elle est de nationalité marocaine, elle élève seule son fils",
     )
-    assert record.case == "Cas général (Caf) > Étranger"
+    # A Moroccan national: the general case's foreigner branch, down to its non-European sub-case.
+    assert record.case == "Cas général (Caf) > Étranger > Étranger d'un autre pays"
 
 
 @pytest.mark.parametrize(
