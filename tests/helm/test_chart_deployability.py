@@ -350,3 +350,24 @@ def leading_words(args: list[str]) -> tuple[str, ...]:
             break
         words.append(arg)
     return tuple(words)
+
+
+def test_the_reranker_is_configured_from_the_chart() -> None:
+    # docs/decisions/0032: the embedded reranker by default, a TEI or Albert endpoint when set, its key
+    # from a Secret for every guichet process (they all search).
+    settings = Settings()
+    assert defaults()["config"]["rerankEmbedded"] is settings.rerank_embedded
+    assert defaults()["config"]["rerankApi"] == settings.rerank_api
+    plain = one(render({}), "ConfigMap", "config")["data"]
+    assert plain["GUICHET_RERANK_EMBEDDED"] == "true" and "GUICHET_RERANK_URL" not in plain
+    values = {"rerankUrl": "https://albert.api.etalab.gouv.fr/v1", "rerankApi": "albert"}
+    manifests = render(
+        {"config": {**values, "rerankModel": "BAAI/bge-reranker-v2-m3", "rerankApiKeySecret": "albert"}}
+    )
+    config = one(manifests, "ConfigMap", "config")["data"]
+    assert (config["GUICHET_RERANK_URL"], config["GUICHET_RERANK_API"]) == tuple(values.values())
+    assert config["GUICHET_RERANK_MODEL"] == "BAAI/bge-reranker-v2-m3"
+    for component, c in guichet_containers(manifests):
+        assert env_of(c)["GUICHET_RERANK_API_KEY"] == {
+            "secretKeyRef": {"name": "albert", "key": "api-key"}
+        }, component

@@ -105,6 +105,11 @@ http://127.0.0.1:8000/v1
   valueFrom:
     secretKeyRef: {name: {{ . | quote }}, key: {{ $.Values.config.embedApiKeyKey | quote }}}
 {{- end }}
+{{- with .Values.config.rerankApiKeySecret }}
+- name: GUICHET_RERANK_API_KEY  # every process that searches (answer workers, the functions' search)
+  valueFrom:
+    secretKeyRef: {name: {{ . | quote }}, key: {{ $.Values.config.rerankApiKeyKey | quote }}}
+{{- end }}
 {{- if include "guichet.caBundleSource" . }}
 - {name: AWS_CA_BUNDLE, value: /etc/guichet/ca/ca.crt}  # boto3: the object store's private CA
 {{- end }}
