@@ -23,6 +23,7 @@ from pathlib import Path
 from _common import REPO, SHARED_FICHES, hit_and_rr
 
 from guichet.answer.coverage import CoverageRule, CoverageSignals, coverage_signals
+from guichet.answer.named_things import unknown_names
 from guichet.answer.thread import retrieval_query
 from guichet.evaluation.cases import EvalCase, load_cases, relative_to_index, split_of
 from guichet.evaluation.corpus import indexed_fiche_ids
@@ -54,7 +55,7 @@ def build_index(fiches: Path, data_dir: Path) -> Stack:
 def signals_of(stack: Stack, case: EvalCase) -> CoverageSignals:
     query = retrieval_query(case.question, case.situation, ())
     hits = stack.retriever.search(query, audience=case.audience, k=12, mode="lexical")
-    return coverage_signals(case.question, hits)
+    return coverage_signals(case.question, hits, unknown_names=unknown_names(case.question, stack.index))
 
 
 def rates(rule: CoverageRule, rows: list[tuple[EvalCase, CoverageSignals]]) -> tuple[float, float, int, int]:

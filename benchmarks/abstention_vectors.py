@@ -27,6 +27,7 @@ from _common import REPO, SHARED_FICHES, case_query, hit_and_rr
 from abstention import MAX_WRONGLY_DECLINED, MIN_OOC_DECLINED, rates
 
 from guichet.answer.coverage import CoverageRule, CoverageSignals, coverage_signals
+from guichet.answer.named_things import unknown_names
 from guichet.answer.pipeline import AnswerOptions
 from guichet.corpus.chunking import chunk_document
 from guichet.corpus.loader import parse_document
@@ -79,7 +80,9 @@ def main() -> int:
         # The pipeline's own search (AnswerOptions.retrieve_k passages) for the signals, a deeper one
         # (the evaluation's) for the ranking.
         answered = stack.retriever.search(case_query(case), audience=case.audience, k=retrieve_k)
-        rows.append((case, coverage_signals(case.question, answered, embedder=embedder.name)))
+        unknown = unknown_names(case.question, stack.index)
+        signals = coverage_signals(case.question, answered, embedder=embedder.name, unknown_names=unknown)
+        rows.append((case, signals))
         hits = stack.retriever.search(case_query(case), audience=case.audience, k=50)
         if not case.expect_not_covered:
             ranks[split_of(case)].append(hit_and_rr([h.chunk.doc_id for h in hits], case.expected_sources))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -141,13 +142,14 @@ def query_terms(query: str) -> list[str]:
     extra = [
         term
         for said, written in _EQUIVALENT_TERMS
-        if _contains(terms, said)
+        if contains_phrase(terms, said)
         for term in written
         if term not in terms
     ]
     return terms + list(dict.fromkeys(extra))
 
 
-def _contains(terms: list[str], phrase: tuple[str, ...]) -> bool:
-    n = len(phrase)
-    return any(tuple(terms[i : i + n]) == phrase for i in range(len(terms) - n + 1))
+def contains_phrase(terms: Sequence[str], phrase: Sequence[str]) -> bool:
+    """Whether `phrase` (analysed terms) occurs in `terms` in a row."""
+    n, wanted = len(phrase), tuple(phrase)
+    return n > 0 and any(tuple(terms[i : i + n]) == wanted for i in range(len(terms) - n + 1))

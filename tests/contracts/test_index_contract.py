@@ -117,6 +117,15 @@ class IndexContract:
         assert search(corpus, "hélicoptère", mode="lexical") == []
         assert search(corpus, "de la le", mode="lexical") == []
 
+    def test_mentions_a_phrase_only_with_its_terms_in_a_row(self, corpus: VectorIndex) -> None:
+        # The coverage decision asks whether the corpus knows a name the question uses (named_things.py).
+        assert corpus.mentions("carte nationale d'identité")
+        assert corpus.mentions("Caisse d'allocations familiales")  # "caisse d'allocations" in APL
+        assert corpus.mentions("carrière longue")  # a passage of two audiences: any audience counts
+        assert not corpus.mentions("identité nationale")  # both terms are there, not in a row
+        assert not corpus.mentions("hélicoptère")
+        assert not corpus.mentions("de la")
+
     def test_replace_with_fewer_chunks_removes_old_ones(self, corpus: VectorIndex) -> None:
         put(corpus, "fiches/F21089.xml", "F21089", ["Nouvelle version : passeport biométrique."])
         assert corpus.chunk_count() == 3

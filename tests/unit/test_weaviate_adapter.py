@@ -205,6 +205,9 @@ class FakeWeaviate:
         if f.operator == base_pb2.Filters.OPERATOR_CONTAINS_ANY:
             have = set(value) if isinstance(value, list) else {value}
             return bool(have & set(f.value_text_array.values))
+        if f.operator == base_pb2.Filters.OPERATOR_CONTAINS_ALL:  # a whitespace-tokenized text property
+            tokens = set(value) if isinstance(value, list) else set(str(value or "").split())
+            return set(f.value_text_array.values) <= tokens
         raise AssertionError(f"unexpected filter operator {f.operator}")
 
 

@@ -11,7 +11,10 @@ one question to the next (a fused RRF score is not):
   declines too few out-of-corpus questions, a single passage too many in-corpus ones);
 - the best cosine similarity of the query and a passage, when the backend reports it (both do in
   hybrid mode: docs/decisions/0021-abstention-and-case.md);
-- agreement: the best fiche is in the top ranks of both the lexical and the vector ranking.
+- agreement: the best fiche is in the top ranks of both the lexical and the vector ranking;
+- unknown names: a scheme or service the question names that no passage of the index contains
+  (named_things.py: "l'indemnité inflation" on a corpus older than it). Declines whatever the scores:
+  the neighbours retrieval returns describe other schemes.
 
 The thresholds (CoverageRule) are tuned on the development split of evals/questions.jsonl and
 reported on the held-out split (benchmarks/abstention.py). The same rule holds in extractive and
@@ -38,6 +41,7 @@ class CoverageSignals:
     agreement: bool
     question_terms: int
     embedder: str = ""  # whose cosine best_cosine is: a bar is only meaningful for the model it was tuned on
+    unknown_names: tuple[str, ...] = ()  # names of the question the index never mentions (named_things.py)
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,11 @@ class CoverageRule:
     # A question whose rankings disagree needs this much coverage. Equal to min_term_coverage (agreement
     # unused) until tuned on hybrid rankings, which need the passages' real vectors.
     min_term_coverage_without_agreement: float = 0.41
+    decline_unknown_names: bool = True
 
     def covered(self, signals: CoverageSignals) -> bool:
+        if signals.unknown_names and self.decline_unknown_names:
+            return False
         if signals.question_terms == 0:
             return True  # nothing to judge by ("bonjour ?"): the drafting says what it can
         cosine, bar = signals.best_cosine, self.min_cosine.get(signals.embedder)
@@ -65,7 +72,13 @@ class CoverageRule:
         return signals.term_coverage >= needed
 
 
-def coverage_signals(question: str, hits: Sequence[SearchHit], *, embedder: str = "") -> CoverageSignals:
+def coverage_signals(
+    question: str,
+    hits: Sequence[SearchHit],
+    *,
+    embedder: str = "",
+    unknown_names: tuple[str, ...] = (),
+) -> CoverageSignals:
     wanted = question_terms(question)
     by_fiche: dict[str, set[str]] = {}
     for hit in hits[:BEST_PASSAGES]:
@@ -80,6 +93,7 @@ def coverage_signals(question: str, hits: Sequence[SearchHit], *, embedder: str 
         embedder=embedder,
         agreement=_agree(hits),
         question_terms=len(wanted),
+        unknown_names=unknown_names,
     )
 
 

@@ -20,6 +20,7 @@ from guichet.lexical import fold
 from guichet.ports.index import VectorIndex
 from guichet.ports.records import Chunk, SearchHit
 
+FICHES_JUDGED_WHOLE = 2
 _SERVICE_TYPES: tuple[ServiceType, ...] = ("teleservice", "simulateur", "formulaire", "autre")
 
 
@@ -172,9 +173,14 @@ def gather_evidence(
 
 
 def _branched_fiches(hits: Sequence[SearchHit], index: VectorIndex) -> dict[str, list[Chunk]]:
-    """doc_key -> all the fiche's chunks, for each fiche among hits that has cases (Situation/BlocCas)."""
-    keys = dict.fromkeys(h.chunk.doc_key for h in hits if h.chunk.branch)
-    return {key: [chunk for chunk, _ in index.document_chunks(key)] for key in keys}
+    """doc_key -> all the fiche's chunks, for each fiche that has cases (Situation/BlocCas) among the
+    fiches of hits with a passage in a case, and the first two fiches whatever their passages: the
+    opening passage of F1444 says nothing of "Décès à l'étranger", which "décédé en Espagne" decides.
+    (Two: an answer quotes at most two fiches; a deciding case of a farther one would take their room.)"""
+    first = list(dict.fromkeys(h.chunk.doc_key for h in hits))[:FICHES_JUDGED_WHOLE]
+    keys = dict.fromkeys([*first, *(h.chunk.doc_key for h in hits if h.chunk.branch)])
+    fiches = {key: [chunk for chunk, _ in index.document_chunks(key)] for key in keys}
+    return {key: chunks for key, chunks in fiches.items() if any(c.branch for c in chunks)}
 
 
 def _with_deciding_cases(

@@ -37,6 +37,9 @@ RELATIVE_BAR = 0.75  # share of the closest passage's question terms another pas
 INTENT_WEIGHT = 2.0
 TITLE_WEIGHT = 1.0
 FACT_WEIGHT = 0.5
+# A line of the case the situation decides: worth one question term, so the answer quotes that case
+# even when the fiche's common text shares more words with the question.
+CASE_WEIGHT = 1.0
 # Without a situation, the case most people are in: the general case, in France; not the exceptions.
 _SPECIAL_CASE = re.compile(
     r"(?i)(?:[àa] l['’][ée]tranger|vous [êe]tes [ée]tranger|outre-mer|mayotte|guyane|r[ée]union|"
@@ -72,7 +75,7 @@ def _relevant(
 ) -> list[Extract]:
     """Passages sharing two question terms (or all of them), and nearly as many as the closest one;
     and, of the fiches those come from, the passages whose section answers the question's intent
-    ("Coût" for "combien coûte").
+    ("Coût" for "combien coûte") and those of the case the situation decides.
 
     The relative bar keeps "carte Vitale" out of an answer about a "carte d'identité périmée".
     """
@@ -82,7 +85,9 @@ def _relevant(
     fiches = {e.doc_id for e in chosen}
     return [
         e for e in extracts
-        if e in chosen or (e.doc_id in fiches and intents and intent_hits(_titles(e), intents))
+        if e in chosen
+        or (e.doc_id in fiches and intents and intent_hits(_titles(e), intents))
+        or (e.doc_id in fiches and e.matches_situation and e.branch)
     ]  # fmt: skip
 
 
@@ -95,7 +100,8 @@ def _score(extract: Extract, unit: Unit, wanted: frozenset[str], intents: tuple[
     hits = intent_hits(unit.text, intents)
     title = intent_hits(_titles(extract), intents) if (overlap or hits or has_fact(unit.text)) else 0
     fact = FACT_WEIGHT if has_fact(unit.text) else 0.0
-    return overlap + INTENT_WEIGHT * hits + TITLE_WEIGHT * title + fact
+    case = CASE_WEIGHT if extract.matches_situation and extract.branch else 0.0
+    return overlap + INTENT_WEIGHT * hits + TITLE_WEIGHT * title + fact + case
 
 
 def _units(extract: Extract) -> list[Unit]:
@@ -283,10 +289,18 @@ NOT_COVERED_LEAD = (
 )
 
 
-def not_covered_answer(titles: Sequence[str]) -> str:
-    """What the advisor reads when the sources do not answer: said plainly, nothing cited, the closest
+def not_covered_answer(titles: Sequence[str], unknown: Sequence[str] = ()) -> str:
+    """What the advisor reads when the sources do not answer: said plainly, nothing cited, the names of
+    the question no fiche mentions (a scheme newer than the fiches, or called otherwise), the closest
     fiches named "à consulter" (their links are in the record's `consult`, not in the text)."""
-    if not titles:
-        return NOT_COVERED_LEAD
-    listed = "\n".join(f"- {title}" for title in titles)
-    return f"{NOT_COVERED_LEAD}\nÀ consulter, au cas où elles aideraient :\n{listed}"
+    lines = [NOT_COVERED_LEAD]
+    if unknown:
+        names = ", ".join(f"« {name} »" for name in unknown)
+        lines.append(
+            f"Aucune fiche indexée ne mentionne {names} : dispositif plus récent que les fiches, "
+            "ou nommé autrement."
+        )
+    if titles:
+        lines.append("À consulter, au cas où elles aideraient :")
+        lines.extend(f"- {title}" for title in titles)
+    return "\n".join(lines)

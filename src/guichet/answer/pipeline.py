@@ -21,6 +21,7 @@ from guichet.answer.guard import AllowedFacts, guard_answer
 from guichet.answer.index_wait import DEFAULT_OUTAGE_WAIT_S, IndexWait
 from guichet.answer.links import helpers, practical_links
 from guichet.answer.live_events import EventWriter
+from guichet.answer.named_things import unknown_names
 from guichet.answer.prompt import is_not_covered
 from guichet.answer.record import AnswerRecord, AskJob, ConsultRef, Timings
 from guichet.answer.related import related_questions
@@ -71,15 +72,15 @@ class Answerer:
         started = time.time()
         # A follow-up carries its thread's situations: retrieval, the cases and the prompt all see them.
         job = replace(job, situation=thread_situation(job.situation, job.thread))
-        hits, extracts = self._index_wait.run(lambda: self._evidence(job))  # IndexOutage past its bound
-        retrieval_s = time.time() - started
-        drafting = time.time()
         # "Et s'il est mineur ?" alone covers nothing: a follow-up is judged with the question it follows.
         asked = with_followed_question(job.question, job.thread)
-        signals = coverage_signals(asked, hits, embedder=self._retriever.embedder_name)
+        hits, extracts, unknown = self._index_wait.run(lambda: self._evidence(job, asked))  # or IndexOutage
+        retrieval_s = time.time() - started
+        drafting = time.time()
+        signals = coverage_signals(asked, hits, embedder=self._retriever.embedder_name, unknown_names=unknown)
         if not extracts or not self._options.coverage.covered(signals):
             # Decided before any drafting, the same way whether a model is configured or not.
-            final = not_covered(record, extracts)
+            final = not_covered(record, extracts, unknown)
             events.token(final.answer)
             first_token_s = time.time() - drafting
         else:
@@ -105,16 +106,19 @@ class Answerer:
         )
         return replace(final, timings=timings, updated_at=time.time())
 
-    def _evidence(self, job: AskJob) -> tuple[list[SearchHit], list[Extract]]:
+    def _evidence(self, job: AskJob, asked: str) -> tuple[list[SearchHit], list[Extract], tuple[str, ...]]:
         query = retrieval_query(job.question, job.situation, job.thread)
         hits = self._retriever.search(query, audience=job.audience, k=self._options.retrieve_k)
         situation = branch_situation(job.question, job.situation, job.thread)
         extracts = gather_evidence(hits, self._index, limit=self._options.extracts, situation=situation)
-        return hits, extracts
+        return hits, extracts, unknown_names(asked, self._index)
 
 
-def not_covered(record: AnswerRecord, extracts: Sequence[Extract]) -> AnswerRecord:
-    """The sources do not answer: said in French, nothing cited, the closest fiches "à consulter"."""
+def not_covered(
+    record: AnswerRecord, extracts: Sequence[Extract], unknown: Sequence[str] = ()
+) -> AnswerRecord:
+    """The sources do not answer: said in French, nothing cited, the closest fiches "à consulter", and
+    the names of the question no fiche mentions."""
     consult: dict[str, ConsultRef] = {}
     for extract in extracts:
         if extract.doc_id not in consult and len(consult) < CONSULT_FICHES:
@@ -123,7 +127,7 @@ def not_covered(record: AnswerRecord, extracts: Sequence[Extract]) -> AnswerReco
     return replace(
         record,
         status="done",
-        answer=not_covered_answer([c.title for c in consult.values()]),
+        answer=not_covered_answer([c.title for c in consult.values()], unknown),
         sources=(),
         related_questions=(),
         links=(),

@@ -69,6 +69,13 @@ def lexical_ranking(
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
+def has_phrase(conn: sqlite3.Connection, terms: Sequence[str]) -> bool:
+    """Whether a passage holds the analysed terms in a row (an FTS5 phrase query)."""
+    match = '"' + " ".join(terms) + '"'
+    row = conn.execute("SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (match,)).fetchone()
+    return row is not None
+
+
 def generation(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from weaviate.classes.query import Filter, FilterReturn, MetadataQuery
 from weaviate.collections import Collection
 
+from guichet.lexical import contains_phrase
 from guichet.ports.indexes._weaviate_records import chunk_from_object
 from guichet.ports.indexes._weaviate_schema import VECTOR_NAME
 from guichet.ports.indexes.fusion import candidate_depth, reciprocal_rank_fusion
@@ -55,6 +57,21 @@ def lexical_search(
         SearchHit(chunk_from_object(o), float(o.metadata.score or 0.0), lexical_rank=rank)
         for rank, o in enumerate(response.objects, start=1)
     ]
+
+
+# Passages read to find a phrase's terms in a row. BM25 has no phrase query: the passages holding every
+# term are read, up to this many; terms found together in more are a phrase the corpus knows.
+PHRASE_SCAN = 500
+
+
+def phrase_mentioned(chunks: Collection[Any, Any], terms: Sequence[str]) -> bool:
+    response = chunks.query.fetch_objects(
+        filters=Filter.by_property("analyzed").contains_all(list(dict.fromkeys(terms))),
+        limit=PHRASE_SCAN, return_properties=["analyzed"],
+    )  # fmt: skip
+    if len(response.objects) >= PHRASE_SCAN:
+        return True
+    return any(contains_phrase(str(o.properties["analyzed"]).split(), terms) for o in response.objects)
 
 
 def hybrid_search(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from guichet.lexical import analyze
 from guichet.ports.index import IndexBackendError
 from guichet.ports.indexes import _sqlite_reads as reads
 from guichet.ports.indexes import _sqlite_writes as writes
@@ -173,6 +174,14 @@ class EmbeddedIndex:
             SearchHit(chunks[rowid], score, lex, vec, vector_score=cosine.get(rowid))
             for rowid, score, lex, vec in ranked
         ]
+
+    def mentions(self, phrase: str) -> bool:
+        terms = analyze(phrase)
+        if not terms:
+            return False
+        # An FTS5 phrase over the pre-analysed terms ([a-z0-9] only: nothing to escape).
+        with self._lock, _reading("de la recherche"):
+            return reads.has_phrase(self._conn, terms)
 
     def _vector(self, vector: Vector, n: int, filters: SearchFilters) -> list[tuple[int, float]]:
         if len(vector) != self.dimension:

@@ -31,7 +31,7 @@ from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter
 from weaviate.exceptions import WeaviateBaseError
 
-from guichet.lexical import query_terms
+from guichet.lexical import analyze, query_terms
 from guichet.ports.index import IndexBackendError
 from guichet.ports.indexes import _weaviate_writes as writes
 from guichet.ports.indexes._weaviate_records import (
@@ -47,6 +47,7 @@ from guichet.ports.indexes._weaviate_schema import VECTOR_NAME, ensure_collectio
 from guichet.ports.indexes._weaviate_search import (
     hybrid_search,
     lexical_search,
+    phrase_mentioned,
     vector_search,
     where_clause,
 )
@@ -226,6 +227,13 @@ class WeaviateIndex:
             if mode == "lexical":
                 return lexical_search(self._chunks, terms, k, where) if terms else []
             return hybrid_search(self._chunks, terms, vector, k, where)
+
+    def mentions(self, phrase: str) -> bool:
+        terms = analyze(phrase)
+        if not terms:
+            return False
+        with _backend("de la recherche"):
+            return phrase_mentioned(self._chunks, terms)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
