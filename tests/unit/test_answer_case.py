@@ -41,6 +41,8 @@ IDS = [
     "F15553",
     "F19778",
     "F1069",
+    "F1444",
+    "F1050",
 ]
 pytestmark = pytest.mark.skipif(
     not all((FICHES / f"{i}.xml").is_file() for i in IDS), reason=f"real fiches absent ({FICHES})"
@@ -96,6 +98,20 @@ def test_the_case_the_situation_decides_in_another_section_of_the_fiche(stack: S
     )
     assert record.sources[0].id == "F13104"
     assert record.case == "Activité salariée"
+    # ... and the answer quotes it, though the fiche's common conditions share more of the question's words.
+    assert "Cas « Activité salariée » :" in record.answer
+
+
+def test_a_death_abroad_is_answered_by_the_case_abroad(stack: Stack) -> None:
+    # "décédé en Espagne" says nothing of "Décès à l'étranger" word for word (expand_situation does).
+    record = ask(
+        stack,
+        "Comment obtenir une copie de l'acte de décès de son père ?",
+        "Son père est décédé en Espagne",
+    )
+    assert record.sources[0].id == "F1444"
+    assert record.case == "Décès à l'étranger"
+    assert "Cas « Décès à l'étranger » :" in record.answer
 
 
 def test_the_general_case_applies_unless_the_situation_names_another(stack: Stack) -> None:

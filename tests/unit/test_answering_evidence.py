@@ -218,3 +218,13 @@ def test_only_siblings_of_the_same_fiche_contradict_each_other() -> None:
     ]
     # F1's matching case takes F1's first place; its salarié case, contradicted, goes last.
     assert situation_order(chunks, "fonctionnaire territorial") == [(2, True), (1, True), (0, False)]
+
+
+@needs_f1420
+def test_a_fiche_retrieved_only_by_its_common_text_is_judged_on_all_its_cases(index: CountingIndex) -> None:
+    # Only the fiche's opening passage (outside any case) was retrieved: its cases are read from the index.
+    chunks = chunks_of(parse_fiche(F1420.read_bytes()))
+    opening = [c for c in chunks if not c.branch][:1]
+    extracts = gather_evidence(hits(opening), index, limit=3, situation="Il est né au Maroc")
+    assert extracts[0].branch.startswith("Né à l'étranger") and extracts[0].matches_situation
+    assert chosen_branches(extracts)["F1420"].startswith("Né à l'étranger")
