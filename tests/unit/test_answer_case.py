@@ -8,26 +8,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from guichet.answer.handlers import AnswerJobHandler
-from guichet.answer.pipeline import Answerer
-from guichet.answer.record import AnswerRecord, AskJob, new_answer_id
+from guichet.answer.record import AnswerRecord
 from guichet.answer.situation import Situation, verdicts
 from guichet.answer.worker import answer_options
 from guichet.evaluation.cases import EvalCase
 from guichet.evaluation.run import run_case
-from guichet.indexing.bulk_ingest import ingest_into
-from guichet.ports.answer_streams.local import LocalAnswerStream
-from guichet.ports.indexes.embedded import EmbeddedIndex
-from guichet.ports.records import Envelope
-from guichet.settings import Settings
 from guichet.testing.fake_embedder import HashingEmbedder
 from guichet.wiring import Stack
+from tests.unit.worker_on_fiches import FICHES, fiche_stack, have_fiches
+from tests.unit.worker_on_fiches import ask as ask_worker
 
-FICHES = Path(__file__).resolve().parents[2].parent / "shared" / "fiches" / "xml"
 # The fiches of the cases below, and neighbours that share their words and branch labels.
 IDS = [
     "F21089",
@@ -44,34 +37,19 @@ IDS = [
     "F1444",
     "F1050",
 ]
-pytestmark = pytest.mark.skipif(
-    not all((FICHES / f"{i}.xml").is_file() for i in IDS), reason=f"real fiches absent ({FICHES})"
-)
+pytestmark = pytest.mark.skipif(not have_fiches(IDS), reason=f"real fiches absent ({FICHES})")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("case"))
-    embedder = HashingEmbedder()
-    index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
-    stack = Stack(settings, embedder=embedder, index=index, announce_writes=False)
-    ingest_into(stack, [FICHES / f"{i}.xml" for i in IDS], progress=False)
+    stack = fiche_stack(tmp_path_factory.mktemp("case"), IDS)
     yield stack
     stack.close()
 
 
 def ask(stack: Stack, question: str, situation: str, audience: str = "particuliers") -> AnswerRecord:
-    answerer = Answerer(stack.retriever, stack.index, None, answer_options(stack.settings))
-    stream = LocalAnswerStream(stack.settings.data_dir / "events.sqlite3")
-    try:
-        handler = AnswerJobHandler(stack.answers, stream, answerer, max_deliveries=3)
-        job = AskJob(new_answer_id(), question, situation=situation, audience=audience)
-        stack.answers.put(AnswerRecord.queued(job))
-        handler(Envelope(job.to_json(), job.id))
-    finally:
-        stream.close()
-    record = stack.answers.get(job.id)
-    assert record is not None and record.status == "done" and record.covered
+    record = ask_worker(stack, question, situation, audience)
+    assert record.covered
     assert json.loads(record.to_json()).get("case", "") == record.case
     return record
 
@@ -182,11 +160,7 @@ def test_where_labels_tie_the_case_whose_text_contradicts_the_situation_loses(st
 @pytest.fixture(scope="module")
 def rsa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """F286 without the other RSA fiches, which retrieval would put first for the same words."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("rsa"))
-    embedder = HashingEmbedder()
-    index = EmbeddedIndex(settings.index_path, dimension=embedder.dimension)
-    stack = Stack(settings, embedder=embedder, index=index, announce_writes=False)
-    ingest_into(stack, [FICHES / f"{i}.xml" for i in ("F286", "F13104", "F21089")], progress=False)
+    stack = fiche_stack(tmp_path_factory.mktemp("rsa"), ["F286", "F13104", "F21089"])
     yield stack
     stack.close()
 
