@@ -32,6 +32,7 @@ from weaviate.proto.v1 import (
 from weaviate.util import _ServerVersion
 
 from guichet.ports.index import IndexBackendError, VectorIndex
+from guichet.ports.indexes import _weaviate_search as adapter_search
 from guichet.ports.indexes import weaviate as adapter
 from guichet.ports.indexes.fusion import LEXICAL_WEIGHT, RRF_K, VECTOR_WEIGHT, candidate_depth
 from guichet.ports.records import DocumentState, SearchFilters, chunk_uuid
@@ -134,7 +135,8 @@ class FakeWeaviate:
             rows = [r for r in rows if r[0] > request.after]
         scored = self._rank(request, rows)
         limit = request.limit or 10  # proto3: 0 means "not set", the server applies its default
-        return search_get_pb2.SearchReply(results=[self._result(request, *s) for s in scored[:limit]])
+        page = scored[request.offset : request.offset + limit]
+        return search_get_pb2.SearchReply(results=[self._result(request, *s) for s in page])
 
     def _rank(self, request: Any, rows: list[Any]) -> list[tuple[Any, float | None, float | None]]:
         if request.HasField("bm25_search"):
@@ -492,6 +494,29 @@ def test_documents_pages_with_the_cursor(fake: FakeWeaviate, monkeypatch: pytest
     assert {s.key for s in index.documents()} == {f"fiches/F{n}.xml" for n in range(5)}
     pages = [r for c, r in fake.calls if c == "search"]
     assert len(pages) == 4 and not pages[0].after and all(r.after for r in pages[1:])  # 2 + 2 + 1 + 0
+
+
+def test_a_phrase_is_looked_for_page_by_page_up_to_a_bound(
+    fake: FakeWeaviate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # BM25 has no phrase query: the passages holding every term are read a page at a time.
+    index = open_index(fake, monkeypatch)
+    monkeypatch.setattr(adapter_search, "PHRASE_PAGE", 2)
+    texts = [
+        "prime versée par la Caf",
+        "la prime est versée",
+        "une prime exceptionnelle versée",
+        "prime versée",
+    ]
+    put(index, "fiches/F1.xml", "F1", texts[:3])
+    put(index, "fiches/F2.xml", "F2", texts[3:])
+    fake.calls.clear()
+    assert index.mentions("Prime versée")
+    assert not index.mentions("versée prime")  # all four hold both terms, none in that order
+    pages = [r for c, r in fake.calls if c == "search"]
+    assert [r.offset for r in pages][-3:] == [0, 2, 4]  # 2 + 2 + 0: every passage read, then False
+    monkeypatch.setattr(adapter_search, "PHRASE_SCAN", 2)
+    assert index.mentions("versée prime")  # more passages hold both than were read: taken as known
 
 
 def test_embedder_round_trips_and_survives_the_tombstone(

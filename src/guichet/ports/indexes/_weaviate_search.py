@@ -60,18 +60,24 @@ def lexical_search(
 
 
 # Passages read to find a phrase's terms in a row. BM25 has no phrase query: the passages holding every
-# term are read, up to this many; terms found together in more are a phrase the corpus knows.
+# term are read, a page at a time, up to PHRASE_SCAN; terms found together in more passages than that
+# without the phrase are taken as a phrase the corpus knows (the rule declines only unknown names).
 PHRASE_SCAN = 500
+PHRASE_PAGE = 100
 
 
 def phrase_mentioned(chunks: Collection[Any, Any], terms: Sequence[str]) -> bool:
-    response = chunks.query.fetch_objects(
-        filters=Filter.by_property("analyzed").contains_all(list(dict.fromkeys(terms))),
-        limit=PHRASE_SCAN, return_properties=["analyzed"],
-    )  # fmt: skip
-    if len(response.objects) >= PHRASE_SCAN:
-        return True
-    return any(contains_phrase(str(o.properties["analyzed"]).split(), terms) for o in response.objects)
+    holding_all = Filter.by_property("analyzed").contains_all(list(dict.fromkeys(terms)))
+    for offset in range(0, PHRASE_SCAN, PHRASE_PAGE):
+        response = chunks.query.fetch_objects(
+            filters=holding_all, limit=PHRASE_PAGE, offset=offset, return_properties=["analyzed"]
+        )
+        texts = [str(o.properties["analyzed"]).split() for o in response.objects]
+        if any(contains_phrase(text, terms) for text in texts):
+            return True
+        if len(texts) < PHRASE_PAGE:
+            return False
+    return True
 
 
 def hybrid_search(
