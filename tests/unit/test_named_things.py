@@ -34,6 +34,7 @@ def test_names_a_question_uses(question: str, names: list[str]) -> None:
         "Une aide de 100 € existe-t-elle ?",  # an amount qualifies nothing
         "Quelle aide existe pour un retraité ?",  # nor does a verb
         "Avec le permis B, peut-on conduire une moto de 125 ?",  # too short to judge
+        "Chauffeur de bus, son permis D arrive à échéance ?",  # "D" is a category, not "d'"
         "Son fils veut faire du sport, à quel âge ?",
     ],
 )

@@ -75,7 +75,8 @@ def capitalised_names(question: str) -> list[str]:
         if not word[0].isupper() or opens_sentence:
             i += 1
             continue
-        function_opened, j = _is_function_word(word), i + 1
+        # "Mon soutien psy" opens on a function word; "permis D arrive" does not (one letter: a category).
+        function_opened, j = len(word) > 1 and _is_function_word(word), i + 1
         while j < len(words) and _joined(question, words, j - 1, j):
             following = words[j][0]
             if _is_function_word(following) if function_opened else not following[0].isupper():
