@@ -117,6 +117,28 @@ def test_broken_stream_is_unavailable_after_the_partial_text(
     assert answer(model)[-1].finish_reason == "stop"
 
 
+def test_stream_cut_before_any_text_is_asked_once_more(
+    model: OpenAICompatChatModel, server: FakeOpenAIServer
+) -> None:
+    # llama-cpp-python's uvicorn answers 200 on a kept-alive connection it then closes (after a failed
+    # stream): nothing reached the caller, so a fresh connection is tried once.
+    asked = len(server.requests)
+    server.break_after(0)
+    assert "".join(d.text for d in answer(model)) == REPLY
+    assert len(server.requests) - asked == 2
+
+
+def test_stream_cut_twice_before_any_text_is_unavailable(
+    model: OpenAICompatChatModel, server: FakeOpenAIServer
+) -> None:
+    asked = len(server.requests)
+    server.break_after(0, n=2)
+    with pytest.raises(LLMUnavailable):
+        answer(model)
+    assert len(server.requests) - asked == 2
+    assert answer(model)[-1].finish_reason == "stop"
+
+
 def test_server_down_is_unavailable_then_recovers(
     model: OpenAICompatChatModel, server: FakeOpenAIServer
 ) -> None:

@@ -82,19 +82,33 @@ class OpenAICompatChatModel:
             "stream_options": {"include_usage": True},
         }
         with _mapped_errors(url):
-            response = self._send("POST", url, payload=payload)
-            try:
-                if not response.is_success:
-                    response.read()
-                    raise refusal(url, response.status_code, response.text)
-                if response.headers.get("content-type", "").startswith("application/json"):
-                    # a server that ignores "stream": the whole completion in one body
-                    yield from deltas([response.read().decode("utf-8", "replace")])
-                else:
-                    deadline = time.monotonic() + self._max_duration
-                    yield from deltas(sse_data(_until(deadline, response.iter_lines(), url)))
-            finally:
-                response.close()  # also when the caller closes the generator early
+            for attempt in (1, 2):
+                response = self._send("POST", url, payload=payload)
+                delivered = False
+                try:
+                    for delta in self._deltas(response, url):
+                        delivered = True
+                        yield delta
+                    return
+                except (httpx.RemoteProtocolError, httpx.ReadError):
+                    # Cut before the caller saw anything: a kept-alive connection the server closed
+                    # while answering on it (uvicorn after a failed stream, e.g. llama-cpp-python's
+                    # overflow). Asked once more on a fresh connection; after a delta, never.
+                    if delivered or attempt == 2:
+                        raise
+                finally:
+                    response.close()  # also when the caller closes the generator early
+
+    def _deltas(self, response: httpx.Response, url: str) -> Iterator[ChatDelta]:
+        if not response.is_success:
+            response.read()
+            raise refusal(url, response.status_code, response.text)
+        if response.headers.get("content-type", "").startswith("application/json"):
+            # a server that ignores "stream": the whole completion in one body
+            yield from deltas([response.read().decode("utf-8", "replace")])
+        else:
+            deadline = time.monotonic() + self._max_duration
+            yield from deltas(sse_data(_until(deadline, response.iter_lines(), url)))
 
     def ping(self) -> bool:
         try:
