@@ -12,6 +12,7 @@ from guichet.evaluation.checks import (
     grounding,
     missing_facts,
     missing_links,
+    orphan_lines,
     outside_citations,
 )
 from guichet.evaluation.command import embedder_similarity
@@ -124,6 +125,17 @@ def test_a_clean_answer_passes_every_check() -> None:
     answer = record("Le passeport d'un majeur coûte 86 € en timbre fiscal [1].", ("F1", ""))
     checks = check_answer(case(expected_facts=("86 €",)), answer, ["F1"], TEXTS)
     assert all(n == 0 for n in checks.counts().values()), checks
+
+
+def test_extracts_that_cannot_be_read_alone_are_flagged() -> None:
+    unfinished = "Vous devez certifier sur l'honneur que le demandeur de la carte grise dispose [1]"
+    pronoun = "Elle peut être apportée par la vignette de contrôle technique. [1]"
+    assert orphan_lines(f"{unfinished}\n{pronoun}") == (unfinished[:-4], pronoun[:-4])
+    completed = f"{unfinished}\n- d'une attestation d'assurance du véhicule [1]"
+    under_its_case = f"Cas « Vous avez une carte d'identité sécurisée » :\n{pronoun}"
+    labelled = "Où s'adresser : Démolisseurs de VHU agréés [1]"
+    caption = "Durée de validité de la carte d'identité selon l'âge du titulaire [1]\n| Majeur | 15 ans | [1]"
+    assert orphan_lines("\n".join((completed, under_its_case, labelled, caption))) == ()
 
 
 def test_a_bullet_cites_once_for_all_its_sentences_but_a_line_without_marker_cites_nothing() -> None:

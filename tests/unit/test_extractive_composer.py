@@ -74,6 +74,27 @@ def test_a_list_is_quoted_whole_as_a_list_and_its_introduction_kept() -> None:
     ]
 
 
+def test_a_sentence_the_list_completes_is_never_quoted_without_it() -> None:
+    # F1480 writes "… dispose" then the list that ends the sentence, without a colon.
+    extracts = real_extracts("F1480", [44])
+    question = "Son père est décédé et il veut garder sa voiture : quelle démarche pour la carte grise ?"
+    answer = compose_extractive(question, "", extracts)
+    lines = answer.splitlines()
+    opening = next(i for i, line in enumerate(lines) if line.endswith("carte grise dispose [1]"))
+    assert lines[opening + 1] == "- d'une attestation d'assurance du véhicule [1]", answer
+
+
+def test_a_sentence_opening_with_a_pronoun_is_quoted_with_the_one_it_refers_to() -> None:
+    text = (
+        "La preuve d'un contrôle technique en cours de validité est demandée. "
+        "Elle peut être apportée par la vignette apposée sur la carte grise.\n"
+        "Le paiement se fait en ligne. Il faut une adresse électronique pour la vignette."
+    )
+    answer = compose_extractive("La vignette suffit-elle pour la carte grise ?", "", [extract(1, "F1", text)])
+    assert "est demandée. Elle peut être apportée par la vignette" in answer, answer
+    assert "Il faut une adresse" in answer and "en ligne" not in answer, "« Il faut » refers to nothing"
+
+
 def test_a_table_is_quoted_as_a_table_with_its_caption() -> None:
     text = (
         "Durée de validité de la carte\n"

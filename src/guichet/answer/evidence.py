@@ -139,6 +139,11 @@ class Extract:
     def branch(self) -> str:
         return self.chunk.branch
 
+    @property
+    def in_decided_case(self) -> bool:
+        """A passage of the case the citizen's situation decides (not the fiche's common text)."""
+        return self.matches_situation and bool(self.branch)
+
 
 def gather_evidence(
     hits: Sequence[SearchHit], index: VectorIndex, *, limit: int, situation: str = ""

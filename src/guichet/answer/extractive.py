@@ -47,6 +47,9 @@ _SPECIAL_CASE = re.compile(
 )
 _GENERAL_CASE = re.compile(r"(?i)\b(?:cas g[ée]n[ée]ral|en france|france m[ée]tropolitaine)\b")
 _MARKERS = re.compile(r"\[\d{1,3}\]")
+_SENTENCE_ENDS = (".", "!", "?", "…", ":")
+# Pronouns and determiners that refer back ("Il faut", "Il est possible" are impersonal: not listed).
+_ANAPHORA = re.compile(r"(?:Elles?|Ils|Celui-ci|Celle-ci|Ceux-ci|Celles-ci|Cette|Ces|Cela|Ceci)\b")
 
 # Words of any question: they say nothing about which passage answers it.
 _QUESTION_WORDS: frozenset[str] = frozenset(
@@ -87,7 +90,7 @@ def _relevant(
         e for e in extracts
         if e in chosen
         or (e.doc_id in fiches and intents and intent_hits(_titles(e), intents))
-        or (e.doc_id in fiches and e.matches_situation and e.branch)
+        or (e.doc_id in fiches and e.in_decided_case)
     ]  # fmt: skip
 
 
@@ -100,7 +103,7 @@ def _score(extract: Extract, unit: Unit, wanted: frozenset[str], intents: tuple[
     hits = intent_hits(unit.text, intents)
     title = intent_hits(_titles(extract), intents) if (overlap or hits or has_fact(unit.text)) else 0
     fact = FACT_WEIGHT if has_fact(unit.text) else 0.0
-    case = CASE_WEIGHT if extract.matches_situation and extract.branch else 0.0
+    case = CASE_WEIGHT if extract.in_decided_case else 0.0
     return overlap + INTENT_WEIGHT * hits + TITLE_WEIGHT * title + fact + case
 
 
@@ -171,6 +174,8 @@ def _pick(scored: Sequence[_Scored], units: dict[int, list[Unit]]) -> set[tuple[
             break
         if s.unit.group < 0:
             picked.add((s.extract.n, s.index))
+            if _leans_on_previous(units[s.extract.n], s.index):
+                picked.add((s.extract.n, s.index - 1))
             announced = _announced_group(units[s.extract.n], s.index)
             if announced >= 0:
                 groups.add((s.extract.n, announced))
@@ -179,12 +184,33 @@ def _pick(scored: Sequence[_Scored], units: dict[int, list[Unit]]) -> set[tuple[
     return picked | {(n, -group - 1) for n, group in groups}  # a group as a negative index
 
 
+def _leans_on_previous(units: list[Unit], index: int) -> bool:
+    """The sentence opens with a pronoun for what the sentence right before it names ("La preuve d'un
+    contrôle technique est demandée. Elle peut être apportée par la vignette"), in its paragraph or
+    the one above: quoted alone, it would not say what it is about."""
+    previous = units[index - 1] if index > 0 else None
+    return (
+        previous is not None
+        and previous.kind == "sentence"
+        and units[index].line - previous.line <= 1
+        and _ANAPHORA.match(units[index].text) is not None
+    )
+
+
 def _announced_group(units: list[Unit], index: int) -> int:
-    """The list or table right after a sentence ending with ":", or -1."""
+    """The list or table a sentence announces, or -1."""
     following = units[index + 1] if index + 1 < len(units) else None
-    if units[index].text.endswith(":") and following is not None and following.group >= 0:
-        return following.group
-    return -1
+    return following.group if following is not None and _announces(units[index], following) else -1
+
+
+def _announces(sentence: Unit, following: Unit) -> bool:
+    """The sentence introduces the list or table right after it: "Il faut fournir :", or a sentence the
+    list completes ("… le demandeur dispose" then "- d'une attestation d'assurance"), which must never
+    be quoted without it."""
+    if sentence.kind != "sentence" or following.group < 0 or following.line != sentence.line + 1:
+        return False
+    unfinished = following.kind == "item" and not sentence.text.endswith(_SENTENCE_ENDS)
+    return sentence.text.endswith(":") or unfinished
 
 
 def _render(
@@ -243,8 +269,7 @@ def _lines(n: int, units: list[Unit], chosen: list[tuple[int, Unit]], seen: set[
             members = [u for j, u in chosen if u.group == unit.group][:MAX_ITEMS]
             index += sum(1 for _, u in chosen if u.group == unit.group)
             intro = units[i - 1] if i > 0 and unit.kind == "item" else None
-            is_intro = intro is not None and intro.kind == "sentence" and intro.text.endswith(":")
-            if intro is not None and is_intro and not _said(intro.text, seen):
+            if intro is not None and _announces(intro, unit) and not _said(intro.text, seen):
                 out.append(linkify(intro.text) + marker)
             out.extend(_group_lines(members, marker, seen))
             continue

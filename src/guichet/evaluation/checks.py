@@ -29,6 +29,9 @@ SEMANTIC_BAR = 0.85  # cosine similarity that rescues a sentence the lexical bar
 MIN_CLAIM_TERMS = 3  # shorter segments ("Voici les étapes :") are not claims
 _MARKERS = re.compile(r"\[[^\[\]]{1,40}\]")
 _CASE_LINE = re.compile(r"^\s*Cas « (?P<branch>.+) » :\s*$")
+_LIST_OR_TABLE = re.compile(r"^(?:[-•|]|\d{1,2}[.)] )")
+_REFERS_BACK = re.compile(r"^(?:Elles?|Ils|Celui-ci|Celle-ci|Ceux-ci|Celles-ci|Cette|Ces|Cela|Ceci)\b")
+UNFINISHED_MIN_WORDS = 8  # shorter lines without a full stop are labels or captions ("Où s'adresser")
 
 Similarity = Callable[[str, Sequence[str]], float]
 
@@ -45,6 +48,7 @@ class Checks:
     branch: str = ""  # "ok", "wrong", "none" (no case of the expected fiche cited), "" (not asked)
     coverage: str = "ok"  # "ok", "answered_out_of_corpus", "said_not_covered"
     duplicated_lines: tuple[str, ...] = ()  # lines that say again what an earlier line said
+    orphan_lines: tuple[str, ...] = ()  # extracts that cannot be read alone (orphan_lines below)
 
     @property
     def ungrounded_claims(self) -> int:
@@ -62,6 +66,7 @@ class Checks:
             "wrong_branches": len(self.wrong_branches),
             "coverage_errors": int(self.coverage != "ok"),
             "duplicated_lines": len(self.duplicated_lines),
+            "orphan_lines": len(self.orphan_lines),
         }
 
 
@@ -90,6 +95,7 @@ def check_answer(
         branch=branch,
         coverage=coverage(case, record),
         duplicated_lines=duplicated_lines(record.answer),
+        orphan_lines=orphan_lines(record.answer) if record.mode == "extractive" else (),
     )
 
 
@@ -175,6 +181,31 @@ def duplicated_lines(answer: str) -> tuple[str, ...]:
             dups.append(line.strip())
         seen.add(key)
     return tuple(dups)
+
+
+def orphan_lines(answer: str) -> tuple[str, ...]:
+    """Quoted lines an advisor cannot read alone: one opening with a pronoun for what an unquoted
+    sentence named ("Elle peut être apportée par la vignette…"), or a sentence the list it introduced
+    should end, quoted without it ("… le demandeur dispose"). For extracts: a drafted answer may well
+    open a line with "Elle" about the line before."""
+    lines = [" ".join(_MARKERS.sub(" ", line).split()) for line in answer.splitlines()]
+    orphans = []
+    previous = ""
+    for number, line in enumerate(lines):
+        if not line:
+            continue
+        heading, previous = previous, line
+        if _LIST_OR_TABLE.match(line) or _CASE_LINE.match(line):
+            continue
+        following = lines[number + 1] if number + 1 < len(lines) else ""
+        unfinished = (
+            line[-1].isalpha() and len(line.split()) >= UNFINISHED_MIN_WORDS and " : " not in line
+            and not _LIST_OR_TABLE.match(following)
+        )  # fmt: skip
+        # Right under "Cas « Vous avez une carte d'identité » :", "Elle suffit…" has its antecedent.
+        if unfinished or (_REFERS_BACK.match(line) and not _CASE_LINE.match(heading)):
+            orphans.append(line)
+    return tuple(orphans)
 
 
 def missing_links(links: Sequence[str], record: AnswerRecord) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ _LABELS = {
     "missing_facts": "faits attendus absents",
     "facts_present": "faits attendus présents (part)",
     "duplicated_lines": "lignes répétées",
+    "orphan_lines": "extraits illisibles seuls (pronom sans antécédent, liste omise)",
     "missing_links": "liens attendus absents",
     "wrong_branches": "mauvais cas (situation)",
     "coverage_errors": "erreurs de couverture",
@@ -42,6 +43,7 @@ _PROBLEMS = {
     "missing_links": "lien attendu absent",
     "wrong_branches": "mauvais cas",
     "duplicated_lines": "ligne répétée",
+    "orphan_lines": "extrait illisible seul",
 }
 MAX_PROBLEM_CASES = 40
 
