@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from guichet.answer.coverage import BUNDLED_EMBEDDER, CoverageRule, CoverageSignals
+from guichet.lexical import question_terms
 
 
 def signals(cosine: float | None, terms: float, embedder: str = BUNDLED_EMBEDDER) -> CoverageSignals:
@@ -31,3 +32,10 @@ def test_the_bundled_bar_sits_between_out_of_corpus_and_in_corpus_cosines() -> N
     rule = CoverageRule()
     assert not rule.covered(signals(0.87, 1.0))
     assert rule.covered(signals(0.88, 1.0))
+
+
+def test_a_courtesy_title_and_a_placeholder_name_are_not_what_the_question_is_about() -> None:
+    # "Mme X" counted two of five terms that no passage holds: a covered question fell under the bar
+    terms = question_terms("Mme X a perdu son permis, que doit-elle faire et combien ça coûte ?")
+    assert terms == question_terms("Elle a perdu son permis, combien ça coûte ?")
+    assert len(terms) == 3

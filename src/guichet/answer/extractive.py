@@ -23,7 +23,7 @@ from guichet.answer.intent import Intent, has_fact, intent_hits, question_intent
 from guichet.answer.passage_units import Unit, linkify, read_units
 from guichet.answer.prompt import NOT_COVERED
 from guichet.answer.situation import on_path
-from guichet.lexical import analyze, fold
+from guichet.lexical import QUESTION_WORDS, analyze, fold
 
 EXTRACTIVE_NOTICE = (
     "Réponse composée d'extraits, sans rédaction automatique : les phrases ci-dessous sont citées "
@@ -50,14 +50,6 @@ _MARKERS = re.compile(r"\[\d{1,3}\]")
 _SENTENCE_ENDS = (".", "!", "?", "…", ":")
 # Pronouns and determiners that refer back ("Il faut", "Il est possible" are impersonal: not listed).
 _ANAPHORA = re.compile(r"(?:Elles?|Ils|Celui-ci|Celle-ci|Ceux-ci|Celles-ci|Cette|Ces|Cela|Ceci)\b")
-
-# Words of any question: they say nothing about which passage answers it.
-_QUESTION_WORDS: frozenset[str] = frozenset(
-    analyze(
-        "comment quel quelle quels quelles quand combien pourquoi où faire fait dois doit doivent peut "
-        "peux puis veut veux voudrais faut savoir besoin usager personne demande question"
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -142,7 +134,7 @@ def _deeper(case: str, branch: str) -> str:
 def compose_extractive(
     question: str, situation: str, extracts: Sequence[Extract], *, max_extracts: int = MAX_EXTRACTS
 ) -> str:
-    wanted = frozenset(analyze(f"{question} {situation}")) - _QUESTION_WORDS
+    wanted = frozenset(analyze(f"{question} {situation}")) - QUESTION_WORDS
     if not wanted:
         return NOT_COVERED
     intents = question_intents(question)
@@ -166,15 +158,18 @@ def compose_extractive(
 
 def _pick(scored: Sequence[_Scored], units: dict[int, list[Unit]]) -> set[tuple[int, int]]:
     """(extract n, unit index) quoted: the best units up to MAX_SLOTS; a list or a table is quoted
-    whole and counts once, and a sentence announcing one ("… est punie jusqu'à :") brings it."""
+    whole and counts once, a sentence announcing one ("… est punie jusqu'à :") brings it, and one
+    opening with a pronoun brings the sentence it refers to (uncounted: one statement in two)."""
     picked: set[tuple[int, int]] = set()
+    referred: set[tuple[int, int]] = set()
     groups: set[tuple[int, int]] = set()
     for s in sorted(scored, key=lambda s: (-s.score, s.extract.n, s.index)):
-        if len(picked) + len(groups) >= MAX_SLOTS:
+        if len(picked - referred) + len(groups) >= MAX_SLOTS:
             break
         if s.unit.group < 0:
             picked.add((s.extract.n, s.index))
-            if _leans_on_previous(units[s.extract.n], s.index):
+            if _leans_on_previous(units[s.extract.n], s.index) and (s.extract.n, s.index - 1) not in picked:
+                referred.add((s.extract.n, s.index - 1))
                 picked.add((s.extract.n, s.index - 1))
             announced = _announced_group(units[s.extract.n], s.index)
             if announced >= 0:
