@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from guichet.answer.case_blocs import CaseLayout
 from guichet.answer.situation import Situation, deciding_case, on_path, situation_order
 from guichet.corpus.model import Contact, Document, Link, OnlineService, RelatedQuestion, ServiceType
 from guichet.lexical import fold
@@ -36,6 +37,9 @@ class DocumentMeta:
     see_also: tuple[Link, ...] = ()
     contacts: tuple[Contact, ...] = ()
     updated: str = ""  # ISO date of the document's last update
+    # Which of its cases exclude each other (case_blocs.py): read only for a fiche whose extracts show
+    # cases that part, never stored
+    cases: CaseLayout = field(default_factory=CaseLayout)
 
     @property
     def is_question(self) -> bool:
@@ -174,7 +178,28 @@ def gather_evidence(
         if meta is None:
             meta = metas[hit.chunk.doc_key] = _load_meta(index, hit.chunk)
         extracts.append(Extract(len(extracts) + 1, hit.chunk, hit.score, meta, matched))
-    return extracts
+    return _with_case_layouts(extracts, index, fiches)
+
+
+def _with_case_layouts(
+    extracts: list[Extract], index: VectorIndex, fiches: dict[str, list[Chunk]]
+) -> list[Extract]:
+    """Each fiche whose extracts lie in cases that part gets its CaseLayout, from all its passages (one
+    read of the fiche, unless the situation already read it)."""
+    branches: dict[str, set[str]] = {}
+    for extract in extracts:
+        if extract.branch:
+            branches.setdefault(extract.chunk.doc_key, set()).add(extract.branch)
+    layouts: dict[str, CaseLayout] = {}
+    for key, found in branches.items():
+        if any(not on_path(a, b) for a in found for b in found):
+            chunks = fiches.get(key) or [chunk for chunk, _ in index.document_chunks(key)]
+            layouts[key] = CaseLayout.of(chunks)
+    return [
+        replace(e, document=replace(e.document, cases=layouts[e.chunk.doc_key]))
+        if e.chunk.doc_key in layouts else e
+        for e in extracts
+    ]  # fmt: skip
 
 
 def _branched_fiches(hits: Sequence[SearchHit], index: VectorIndex) -> dict[str, list[Chunk]]:

@@ -118,6 +118,12 @@ def _followed_cases(extracts: Sequence[Extract], scored: Sequence[_Scored]) -> d
     return followed
 
 
+def _other_case(extract: Extract, followed: str) -> bool:
+    """A passage of a case the reader is not in, given the case followed (not one of an independent
+    BlocCas of the same fiche: answer/case_blocs.py)."""
+    return extract.document.cases.alternatives(followed, extract.branch)
+
+
 def _rank(s: _Scored) -> float:
     branch = s.extract.branch
     general = 0.5 if _GENERAL_CASE.search(branch) else 0.0
@@ -149,8 +155,9 @@ def compose_extractive(
     cases = _followed_cases(relevant, scored)
     fiches = list(dict.fromkeys(s.extract.doc_id for s in sorted(scored, key=lambda s: s.extract.n)))
     kept = [
-        e for e in relevant if e.doc_id in fiches[:MAX_FICHES] and on_path(cases.get(e.doc_id, ""), e.branch)
-    ][:max_extracts]
+        e for e in relevant
+        if e.doc_id in fiches[:MAX_FICHES] and not _other_case(e, cases.get(e.doc_id, ""))
+    ][:max_extracts]  # fmt: skip
     picked = _pick([s for s in scored if s.extract in kept], units)
     lines = _render(kept, units, picked, cases, fiches)
     return "\n".join(lines) if lines else NOT_COVERED
