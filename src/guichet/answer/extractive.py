@@ -4,8 +4,9 @@ Used when no model is configured or the model is unavailable. Nothing is reworde
 invented. What is quoted is chosen for the advisor to act on:
 - the question's intent (what to bring, how much, how long, where, what first: answer/intent.py) picks
   the lines, with the question's own terms; amounts, delays and forms always count;
-- one case per fiche: the case chosen for the situation (evidence.chosen_branches), else the case of
-  the best line; passages of other cases are dropped, those above it (the fiche's common text) kept;
+- one case per BlocCas: the case chosen for the situation (evidence.chosen_branches), else the case of
+  the best line; passages of cases the reader is not in are dropped (those of another, independent
+  BlocCas of the fiche kept: answer/case_blocs.py), those above it (the fiche's common text) kept;
 - a list or a table is quoted whole, as a list ("- item", "1. item") or a table ("| a | b |"), with its
   caption as a caption; links read "[text](url)" (answer/passage_units.py);
 - a line is never said twice (two cases, two fiches, or chunk overlap with the same text).
