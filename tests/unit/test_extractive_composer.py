@@ -95,6 +95,15 @@ def test_a_sentence_opening_with_a_pronoun_is_quoted_with_the_one_it_refers_to()
     assert "Il faut une adresse" in answer and "en ligne" not in answer, "« Il faut » refers to nothing"
 
 
+def test_the_advisor_s_word_finds_the_fiche_s_word() -> None:
+    # Retrieval searches "véhicule" for "voiture" (lexical.EQUIVALENTS): the composer reads it too, or
+    # the fiche it retrieved first shares one word with the question and the answer is a decline.
+    extracts = real_extracts("F1707", [0, 3])
+    question = "Elle vend sa voiture à un particulier : que doit-elle déclarer ?"
+    answer = compose_extractive(question, "", extracts)
+    assert answer.startswith("Vendre un véhicule (ou le donner) vous impose de remettre"), answer
+
+
 def test_a_table_is_quoted_as_a_table_with_its_caption() -> None:
     text = (
         "Durée de validité de la carte\n"

@@ -24,7 +24,7 @@ from guichet.answer.intent import Intent, has_fact, intent_hits, question_intent
 from guichet.answer.passage_units import Unit, linkify, read_units
 from guichet.answer.prompt import NOT_COVERED
 from guichet.answer.situation import on_path
-from guichet.lexical import QUESTION_WORDS, analyze, fold
+from guichet.lexical import QUESTION_WORDS, analyze, fold, query_terms
 
 EXTRACTIVE_NOTICE = (
     "Réponse composée d'extraits, sans rédaction automatique : les phrases ci-dessous sont citées "
@@ -141,7 +141,8 @@ def _deeper(case: str, branch: str) -> str:
 def compose_extractive(
     question: str, situation: str, extracts: Sequence[Extract], *, max_extracts: int = MAX_EXTRACTS
 ) -> str:
-    wanted = frozenset(analyze(f"{question} {situation}")) - QUESTION_WORDS
+    # The fiches' own words too ("voiture" -> "véhicule"), as retrieval searched them
+    wanted = frozenset(query_terms(f"{question} {situation}")) - QUESTION_WORDS
     if not wanted:
         return NOT_COVERED
     intents = question_intents(question)
