@@ -107,7 +107,7 @@ QUESTION_WORDS: frozenset[str] = frozenset(
     analyze(
         "comment quel quelle quels quelles quand combien pourquoi où faire fait dois doit doivent peut "
         "peux puis veut veux voudrais faut savoir besoin usager usagère personne demande question "
-        "madame monsieur il elle ils elles son sa ses leur "
+        "madame monsieur il elle ils elles son sa ses leur via chez "
         # "Mme X", "M. Y": a courtesy title and a placeholder name say who, not what about
         "mme mlle mr x y z"
     )

@@ -129,13 +129,16 @@ def test_a_clean_answer_passes_every_check() -> None:
 
 def test_extracts_that_cannot_be_read_alone_are_flagged() -> None:
     unfinished = "Vous devez certifier sur l'honneur que le demandeur de la carte grise dispose [1]"
-    pronoun = "Elle peut être apportée par la vignette de contrôle technique. [1]"
+    pronoun = "Elle peut être apportée par la vignette de contrôle technique. [2]"
     assert orphan_lines(f"{unfinished}\n{pronoun}") == (unfinished[:-4], pronoun[:-4])
+    assert orphan_lines(pronoun) == (pronoun[:-4],)
     completed = f"{unfinished}\n- d'une attestation d'assurance du véhicule [1]"
     under_its_case = f"Cas « Vous avez une carte d'identité sécurisée » :\n{pronoun}"
+    under_its_sentence = f"La preuve d'un contrôle technique est demandée. [2]\n{pronoun}"
     labelled = "Où s'adresser : Démolisseurs de VHU agréés [1]"
     caption = "Durée de validité de la carte d'identité selon l'âge du titulaire [1]\n| Majeur | 15 ans | [1]"
-    assert orphan_lines("\n".join((completed, under_its_case, labelled, caption))) == ()
+    readable = (completed, under_its_case, under_its_sentence, labelled, caption)
+    assert orphan_lines("\n".join(readable)) == ()
 
 
 def test_a_bullet_cites_once_for_all_its_sentences_but_a_line_without_marker_cites_nothing() -> None:

@@ -39,3 +39,9 @@ def test_a_courtesy_title_and_a_placeholder_name_are_not_what_the_question_is_ab
     terms = question_terms("Mme X a perdu son permis, que doit-elle faire et combien ça coûte ?")
     assert terms == question_terms("Elle a perdu son permis, combien ça coûte ?")
     assert len(terms) == 3
+
+
+def test_prepositions_that_are_not_stop_words_are_not_what_the_question_is_about() -> None:
+    # "via" (analysed "vi") and "chez" counted as content: a covered question fell under the bar
+    terms = question_terms("Un lycéen boursier admis loin de chez lui via Parcoursup peut-il avoir une aide ?")
+    assert terms == {"admis", "aid", "boursi", "loin", "lyceen", "parcoursup"}

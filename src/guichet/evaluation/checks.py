@@ -30,6 +30,7 @@ MIN_CLAIM_TERMS = 3  # shorter segments ("Voici les étapes :") are not claims
 _MARKERS = re.compile(r"\[[^\[\]]{1,40}\]")
 _CASE_LINE = re.compile(r"^\s*Cas « (?P<branch>.+) » :\s*$")
 _LIST_OR_TABLE = re.compile(r"^(?:[-•|]|\d{1,2}[.)] )")
+_SOURCE_NUMBER = re.compile(r"\[(\d{1,3})\]")
 _REFERS_BACK = re.compile(r"^(?:Elles?|Ils|Celui-ci|Celle-ci|Ceux-ci|Celles-ci|Cette|Ces|Cela|Ceci)\b")
 UNFINISHED_MIN_WORDS = 8  # shorter lines without a full stop are labels or captions ("Où s'adresser")
 
@@ -185,27 +186,32 @@ def duplicated_lines(answer: str) -> tuple[str, ...]:
 
 def orphan_lines(answer: str) -> tuple[str, ...]:
     """Quoted lines an advisor cannot read alone: one opening with a pronoun for what an unquoted
-    sentence named ("Elle peut être apportée par la vignette…"), or a sentence the list it introduced
-    should end, quoted without it ("… le demandeur dispose"). For extracts: a drafted answer may well
-    open a line with "Elle" about the line before."""
-    lines = [" ".join(_MARKERS.sub(" ", line).split()) for line in answer.splitlines()]
+    sentence named ("Elle peut être apportée par la vignette…": not right under a line of the same
+    extract, nor under its case heading), or a sentence the list it introduced should end, quoted
+    without it ("… le demandeur dispose"). For extracts: a drafted answer may well open a line with
+    "Elle" about the line before."""
+    raw = answer.splitlines()
+    lines = [" ".join(_MARKERS.sub(" ", line).split()) for line in raw]
     orphans = []
-    previous = ""
     for number, line in enumerate(lines):
-        if not line:
+        if not line or _LIST_OR_TABLE.match(line) or _CASE_LINE.match(line):
             continue
-        heading, previous = previous, line
-        if _LIST_OR_TABLE.match(line) or _CASE_LINE.match(line):
-            continue
+        above = lines[number - 1] if number else ""
         following = lines[number + 1] if number + 1 < len(lines) else ""
         unfinished = (
             line[-1].isalpha() and len(line.split()) >= UNFINISHED_MIN_WORDS and " : " not in line
             and not _LIST_OR_TABLE.match(following)
         )  # fmt: skip
-        # Right under "Cas « Vous avez une carte d'identité » :", "Elle suffit…" has its antecedent.
-        if unfinished or (_REFERS_BACK.match(line) and not _CASE_LINE.match(heading)):
+        referred = _CASE_LINE.match(above) or (
+            above and not _LIST_OR_TABLE.match(above) and _sources(raw[number - 1]) == _sources(raw[number])
+        )
+        if unfinished or (_REFERS_BACK.match(line) and not referred):
             orphans.append(line)
     return tuple(orphans)
+
+
+def _sources(line: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in _SOURCE_NUMBER.findall(line))
 
 
 def missing_links(links: Sequence[str], record: AnswerRecord) -> tuple[str, ...]:
