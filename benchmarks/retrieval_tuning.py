@@ -163,7 +163,10 @@ def main() -> int:
     shipped_result = measure(rows, reranker_variant(shipped, shipped_fusion))
     show(f"shipped: fusion + reranker {shipped}", shipped_result)
     weights = itertools.starmap(
-        FeatureWeights, itertools.product((2.0, 5.0, 10.0, 20.0, 60.0), (0.0, 0.02, 0.05, 0.1, 0.2, 0.3))
+        FeatureWeights,
+        itertools.product(
+            (2.0, 5.0, 10.0, 20.0, 60.0), (0.0, 0.02, 0.05, 0.1, 0.2, 0.3), (0.0, 0.02, 0.05, 0.1, 0.2)
+        ),
     )
     name, result = best_on_dev(rows, {f"reranker {w}": reranker_variant(w, best_fusion) for w in weights})
     show(f"best fusion + {name} (best on dev)", result)

@@ -43,5 +43,6 @@ def test_a_courtesy_title_and_a_placeholder_name_are_not_what_the_question_is_ab
 
 def test_prepositions_that_are_not_stop_words_are_not_what_the_question_is_about() -> None:
     # "via" (analysed "vi") and "chez" counted as content: a covered question fell under the bar
-    terms = question_terms("Un lycéen boursier admis loin de chez lui via Parcoursup peut-il avoir une aide ?")
+    question = "Un lycéen boursier admis loin de chez lui via Parcoursup peut-il avoir une aide ?"
+    terms = question_terms(question)
     assert terms == {"admis", "aid", "boursi", "loin", "lyceen", "parcoursup"}

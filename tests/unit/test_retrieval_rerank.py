@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from guichet import metrics
-from guichet.ports.records import Chunk, DocumentState, chunk_uuid
-from guichet.ports.rerankers.features import FeatureReranker
+from guichet.ports.records import Chunk, DocumentState, SearchHit, chunk_uuid
+from guichet.ports.rerankers.features import FeatureReranker, FeatureWeights
 from guichet.ports.rerankers.http import HttpReranker
 from guichet.settings import Settings
 from guichet.testing.fake_embedder import HashingEmbedder
@@ -106,3 +106,15 @@ def test_hits_past_the_rerank_depth_keep_the_index_order(tmp_path: Path) -> None
     assert reranked == [h.chunk.doc_id for h in plain.retriever.search(QUESTION, k=3, mode="lexical")]
     stack.close()
     plain.close()
+
+
+def test_a_title_holding_the_question_s_words_in_a_row_moves_up() -> None:
+    # "carte d'identité": the title that holds both words in a row, not "Carte" alone (ADR 0032)
+    question = "Elle a perdu sa carte d'identité, combien coûte la nouvelle ?"
+    vitale = chunk("F265", "Carte Vitale", "Perdue ou volée : la carte Vitale se refait en ligne.")
+    minor = chunk("F1794", "Carte nationale d'identité d'un mineur : en cas de vol", "Déclarez le vol.")
+    adult = chunk("F1344", "Carte d'identité d'un majeur : en cas de perte", "Déclarez la perte en mairie.")
+    hits = [SearchHit(c, 1.0) for c in (vitale, adult, minor)]
+    words_only = FeatureReranker(FeatureWeights(pairs=0.0)).rerank(question, hits)
+    assert [h.chunk.doc_id for h in words_only] == ["F265", "F1344", "F1794"]
+    assert [h.chunk.doc_id for h in FeatureReranker().rerank(question, hits)] == ["F1344", "F265", "F1794"]

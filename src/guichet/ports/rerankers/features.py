@@ -4,8 +4,9 @@ Fusion ranks passages; an advisor's question asks for a fiche, and a fiche's tit
 about in the words advisors use ("Qu'est-ce que l'ASSR ?" is answered by the fiche titled "Attestation
 scolaire de sécurité routière (ASSR)", not by one that mentions the acronym in a list). Each passage's
 score is a prior that keeps the fused order, 1 / (prior_k + position), plus `title` times the share of
-the question's content terms (guichet.lexical.question_terms) found in its fiche's title; a fiche's
-passages move together. Weights tuned on the development split of evals/questions.jsonl
+the question's content terms (guichet.lexical.question_terms) found in its fiche's title, plus `pairs`
+times the share of the question's adjacent term pairs its title holds in a row ("carte d'identité":
+"Carte d'identité d'un majeur : en cas de perte", not "Carte Vitale"); a fiche's passages move together. Weights tuned on the development split of evals/questions.jsonl
 (benchmarks/retrieval_tuning.py), reported on the held-out one. Measured and left out (no gain on dev):
 the share of the question's terms a fiche's candidate passages hold together, and the fiche's dossier
 and thème (its breadcrumb): docs/decisions/0032-retrieval-at-scale.md.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from guichet.lexical import analyze, question_terms
 from guichet.ports.records import SearchHit
@@ -24,6 +26,7 @@ from guichet.ports.records import SearchHit
 class FeatureWeights:
     prior_k: float = 5.0
     title: float = 0.1
+    pairs: float = 0.05  # share of the question's adjacent term pairs ("carte identité") the title holds
 
 
 class FeatureReranker:
@@ -36,18 +39,24 @@ class FeatureReranker:
 
     def rerank(self, query: str, hits: Sequence[SearchHit]) -> list[SearchHit]:
         wanted = question_terms(query)
+        pairs = _pairs([t for t in analyze(query) if t in wanted])
         w = self._weights
         titles: dict[str, float] = {}
         for hit in hits:
             if wanted and hit.chunk.doc_id not in titles:
-                found = wanted & frozenset(analyze(hit.chunk.title))
-                titles[hit.chunk.doc_id] = len(found) / len(wanted)
+                title = analyze(hit.chunk.title)
+                found = wanted & frozenset(title)
+                shared = len(pairs & _pairs(title)) / len(pairs) if pairs else 0.0
+                titles[hit.chunk.doc_id] = w.title * len(found) / len(wanted) + w.pairs * shared
         scored = [
-            (1.0 / (w.prior_k + i) + w.title * titles.get(h.chunk.doc_id, 0.0), i, h)
-            for i, h in enumerate(hits, 1)
+            (1.0 / (w.prior_k + i) + titles.get(h.chunk.doc_id, 0.0), i, h) for i, h in enumerate(hits, 1)
         ]
         scored.sort(key=lambda item: (-item[0], item[1]))
         return [replace(h, score=score) for score, _, h in scored]
 
     def close(self) -> None:
         pass
+
+
+def _pairs(terms: Sequence[str]) -> frozenset[tuple[str, str]]:
+    return frozenset(pairwise(terms))
