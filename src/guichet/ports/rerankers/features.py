@@ -6,7 +6,8 @@ scolaire de sécurité routière (ASSR)", not by one that mentions the acronym i
 score is a prior that keeps the fused order, 1 / (prior_k + position), plus `title` times the share of
 the question's content terms (guichet.lexical.question_terms) found in its fiche's title, plus `pairs`
 times the share of the question's adjacent term pairs its title holds in a row ("carte d'identité":
-"Carte d'identité d'un majeur : en cas de perte", not "Carte Vitale"); a fiche's passages move together. Weights tuned on the development split of evals/questions.jsonl
+"Carte d'identité d'un majeur : en cas de perte", not "Carte Vitale"); a fiche's passages move
+together. Weights tuned on the development split of evals/questions.jsonl
 (benchmarks/retrieval_tuning.py), reported on the held-out one. Measured and left out (no gain on dev):
 the share of the question's terms a fiche's candidate passages hold together, and the fiche's dossier
 and thème (its breadcrumb): docs/decisions/0032-retrieval-at-scale.md.
