@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from guichet.answer.evidence import Extract, chosen_branches
 from guichet.answer.intent import Intent, has_fact, intent_hits, question_intents
-from guichet.answer.passage_units import Unit, linkify, read_units
+from guichet.answer.passage_units import REFERS_BACK, Unit, linkify, read_units
 from guichet.answer.prompt import NOT_COVERED
 from guichet.answer.situation import on_path
 from guichet.lexical import QUESTION_WORDS, analyze, fold, query_terms
@@ -49,8 +49,6 @@ _SPECIAL_CASE = re.compile(
 _GENERAL_CASE = re.compile(r"(?i)\b(?:cas g[ée]n[ée]ral|en france|france m[ée]tropolitaine)\b")
 _MARKERS = re.compile(r"\[\d{1,3}\]")
 _SENTENCE_ENDS = (".", "!", "?", "…", ":")
-# Pronouns and determiners that refer back ("Il faut", "Il est possible" are impersonal: not listed).
-_ANAPHORA = re.compile(r"(?:Elles?|Ils|Celui-ci|Celle-ci|Ceux-ci|Celles-ci|Cette|Ces|Cela|Ceci)\b")
 
 
 @dataclass(frozen=True)
@@ -197,7 +195,7 @@ def _leans_on_previous(units: list[Unit], index: int) -> bool:
         previous is not None
         and previous.kind == "sentence"
         and units[index].line - previous.line <= 1
-        and _ANAPHORA.match(units[index].text) is not None
+        and REFERS_BACK.match(units[index].text) is not None
     )
 
 

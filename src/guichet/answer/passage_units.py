@@ -15,6 +15,10 @@ from typing import Literal
 UnitKind = Literal["sentence", "item", "row", "caption"]
 
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÀ-ÖØ-Þ0-9«(\"-])")
+# A sentence opening with these refers back to what the sentence before it names ("Elle peut être
+# apportée par la vignette"): quoted alone, it does not say what it is about. "Il faut", "Il est
+# possible" are impersonal: not listed.
+REFERS_BACK = re.compile(r"(?:Elles?|Ils|Celui-ci|Celle-ci|Ceux-ci|Celles-ci|Cette|Ces|Cela|Ceci)\b")
 _ITEM = re.compile(r"^(?P<indent>\s*)(?P<bullet>[-•]|\d{1,2}[.)])\s+(?P<text>.+)$")
 _CELL = re.compile(r"^(?P<header>[^:;]{1,80}?) : (?P<value>.+)$")
 # The link's own text is not marked in the rendering: the last words (four at most) carry the link.

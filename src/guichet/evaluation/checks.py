@@ -18,6 +18,7 @@ from guichet.answer.citations import cited_numbers
 from guichet.answer.guard import find_facts, guard_answer, segments
 from guichet.answer.guard_claims import SourceClaims
 from guichet.answer.guard_facts import normalise_url
+from guichet.answer.passage_units import REFERS_BACK
 from guichet.answer.prompt import is_not_covered
 from guichet.answer.record import AnswerRecord
 from guichet.answer.situation import on_path
@@ -31,7 +32,6 @@ _MARKERS = re.compile(r"\[[^\[\]]{1,40}\]")
 _CASE_LINE = re.compile(r"^\s*Cas « (?P<branch>.+) » :\s*$")
 _LIST_OR_TABLE = re.compile(r"^(?:[-•|]|\d{1,2}[.)] )")
 _SOURCE_NUMBER = re.compile(r"\[(\d{1,3})\]")
-_REFERS_BACK = re.compile(r"^(?:Elles?|Ils|Celui-ci|Celle-ci|Ceux-ci|Celles-ci|Cette|Ces|Cela|Ceci)\b")
 UNFINISHED_MIN_WORDS = 8  # shorter lines without a full stop are labels or captions ("Où s'adresser")
 
 Similarity = Callable[[str, Sequence[str]], float]
@@ -205,7 +205,7 @@ def orphan_lines(answer: str) -> tuple[str, ...]:
         referred = _CASE_LINE.match(above) or (
             above and not _LIST_OR_TABLE.match(above) and _sources(raw[number - 1]) == _sources(raw[number])
         )
-        if unfinished or (_REFERS_BACK.match(line) and not referred):
+        if unfinished or (REFERS_BACK.match(line) and not referred):
             orphans.append(line)
     return tuple(orphans)
 
