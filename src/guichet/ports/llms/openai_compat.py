@@ -25,6 +25,9 @@ import httpx
 from guichet.ports.llm import ChatDelta, ChatMessage, ContextTooLong, LLMError, LLMUnavailable
 from guichet.ports.llms._openai_stream import deltas, error_message, sse_data
 
+# The connection was cut (not the server's answer): worth sending once more if nothing was delivered
+_CUT = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
 _CONTEXT = re.compile(
     r"context.length|maximum context|context window|context size|exceed_context|too many tokens"
     r"|maximum (?:model|prompt) length|(?:prompt|input) is too long|reduce the length of the messages"
@@ -83,21 +86,22 @@ class OpenAICompatChatModel:
         }
         with _mapped_errors(url):
             for attempt in (1, 2):
-                response = self._send("POST", url, payload=payload)
                 delivered = False
                 try:
-                    for delta in self._deltas(response, url):
-                        delivered = True
-                        yield delta
-                    return
-                except (httpx.RemoteProtocolError, httpx.ReadError):
-                    # Cut before the caller saw anything: a kept-alive connection the server closed
-                    # while answering on it (uvicorn after a failed stream, e.g. llama-cpp-python's
-                    # overflow). Asked once more on a fresh connection; after a delta, never.
+                    response = self._send("POST", url, payload=payload, resend=False)
+                    try:
+                        for delta in self._deltas(response, url):
+                            delivered = True
+                            yield delta
+                        return
+                    finally:
+                        response.close()  # also when the caller closes the generator early
+                except _CUT:
+                    # Cut before the caller saw anything, whether before the answer's headers or after
+                    # (uvicorn closes a kept-alive connection after a failed stream, and llama-cpp-python
+                    # may answer 200 on it first): asked once more; after a delta, never.
                     if delivered or attempt == 2:
                         raise
-                finally:
-                    response.close()  # also when the caller closes the generator early
 
     def _deltas(self, response: httpx.Response, url: str) -> Iterator[ChatDelta]:
         if not response.is_success:
@@ -122,16 +126,18 @@ class OpenAICompatChatModel:
         self._client.close()
 
     def _send(
-        self, method: str, url: str, *, payload: Any = None, timeout: float | None = None
+        self, method: str, url: str, *, payload: Any = None, timeout: float | None = None, resend: bool = True
     ) -> httpx.Response:
-        """The response, body not read yet. Sent once more if the connection was cut before any answer:
-        a kept-alive connection the server had just closed (uvicorn does after a failed stream)."""
+        """The response, body not read yet. Sent once more (resend) if the connection was cut before any
+        answer: a kept-alive connection the server had just closed (uvicorn does after a failed stream)."""
         request = self._client.build_request(
             method, url, json=payload, timeout=timeout if timeout is not None else self._client.timeout
         )
         try:
             return self._client.send(request, stream=True)
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+        except _CUT:
+            if not resend:
+                raise
             return self._client.send(request, stream=True)
 
     def _discover(self) -> str:
