@@ -190,16 +190,16 @@ def _with_case_layouts(
     for extract in extracts:
         if extract.branch:
             branches.setdefault(extract.chunk.doc_key, set()).add(extract.branch)
-    layouts: dict[str, CaseLayout] = {}
-    for key, found in branches.items():
-        if any(not on_path(a, b) for a in found for b in found):
+    documents: dict[str, DocumentMeta] = {}  # one per fiche, shared by its extracts
+    for extract in extracts:
+        key, found = extract.chunk.doc_key, branches.get(extract.chunk.doc_key, set())
+        if key not in documents and any(not on_path(a, b) for a in found for b in found):
             chunks = fiches.get(key) or [chunk for chunk, _ in index.document_chunks(key)]
-            layouts[key] = CaseLayout.of(chunks)
+            documents[key] = replace(extract.document, cases=CaseLayout.of(chunks))
     return [
-        replace(e, document=replace(e.document, cases=layouts[e.chunk.doc_key]))
-        if e.chunk.doc_key in layouts else e
+        replace(e, document=documents[e.chunk.doc_key]) if e.chunk.doc_key in documents else e
         for e in extracts
-    ]  # fmt: skip
+    ]
 
 
 def _branched_fiches(hits: Sequence[SearchHit], index: VectorIndex) -> dict[str, list[Chunk]]:
