@@ -174,3 +174,26 @@ def test_what_one_risks_quotes_the_penalties_announced_by_a_sentence() -> None:
     )
     answer = compose_extractive("Que risque-t-on pour un faux document ?", "", [extract(1, "F1", text)])
     assert "- 3 ans de prison [1]" in answer and "- et 45 000 € d'amende. [1]" in answer
+
+
+def test_the_first_fiche_s_decided_case_is_quoted_though_it_shares_few_words() -> None:
+    # F1069's "Hors parcours > Généraliste" is a table of tariffs: two of the question's terms, where
+    # F163's explanation of the parcours de soins has six. The situation chose that case, in the fiche
+    # retrieval put first: its tariffs are the answer, F163's rule the context.
+    question = (
+        "Sans médecin traitant déclaré, une consultation chez le généraliste est-elle moins bien remboursée ?"
+    )
+    situation = "Pas de médecin traitant déclaré, consultation d'un généraliste"
+    decided = next(
+        e for e in real_extracts("F1069", list(range(17)))
+        if e.branch == "Hors parcours de soins coordonnés > Généraliste"
+    )  # fmt: skip
+    explained = real_extracts("F163", [1, 2, 3])
+    extracts = [replace(decided, n=1, matches_situation=True)]
+    extracts += [replace(e, n=n) for n, e in enumerate(explained, 2)]
+    answer = compose_extractive(question, situation, extracts)
+    assert "Cas « Hors parcours de soins coordonnés > Généraliste » :" in answer
+    assert "6,50 €" in answer and "[1]" in answer
+    # Not in a fiche retrieval ranked below: there, the relative bar still decides.
+    answer = compose_extractive(question, situation, [*extracts[1:], replace(extracts[0], n=4)])
+    assert "6,50 €" not in answer

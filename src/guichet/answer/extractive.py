@@ -71,11 +71,22 @@ def _relevant(
     and, of the fiches those come from, the passages whose section answers the question's intent
     ("Coût" for "combien coûte") and those of the case the situation decides.
 
-    The relative bar keeps "carte Vitale" out of an answer about a "carte d'identité périmée".
+    The relative bar keeps "carte Vitale" out of an answer about a "carte d'identité périmée". When
+    none of the passages it keeps is of a case the situation decides, those of the first fiche's decided
+    case need only the two terms: a table of tariffs shares fewer words with the question than a
+    neighbouring fiche that explains the rule (F1069's "Hors parcours de soins > Généraliste" against
+    F163's parcours de soins), and an answer to a situation should show its case.
     """
     overlaps = [_overlap(e, wanted) for e in extracts]
-    bar = max(min(2, len(wanted)), RELATIVE_BAR * max(overlaps, default=0))
+    floor = min(2, len(wanted))
+    bar = max(floor, RELATIVE_BAR * max(overlaps, default=0))
     chosen = [e for e, overlap in zip(extracts, overlaps, strict=True) if overlap >= bar]
+    if extracts and not any(e.in_decided_case for e in chosen):
+        first = extracts[0].doc_id
+        chosen += [
+            e for e, overlap in zip(extracts, overlaps, strict=True)
+            if e.in_decided_case and e.doc_id == first and overlap >= floor
+        ]  # fmt: skip
     fiches = {e.doc_id for e in chosen}
     return [
         e for e in extracts
