@@ -36,6 +36,7 @@ IDS = [
     "F1069",
     "F1444",
     "F1050",
+    "F1328",
 ]
 pytestmark = pytest.mark.skipif(not have_fiches(IDS), reason=f"real fiches absent ({FICHES})")
 
@@ -90,6 +91,17 @@ def test_a_death_abroad_is_answered_by_the_case_abroad(stack: Stack) -> None:
     assert record.sources[0].id == "F1444"
     assert record.case == "Décès à l'étranger"
     assert "Cas « Décès à l'étranger » :" in record.answer
+
+
+def test_an_owner_who_lives_in_the_home_is_the_occupying_owner(stack: Stack) -> None:
+    # "Propriétaire occupant" against "Propriétaire bailleur": both say "propriétaire"; "habite" says
+    # which (expand_situation: who lives in a dwelling occupies it). Once, both matched alike, and a
+    # retrieved "bailleur" passage left the case undecided (the evaluation's F1328 case).
+    chunks = [c for c, _ in stack.index.document_chunks("service-public/F1328.xml")]
+    judged = verdicts(chunks, Situation.read("Il habite la maison dont il est propriétaire"))
+    by_case = {c.branch.split(" > ")[0]: v for c, v in zip(chunks, judged, strict=True) if c.branch}
+    assert by_case["Propriétaire occupant"].matched
+    assert by_case["Propriétaire bailleur"].contradicted
 
 
 def test_the_general_case_applies_unless_the_situation_names_another(stack: Stack) -> None:

@@ -90,6 +90,9 @@ _SYNONYMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?i:\b[ée]tudiante?s?\b)", "étudiant"),
         (r"(?i:\b(?:locataires?|loue\w*)\b)", "locataire"),
         (r"(?i:\bpropriétaires?\b)", "propriétaire"),
+        # Who lives in a dwelling occupies it: "Propriétaire occupant" / "Le propriétaire occupe son
+        # logement" against "Propriétaire bailleur" / "Le propriétaire loue son logement".
+        (r"(?i:\b(?:habite\w*|vit|vivent|r[ée]side\w*)\b)", "occupant"),
     )
 )
 MAJORITY = 18
