@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from guichet.lexical import analyze, question_terms
+from guichet.lexical import QUESTION_WORDS, analyze
 from guichet.ports.records import SearchHit
 
 
@@ -39,8 +39,9 @@ class FeatureReranker:
         return "features"
 
     def rerank(self, query: str, hits: Sequence[SearchHit]) -> list[SearchHit]:
-        wanted = question_terms(query)
-        pairs = _pairs([t for t in analyze(query) if t in wanted])
+        terms = analyze(query)
+        wanted = frozenset(terms) - QUESTION_WORDS  # lexical.question_terms, the query analysed once
+        pairs = _pairs([t for t in terms if t in wanted])
         w = self._weights
         titles: dict[str, float] = {}
         for hit in hits:
