@@ -137,8 +137,12 @@ def test_extracts_that_cannot_be_read_alone_are_flagged() -> None:
     under_its_sentence = f"La preuve d'un contrôle technique est demandée. [2]\n{pronoun}"
     labelled = "Où s'adresser : Démolisseurs de VHU agréés [1]"
     caption = "Durée de validité de la carte d'identité selon l'âge du titulaire [1]\n| Majeur | 15 ans | [1]"
-    readable = (completed, under_its_case, under_its_sentence, labelled, caption)
+    aids = "Ces aides servent au loyer."
+    under_its_list = f"Le FSL accorde 2 aides : [3]\n- une subvention [3]\n- un prêt. [3]\n{aids} [3]"
+    readable = (completed, under_its_case, under_its_sentence, labelled, caption, under_its_list)
     assert orphan_lines("\n".join(readable)) == ()
+    # A list of another extract names nothing for it.
+    assert orphan_lines(f"- une subvention [3]\n{aids} [4]") == (aids,)
 
 
 def test_a_bullet_cites_once_for_all_its_sentences_but_a_line_without_marker_cites_nothing() -> None:

@@ -202,9 +202,9 @@ def orphan_lines(answer: str) -> tuple[str, ...]:
             line[-1].isalpha() and len(line.split()) >= UNFINISHED_MIN_WORDS and " : " not in line
             and not _LIST_OR_TABLE.match(following)
         )  # fmt: skip
-        referred = _CASE_LINE.match(above) or (
-            above and not _LIST_OR_TABLE.match(above) and _sources(raw[number - 1]) == _sources(raw[number])
-        )
+        # Under its case heading, or under a line of the same extract: a sentence, or the list "Ces
+        # aides" names ("Le FSL accorde 2 formes d'aide :" / "- une subvention" / "- ou un prêt").
+        referred = _CASE_LINE.match(above) or (above and _sources(raw[number - 1]) == _sources(raw[number]))
         if unfinished or (REFERS_BACK.match(line) and not referred):
             orphans.append(line)
     return tuple(orphans)
