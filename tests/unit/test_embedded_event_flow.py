@@ -144,6 +144,27 @@ def test_dila_service_records_are_ignored_not_rejected(stack: Stack, tmp_path: P
     assert result is not None and result.outcome == "ignored"
 
 
+def test_dila_drafts_are_ignored_not_indexed(stack: Stack, tmp_path: Path) -> None:
+    # The 2020 dump holds four unpublished guided searches titled "**…" ("**CNI -Perte majeur"), which
+    # ranked above the published fiches they copy.
+    fiche = sorted(SAMPLES.glob("*.xml"))[0]
+    xml = fiche.read_text("utf-8")
+    title = re.search(r"<dc:title>([^<]*)</dc:title>", xml)
+    assert title is not None
+    draft = tmp_path / "draft.xml"
+    draft.write_text(xml.replace(title.group(0), f"<dc:title>**{title.group(1)}</dc:title>", 1), "utf-8")
+    report = ingest_into(stack, [draft], progress=False)
+    assert report.outcomes == {"ignored": 1} and report.errors == {}
+    assert stack.index.chunk_count() == 0
+    stack.store.put("dump/draft.xml", draft.read_bytes())
+    event = next(iter(parse_bucket_notification(minio_created("dump/draft.xml", stack))))
+    result = index_handler(stack).apply(event)
+    assert result is not None and result.outcome == "ignored"
+    assert stack.index.chunk_count() == 0
+    ingest_into(stack, [fiche], progress=False)
+    assert stack.index.chunk_count() > 0  # the published fiche is indexed
+
+
 def minio_created(key: str, stack: Stack) -> bytes:
     head = stack.store.head(key)
     assert head is not None

@@ -16,4 +16,5 @@ class DocumentError(ValueError):
 
 class IgnoredDocument(DocumentError):
     """A well-formed file that is not meant to be indexed (DILA's ServiceComplementaire records, which
-    describe online services already carried by the fiches that cite them). Skipped, not dead-lettered."""
+    describe online services already carried by the fiches that cite them; drafts titled "**…").
+    Skipped, not dead-lettered."""

@@ -37,6 +37,10 @@ _HOST = re.compile(r"^(https?://[^/]+)/")
 # Roots of DILA files shipped inside vosdroits dumps that are not publications to index.
 AUXILIARY_ROOTS = frozenset({"ServiceComplementaire"})
 
+# Titles of unpublished drafts in DILA's feed ("**CNI -Perte majeur", "**Carte d'identité": guided
+# searches in the making): they duplicate published fiches under working titles, so they are skipped.
+DRAFT_MARK = "**"
+
 
 def parse_fiche(data: bytes, *, max_bytes: int = 20_000_000) -> Document:
     """Parse one Publication (fiche F*, dossier or theme N*) into a Document.
@@ -47,6 +51,9 @@ def parse_fiche(data: bytes, *, max_bytes: int = 20_000_000) -> Document:
     fiche_id = (root.get("ID") or _dc(root, "identifier")).strip()
     if not fiche_id:
         raise DocumentError("fiche sans identifiant (attribut ID absent)")
+    title = _dc(root, "title")
+    if title.startswith(DRAFT_MARK):
+        raise IgnoredDocument(f"{fiche_id} : brouillon de la DILA (« {title} »), non publié : rien à indexer")
     audience = _audience(root)
     url = (root.get("spUrl") or "").strip() or fiche_url(DEFAULT_HOST, fiche_id, audience[0])
     host_match = _HOST.match(url)
@@ -54,7 +61,7 @@ def parse_fiche(data: bytes, *, max_bytes: int = 20_000_000) -> Document:
     blocks = BlockBuilder(text, questionnaire_labels(root, text)).build(root)
     return Document(
         id=fiche_id,
-        title=_dc(root, "title"),
+        title=title,
         source="service-public",
         url=url,
         audience=audience,
