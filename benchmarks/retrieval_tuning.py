@@ -20,7 +20,7 @@ import argparse
 import itertools
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from _common import REPO, SHARED_FICHES, case_query, hit_and_rr
@@ -170,6 +170,9 @@ def main() -> int:
     )
     name, result = best_on_dev(rows, {f"reranker {w}": reranker_variant(w, best_fusion) for w in weights})
     show(f"best fusion + {name} (best on dev)", result)
+    minors = [replace(shipped, minor=m) for m in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)]
+    for w in minors:
+        show(f"shipped fusion + reranker minor={w.minor}", measure(rows, reranker_variant(w, shipped_fusion)))
     hit5, mrr, _ = shipped_result["heldout"]
     return int(args.check and (hit5 < MIN_HIT5 or mrr < MIN_MRR))
 

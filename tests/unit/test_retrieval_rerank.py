@@ -118,3 +118,19 @@ def test_a_title_holding_the_question_s_words_in_a_row_moves_up() -> None:
     words_only = FeatureReranker(FeatureWeights(pairs=0.0)).rerank(question, hits)
     assert [h.chunk.doc_id for h in words_only] == ["F265", "F1344", "F1794"]
     assert [h.chunk.doc_id for h in FeatureReranker().rerank(question, hits)] == ["F1344", "F265", "F1794"]
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("Son passeport a expiré, comment le renouveler ?", "F21091"),  # the citizen is the adult
+        ("Le passeport de son fils a expiré, comment le renouveler ?", "F21092"),  # a child is named
+    ],
+)
+def test_the_fiche_for_minors_yields_unless_a_child_is_named(question: str, first: str) -> None:
+    minor = chunk("F21092", "Renouvellement du passeport d'un mineur", "Le passeport de l'enfant.")
+    adult = chunk("F21091", "Renouvellement du passeport d'un majeur", "Votre passeport.")
+    hits = [SearchHit(c, 1.0) for c in (minor, adult)]
+    unweighted = FeatureReranker(FeatureWeights(minor=0.0)).rerank(question, hits)
+    assert unweighted[0].chunk.doc_id == "F21092"
+    assert FeatureReranker().rerank(question, hits)[0].chunk.doc_id == first

@@ -6,9 +6,10 @@ scolaire de sécurité routière (ASSR)", not by one that mentions the acronym i
 score is a prior that keeps the fused order, 1 / (prior_k + position), plus `title` times the share of
 the question's content terms (guichet.lexical.question_terms) found in its fiche's title, plus `pairs`
 times the share of the question's adjacent term pairs its title holds in a row ("carte d'identité":
-"Carte d'identité d'un majeur : en cas de perte", not "Carte Vitale"); a fiche's passages move
-together. Weights tuned on the development split of evals/questions.jsonl
-(benchmarks/retrieval_tuning.py), reported on the held-out one. Measured and left out (no gain on dev):
+"Carte d'identité d'un majeur : en cas de perte", not "Carte Vitale"), minus `minor` for a fiche
+whose title is for minors when the question names no child; a fiche's passages move together.
+Weights tuned on the development split of evals/questions.jsonl (benchmarks/retrieval_tuning.py),
+reported on the held-out one. Measured and left out (no gain on dev):
 the share of the question's terms a fiche's candidate passages hold together, and the fiche's dossier
 and thème (its breadcrumb): docs/decisions/0032-retrieval-at-scale.md.
 """
@@ -22,12 +23,20 @@ from itertools import pairwise
 from guichet.lexical import QUESTION_WORDS, analyze
 from guichet.ports.records import SearchHit
 
+# "Renouvellement du passeport d'un mineur" and "… d'un majeur" are twins: the citizen at the counter
+# is an adult unless the question speaks of a child, so the fiche for minors yields (`minor`).
+_MINOR = analyze("mineur")[0]
+_CHILD_WORDS = frozenset(
+    analyze("mineur mineure enfant fils fille bébé ado adolescent adolescente lycéen collégien élève")
+)
+
 
 @dataclass(frozen=True)
 class FeatureWeights:
     prior_k: float = 5.0
     title: float = 0.1
     pairs: float = 0.05  # share of the question's adjacent term pairs ("carte identité") the title holds
+    minor: float = 0.05  # taken from a fiche for minors when the question speaks of no child
 
 
 class FeatureReranker:
@@ -42,6 +51,7 @@ class FeatureReranker:
         terms = analyze(query)
         wanted = frozenset(terms) - QUESTION_WORDS  # lexical.question_terms, the query analysed once
         pairs = _pairs([t for t in terms if t in wanted])
+        adult = not _CHILD_WORDS & wanted
         w = self._weights
         titles: dict[str, float] = {}
         for hit in hits:
@@ -49,7 +59,8 @@ class FeatureReranker:
                 title = analyze(hit.chunk.title)
                 found = wanted & frozenset(title)
                 shared = len(pairs & _pairs(title)) / len(pairs) if pairs else 0.0
-                titles[hit.chunk.doc_id] = w.title * len(found) / len(wanted) + w.pairs * shared
+                minor = w.minor if adult and _MINOR in title else 0.0
+                titles[hit.chunk.doc_id] = w.title * len(found) / len(wanted) + w.pairs * shared - minor
         scored = [
             (1.0 / (w.prior_k + i) + titles.get(h.chunk.doc_id, 0.0), i, h) for i, h in enumerate(hits, 1)
         ]
