@@ -84,6 +84,18 @@ def test_a_sentence_the_list_completes_is_never_quoted_without_it() -> None:
     assert lines[opening + 1] == "- d'une attestation d'assurance du véhicule [1]", answer
 
 
+def test_a_sentence_announcing_what_its_passage_lacks_is_not_quoted() -> None:
+    # F13104 opens "Qui est concerné ?" with this sentence; the conditions are the next passages' cases.
+    question = "Veuve d'un salarié : peut-elle toucher une pension de réversion ?"
+    announcing = "Vous pouvez obtenir une pension de réversion si vous remplissez les conditions suivantes."
+    rule = "La pension de réversion est versée au conjoint survivant d'un salarié."
+    alone = compose_extractive(question, "", [extract(1, "F1", f"{announcing}\n{rule}")])
+    assert "conditions suivantes" not in alone and "conjoint survivant" in alone, alone
+    listed = f"{announcing}\n- Avoir été marié avec le défunt\n- Avoir au moins 55 ans"
+    answer = compose_extractive(question, "", [extract(1, "F1", listed)])
+    assert "conditions suivantes. [1]\n- Avoir été marié avec le défunt [1]" in answer, answer
+
+
 def test_a_sentence_opening_with_a_pronoun_is_quoted_with_the_one_it_refers_to() -> None:
     text = (
         "La preuve d'un contrôle technique en cours de validité est demandée. "

@@ -48,6 +48,8 @@ _SPECIAL_CASE = re.compile(
 )
 _GENERAL_CASE = re.compile(r"(?i)\b(?:cas g[ée]n[ée]ral|en france|france m[ée]tropolitaine)\b")
 _MARKERS = re.compile(r"\[\d{1,3}\]")
+# "Il faut fournir :", "… dans les conditions suivantes." : what follows is the point.
+_ANNOUNCING = re.compile(r"(?::|\bsuivant(?:e|s|es)?\s*\.)$")
 _SENTENCE_ENDS = (".", "!", "?", "…", ":")
 
 
@@ -161,7 +163,7 @@ def compose_extractive(
         _Scored(e, i, u, score)
         for e in relevant
         for i, u in enumerate(units[e.n])
-        if (score := _score(e, u, wanted, intents)) > FACT_WEIGHT
+        if (score := _score(e, u, wanted, intents)) > FACT_WEIGHT and not _promises_more(units[e.n], i)
     ]
     cases = _followed_cases(relevant, scored)
     fiches = list(dict.fromkeys(s.extract.doc_id for s in sorted(scored, key=lambda s: s.extract.n)))
@@ -210,6 +212,14 @@ def _leans_on_previous(units: list[Unit], index: int) -> bool:
     )
 
 
+def _promises_more(units: list[Unit], index: int) -> bool:
+    """A sentence that announces what its passage does not hold ("… si vous remplissez les conditions
+    suivantes.", the conditions being the fiche's next cases): quoted, it would end on nothing."""
+    unit = units[index]
+    announcing = unit.kind == "sentence" and _ANNOUNCING.search(unit.text) is not None
+    return announcing and _announced_group(units, index) < 0
+
+
 def _announced_group(units: list[Unit], index: int) -> int:
     """The list or table a sentence announces, or -1."""
     following = units[index + 1] if index + 1 < len(units) else None
@@ -223,7 +233,7 @@ def _announces(sentence: Unit, following: Unit) -> bool:
     if sentence.kind != "sentence" or following.group < 0 or following.line != sentence.line + 1:
         return False
     unfinished = following.kind == "item" and not sentence.text.endswith(_SENTENCE_ENDS)
-    return sentence.text.endswith(":") or unfinished
+    return bool(_ANNOUNCING.search(sentence.text)) or unfinished
 
 
 def _render(
