@@ -31,7 +31,6 @@ MIN_CLAIM_TERMS = 3  # shorter segments ("Voici les étapes :") are not claims
 _MARKERS = re.compile(r"\[[^\[\]]{1,40}\]")
 _CASE_LINE = re.compile(r"^\s*Cas « (?P<branch>.+) » :\s*$")
 _LIST_OR_TABLE = re.compile(r"^(?:[-•|]|\d{1,2}[.)] )")
-_SOURCE_NUMBER = re.compile(r"\[(\d{1,3})\]")
 UNFINISHED_MIN_WORDS = 8  # shorter lines without a full stop are labels or captions ("Où s'adresser")
 
 Similarity = Callable[[str, Sequence[str]], float]
@@ -204,14 +203,11 @@ def orphan_lines(answer: str) -> tuple[str, ...]:
         )  # fmt: skip
         # Under its case heading, or under a line of the same extract: a sentence, or the list "Ces
         # aides" names ("Le FSL accorde 2 formes d'aide :" / "- une subvention" / "- ou un prêt").
-        referred = _CASE_LINE.match(above) or (above and _sources(raw[number - 1]) == _sources(raw[number]))
+        same_extract = bool(above) and cited_numbers(raw[number - 1]) == cited_numbers(raw[number])
+        referred = _CASE_LINE.match(above) or same_extract
         if unfinished or (REFERS_BACK.match(line) and not referred):
             orphans.append(line)
     return tuple(orphans)
-
-
-def _sources(line: str) -> tuple[int, ...]:
-    return tuple(int(n) for n in _SOURCE_NUMBER.findall(line))
 
 
 def missing_links(links: Sequence[str], record: AnswerRecord) -> tuple[str, ...]:
