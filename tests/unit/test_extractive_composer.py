@@ -209,3 +209,31 @@ def test_the_first_fiche_s_decided_case_is_quoted_though_it_shares_few_words() -
     # Not in a fiche retrieval ranked below: there, the relative bar still decides.
     answer = compose_extractive(question, situation, [*extracts[1:], replace(extracts[0], n=4)])
     assert "6,50 €" not in answer
+
+
+def test_without_a_situation_the_general_case_comes_before_an_exception_the_question_does_not_name() -> None:
+    # The exception's line shares one more word with the question: without a situation, it used to win.
+    general = extract(1, "F1", "L'allocation Aspa est versée dès l'âge de 65 ans.", branch="Cas général")
+    earlier = "L'allocation Aspa est versée à partir d'un âge inférieur à 65 ans."
+    exception = extract(2, "F1", earlier, branch="Ancien combattant")
+    question = "À partir de quel âge peut-on demander l'allocation Aspa ?"
+    answer = compose_extractive(question, "", [general, exception])
+    assert "dès l'âge de 65 ans" in answer and "inférieur" not in answer, answer
+    veteran = "À partir de quel âge un ancien combattant peut-il demander l'allocation Aspa ?"
+    named = compose_extractive(veteran, "", [general, exception])
+    assert "inférieur à 65 ans" in named and "dès" not in named, named
+
+
+def test_a_second_fiche_quotes_no_case_the_question_does_not_name() -> None:
+    first = extract(1, "F1", "En cas de perte, la nouvelle carte d'identité coûte 25 € en timbre fiscal.")
+    second = extract(
+        2, "F2", "La nouvelle carte d'identité d'un ancien combattant perdue coûte 0 € de timbre fiscal.",
+        branch="Ancien combattant",
+    )  # fmt: skip
+    question = "Elle a perdu sa carte d'identité, combien coûte la nouvelle ?"
+    answer = compose_extractive(question, "", [first, second])
+    assert "25 €" in answer and "[2]" not in answer, answer
+    named = compose_extractive(
+        "Un ancien combattant a perdu sa carte d'identité, combien coûte la nouvelle ?", "", [first, second]
+    )
+    assert "0 € de timbre fiscal. [2]" in named, named

@@ -7,6 +7,9 @@ invented. What is quoted is chosen for the advisor to act on:
 - one case per BlocCas: the case chosen for the situation (evidence.chosen_branches), else the case of
   the best line; passages of cases the reader is not in are dropped (those of another, independent
   BlocCas of the fiche kept: answer/case_blocs.py), those above it (the fiche's common text) kept;
+  without a situation, the general case before an exception the question does not name, and a second
+  fiche quotes only its common text when its case is one the question does not name ("Ancien
+  combattant" beside an answer on the age of the Aspa);
 - a list or a table is quoted whole, as a list ("- item", "1. item") or a table ("| a | b |"), with its
   caption as a caption; links read "[text](url)" (answer/passage_units.py);
 - a line is never said twice (two cases, two fiches, or chunk overlap with the same text).
@@ -41,6 +44,9 @@ FACT_WEIGHT = 0.5
 # A line of the case the situation decides: worth one question term, so the answer quotes that case
 # even when the fiche's common text shares more words with the question.
 CASE_WEIGHT = 1.0
+# What following an exception costs a line when nothing says the reader is in it (the case most people
+# are in comes first): a case of _SPECIAL_CASE, or each step of a case path the question does not name.
+SPECIAL_CASE_COST = 1.5
 # Without a situation, the case most people are in: the general case, in France; not the exceptions.
 _SPECIAL_CASE = re.compile(
     r"(?i)(?:[àa] l['’][ée]tranger|vous [êe]tes [ée]tranger|outre-mer|mayotte|guyane|r[ée]union|"
@@ -116,12 +122,14 @@ def _units(extract: Extract) -> list[Unit]:
     return read_units(extract.chunk.text, fragment_first=extract.chunk.ordinal > 0 and first.islower())
 
 
-def _followed_cases(extracts: Sequence[Extract], scored: Sequence[_Scored]) -> dict[str, str]:
+def _followed_cases(
+    extracts: Sequence[Extract], scored: Sequence[_Scored], wanted: frozenset[str]
+) -> dict[str, str]:
     """Fiche id -> the case quoted: the one chosen for the situation, else that of the best line,
     deepened to the best of its sub-cases (the general case first when nothing tells which applies)."""
     chosen = chosen_branches(extracts)
     followed: dict[str, str] = {}
-    for s in sorted(scored, key=lambda s: (-_rank(s), s.extract.n, s.index)):
+    for s in sorted(scored, key=lambda s: (-_rank(s, wanted), s.extract.n, s.index)):
         doc, branch = s.extract.doc_id, s.extract.branch
         if doc not in followed:
             followed[doc] = _deeper(chosen.get(doc, ""), branch)
@@ -136,10 +144,27 @@ def _other_case(extract: Extract, followed: str) -> bool:
     return extract.document.cases.alternatives(followed, extract.branch)
 
 
-def _rank(s: _Scored) -> float:
+def _unasked_case(case: str, wanted: frozenset[str], extracts: Sequence[Extract]) -> bool:
+    """A case no one asked about: the situation decides none of the fiche's cases, and a step of its
+    path is neither the general case nor named by the question or the situation ("Ancien combattant"
+    for "à partir de quel âge l'Aspa ?", "Les héritiers ne conservent pas le véhicule" for a sale)."""
+    if not case or any(e.in_decided_case and on_path(case, e.branch) for e in extracts):
+        return False
+    return bool(_unasked_steps(case, wanted))
+
+
+def _unasked_steps(branch: str, wanted: frozenset[str]) -> list[str]:
+    """The steps of a case path that are not the general case and that the question does not name."""
+    steps = branch.split(" > ") if branch else []
+    return [s for s in steps if not _GENERAL_CASE.search(s) and not frozenset(analyze(s)) & wanted]
+
+
+def _rank(s: _Scored, wanted: frozenset[str]) -> float:
     branch = s.extract.branch
     general = 0.5 if _GENERAL_CASE.search(branch) else 0.0
-    return s.score + general - (1.5 if _SPECIAL_CASE.search(branch) else 0.0)
+    special = SPECIAL_CASE_COST if _SPECIAL_CASE.search(branch) else 0.0
+    unasked = 0 if s.extract.in_decided_case else len(_unasked_steps(branch, wanted))
+    return s.score + general - special - SPECIAL_CASE_COST * unasked
 
 
 def _deeper(case: str, branch: str) -> str:
@@ -165,11 +190,14 @@ def compose_extractive(
         for i, u in enumerate(units[e.n])
         if (score := _score(e, u, wanted, intents)) > FACT_WEIGHT and not _promises_more(units[e.n], i)
     ]
-    cases = _followed_cases(relevant, scored)
+    cases = _followed_cases(relevant, scored, wanted)
     fiches = list(dict.fromkeys(s.extract.doc_id for s in sorted(scored, key=lambda s: s.extract.n)))
+    unasked = {doc for doc in fiches[1:MAX_FICHES] if _unasked_case(cases.get(doc, ""), wanted, relevant)}
     kept = [
         e for e in relevant
-        if e.doc_id in fiches[:MAX_FICHES] and not _other_case(e, cases.get(e.doc_id, ""))
+        if e.doc_id in fiches[:MAX_FICHES]
+        and not _other_case(e, cases.get(e.doc_id, ""))
+        and not (e.branch and e.doc_id in unasked)
     ][:max_extracts]  # fmt: skip
     picked = _pick([s for s in scored if s.extract in kept], units)
     lines = _render(kept, units, picked, cases, fiches)
