@@ -237,3 +237,13 @@ def test_a_second_fiche_quotes_no_case_the_question_does_not_name() -> None:
         "Un ancien combattant a perdu sa carte d'identité, combien coûte la nouvelle ?", "", [first, second]
     )
     assert "0 € de timbre fiscal. [2]" in named, named
+
+
+def test_a_passage_cut_inside_a_table_row_does_not_open_on_the_rest_of_the_row() -> None:
+    text = (
+        ": + 6 096 € ; Revenus très modestes : + 4 412 € ; Revenus modestes : + 7 422 €\n"
+        "Les revenus modestes pris en compte sont les revenus fiscaux de référence de l'année n-2."
+    )
+    answer = compose_extractive("Quels revenus modestes pour l'aide ?", "", [extract(2, "F1", text)])
+    assert "revenus fiscaux de référence" in answer
+    assert not any(line.startswith(":") for line in answer.splitlines()), answer

@@ -57,6 +57,9 @@ _MARKERS = re.compile(r"\[\d{1,3}\]")
 # "Il faut fournir :", "… dans les conditions suivantes." : what follows is the point.
 _ANNOUNCING = re.compile(r"(?::|\bsuivant(?:e|s|es)?\s*\.)$")
 _SENTENCE_ENDS = (".", "!", "?", "…", ":")
+# What no sentence opens with: a passage starting so starts inside the previous one's last line (the
+# chunking overlap cut a table row after its first cell: ": + 6 096 € ; Revenus très modestes…").
+_CONTINUES = frozenset(":;,.)]…")
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ def _score(extract: Extract, unit: Unit, wanted: frozenset[str], intents: tuple[
 
 def _units(extract: Extract) -> list[Unit]:
     first = extract.chunk.text.lstrip()[:1]
-    return read_units(extract.chunk.text, fragment_first=extract.chunk.ordinal > 0 and first.islower())
+    mid_sentence = first.islower() or first in _CONTINUES
+    return read_units(extract.chunk.text, fragment_first=extract.chunk.ordinal > 0 and mid_sentence)
 
 
 def _followed_cases(
