@@ -247,3 +247,13 @@ def test_a_passage_cut_inside_a_table_row_does_not_open_on_the_rest_of_the_row()
     answer = compose_extractive("Quels revenus modestes pour l'aide ?", "", [extract(2, "F1", text)])
     assert "revenus fiscaux de référence" in answer
     assert not any(line.startswith(":") for line in answer.splitlines()), answer
+
+
+def test_a_second_fiche_s_case_for_a_period_is_not_an_exception() -> None:
+    first = extract(1, "F1", "Le coût du permis de chasser dépend de sa validation, chaque année.")
+    second = extract(
+        2, "F2", "Le permis de chasser validé pour une année coûte 44,50 € de redevance.",
+        branch="Cas général > 2019",
+    )  # fmt: skip
+    answer = compose_extractive("Combien coûte le permis de chasser ?", "", [first, second])
+    assert "44,50 €" in answer and "[2]" in answer, answer

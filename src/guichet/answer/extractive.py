@@ -53,6 +53,7 @@ _SPECIAL_CASE = re.compile(
     r"guadeloupe|martinique|nouvelle-cal[ée]donie|polyn[ée]sie|r[ée]gime agricole|\bmsa\b)"
 )
 _GENERAL_CASE = re.compile(r"(?i)\b(?:cas g[ée]n[ée]ral|en france|france m[ée]tropolitaine)\b")
+_PERIOD = re.compile(r"\b(?:19|20)\d\d\b")
 _MARKERS = re.compile(r"\[\d{1,3}\]")
 # "Il faut fournir :", "… dans les conditions suivantes." : what follows is the point.
 _ANNOUNCING = re.compile(r"(?::|\bsuivant(?:e|s|es)?\s*\.)$")
@@ -158,9 +159,13 @@ def _unasked_case(case: str, wanted: frozenset[str], extracts: Sequence[Extract]
 
 
 def _unasked_steps(branch: str, wanted: frozenset[str]) -> list[str]:
-    """The steps of a case path that are not the general case and that the question does not name."""
+    """The steps of a case path that are not the general case, not a period ("2019", "Avant novembre
+    2019": which rule applies when, not who the reader is) and that the question does not name."""
     steps = branch.split(" > ") if branch else []
-    return [s for s in steps if not _GENERAL_CASE.search(s) and not frozenset(analyze(s)) & wanted]
+    return [
+        s for s in steps
+        if not _GENERAL_CASE.search(s) and not _PERIOD.search(s) and not frozenset(analyze(s)) & wanted
+    ]  # fmt: skip
 
 
 def _rank(s: _Scored, wanted: frozenset[str]) -> float:
