@@ -43,6 +43,11 @@ def extract(n: int, doc_id: str, text: str, *, branch: str = "", section: str = 
     return Extract(n, chunk, 1.0, DocumentMeta(id=doc_id, title="Carte d'identité"))
 
 
+def two_fiches(first: str, second: str, second_case: str) -> list[Extract]:
+    """F1's common text, then F2's passage in a case: an answer's first and second fiche."""
+    return [extract(1, "F1", first), extract(2, "F2", second, branch=second_case)]
+
+
 def test_how_much_quotes_the_amount_of_the_cost_section() -> None:
     extracts = real_extracts("F1344", [0, 6, 7, 9, 13, 20])  # 20: "Coût > Cas général": 25 € timbre
     answer = compose_extractive("Elle a perdu sa carte d'identité, combien coûte la nouvelle ?", "", extracts)
@@ -225,16 +230,16 @@ def test_without_a_situation_the_general_case_comes_before_an_exception_the_ques
 
 
 def test_a_second_fiche_quotes_no_case_the_question_does_not_name() -> None:
-    first = extract(1, "F1", "En cas de perte, la nouvelle carte d'identité coûte 25 € en timbre fiscal.")
-    second = extract(
-        2, "F2", "La nouvelle carte d'identité d'un ancien combattant perdue coûte 0 € de timbre fiscal.",
-        branch="Ancien combattant",
-    )  # fmt: skip
+    extracts = two_fiches(
+        "En cas de perte, la nouvelle carte d'identité coûte 25 € en timbre fiscal.",
+        "La nouvelle carte d'identité d'un ancien combattant perdue coûte 0 € de timbre fiscal.",
+        "Ancien combattant",
+    )
     question = "Elle a perdu sa carte d'identité, combien coûte la nouvelle ?"
-    answer = compose_extractive(question, "", [first, second])
+    answer = compose_extractive(question, "", extracts)
     assert "25 €" in answer and "[2]" not in answer, answer
     named = compose_extractive(
-        "Un ancien combattant a perdu sa carte d'identité, combien coûte la nouvelle ?", "", [first, second]
+        "Un ancien combattant a perdu sa carte d'identité, combien coûte la nouvelle ?", "", extracts
     )
     assert "0 € de timbre fiscal. [2]" in named, named
 
@@ -250,10 +255,10 @@ def test_a_passage_cut_inside_a_table_row_does_not_open_on_the_rest_of_the_row()
 
 
 def test_a_second_fiche_s_case_for_a_period_is_not_an_exception() -> None:
-    first = extract(1, "F1", "Le coût du permis de chasser dépend de sa validation, chaque année.")
-    second = extract(
-        2, "F2", "Le permis de chasser validé pour une année coûte 44,50 € de redevance.",
-        branch="Cas général > 2019",
-    )  # fmt: skip
-    answer = compose_extractive("Combien coûte le permis de chasser ?", "", [first, second])
+    extracts = two_fiches(
+        "Le coût du permis de chasser dépend de sa validation, chaque année.",
+        "Le permis de chasser validé pour une année coûte 44,50 € de redevance.",
+        "Cas général > 2019",
+    )
+    answer = compose_extractive("Combien coûte le permis de chasser ?", "", extracts)
     assert "44,50 €" in answer and "[2]" in answer, answer
