@@ -150,17 +150,18 @@ def _other_case(extract: Extract, followed: str) -> bool:
 
 
 def _unasked_case(case: str, wanted: frozenset[str], extracts: Sequence[Extract]) -> bool:
-    """A case no one asked about: the situation decides none of the fiche's cases, and a step of its
-    path is neither the general case nor named by the question or the situation ("Ancien combattant"
-    for "à partir de quel âge l'Aspa ?", "Les héritiers ne conservent pas le véhicule" for a sale)."""
+    """A case no one asked about: the situation does not decide it, and a step of its path is neither
+    the general case nor named by the question or the situation ("Ancien combattant" for "à partir de
+    quel âge l'Aspa ?", "Les héritiers ne conservent pas le véhicule" for a sale)."""
     if not case or any(e.in_decided_case and on_path(case, e.branch) for e in extracts):
         return False
     return bool(_unasked_steps(case, wanted))
 
 
 def _unasked_steps(branch: str, wanted: frozenset[str]) -> list[str]:
-    """The steps of a case path that are not the general case, not a period ("2019", "Avant novembre
-    2019": which rule applies when, not who the reader is) and that the question does not name."""
+    """The steps of a case path that are not the general case, name no year and that the question does
+    not name. A year ("2019", "Avant novembre 2019", "Né en 1960") says when a rule applies or to whom
+    by age: the question often implies it without its words, so the best line decides, as before."""
     steps = branch.split(" > ") if branch else []
     return [
         s for s in steps
