@@ -133,8 +133,10 @@ def _followed_cases(
     """Fiche id -> the case quoted: the one chosen for the situation, else that of the best line,
     deepened to the best of its sub-cases (the general case first when nothing tells which applies)."""
     chosen = chosen_branches(extracts)
+    # Each case path read once, not once per line of its passages.
+    unasked = {b: len(_unasked_steps(b, wanted)) for b in {s.extract.branch for s in scored}}
     followed: dict[str, str] = {}
-    for s in sorted(scored, key=lambda s: (-_rank(s, wanted), s.extract.n, s.index)):
+    for s in sorted(scored, key=lambda s: (-_rank(s, unasked[s.extract.branch]), s.extract.n, s.index)):
         doc, branch = s.extract.doc_id, s.extract.branch
         if doc not in followed:
             followed[doc] = _deeper(chosen.get(doc, ""), branch)
@@ -169,11 +171,11 @@ def _unasked_steps(branch: str, wanted: frozenset[str]) -> list[str]:
     ]  # fmt: skip
 
 
-def _rank(s: _Scored, wanted: frozenset[str]) -> float:
+def _rank(s: _Scored, unasked_steps: int) -> float:
     branch = s.extract.branch
     general = 0.5 if _GENERAL_CASE.search(branch) else 0.0
     special = SPECIAL_CASE_COST if _SPECIAL_CASE.search(branch) else 0.0
-    unasked = 0 if s.extract.in_decided_case else len(_unasked_steps(branch, wanted))
+    unasked = 0 if s.extract.in_decided_case else unasked_steps
     return s.score + general - special - SPECIAL_CASE_COST * unasked
 
 
