@@ -59,11 +59,13 @@ def queue(broker: Broker, unique_name: Callable[[str], str], request: pytest.Fix
 
 
 class Running:
-    """consume() in a thread, counting the handler's calls; stopped on exit."""
+    """consume() in a thread, counting the handler's calls; stopped on exit (its stop may be given)."""
 
-    def __init__(self, broker: Broker, queue: str, handler: Handler) -> None:
+    def __init__(
+        self, broker: Broker, queue: str, handler: Handler, stop: threading.Event | None = None
+    ) -> None:
         self.calls = 0
-        self.stop = threading.Event()
+        self.stop = stop or threading.Event()
 
         def counted(envelope: Envelope) -> None:
             self.calls += 1
@@ -84,9 +86,13 @@ class Running:
 
 
 class StoppingAnswerer:
-    """An answerer whose worker is shutting down: what Answerer raises when stop cuts a generation."""
+    """An answerer cut by the worker's stop: GenerationStopped once stop is set, as Answerer raises it."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
 
     def answer(self, *args: Any) -> AnswerRecord:
+        self._stop.wait()
         raise GenerationStopped("arrêt du worker pendant la génération")
 
 
@@ -99,13 +105,16 @@ def test_a_graceful_stop_on_the_last_delivery_hands_the_job_back(
     answers.put(AnswerRecord.queued(job))
     last = {ATTEMPT_HEADER: str(MAX_DELIVERIES - 1)}  # two counted failures already: this is the last
     broker.publish(queue, job.to_json(), message_id=job.id, headers=last)
-    handler = AnswerJobHandler(answers, stream, StoppingAnswerer(), max_deliveries=MAX_DELIVERIES)  # type: ignore[arg-type]
-    with Running(broker, queue, handler) as running:
-        wait_for(lambda: running.calls >= 2)  # handed back, and taken again
-    wait_for(lambda: broker.depth(queue) == 1)
+    for _ in range(2):  # handed back, taken again by the next worker, handed back again
+        stop = threading.Event()
+        handler = AnswerJobHandler(answers, stream, StoppingAnswerer(stop), max_deliveries=MAX_DELIVERIES)  # type: ignore[arg-type]
+        with Running(broker, queue, handler, stop) as running:
+            wait_for(lambda: running.calls == 1)
+        assert running.calls == 1
+        wait_for(lambda: broker.depth(queue) == 1)
     assert broker.depth(dead_letter_queue(queue)) == 0, "a stopped job was dead-lettered"
     envelope = broker.get(queue)
-    # Handed back uncounted, however often: a stopping consumer counts no attempt for a job it did not run.
+    # Handed back uncounted, however often: a stopping worker counts no attempt for a job it did not finish.
     assert envelope is not None and envelope.delivery_count == MAX_DELIVERIES - 1
     record = answers.get(job.id)
     assert record is not None and record.status == "running"

@@ -86,6 +86,10 @@ def _hand_back_unrun(connection: Any, channel: Any, pending: deque[Delivery], de
     return as a delivery: every stop would eat one attempt of a job it never ran (and one on its last
     attempt would be failed without being tried). So the consumer is cancelled first (nothing more
     comes), then each is republished with its attempt count unchanged and acked, as Requeue does.
+    Not covered: a delivery RabbitMQ pushed into a free prefetch slot while the cancel was on its way.
+    pika rejects it with requeue (it offers no way to take it) and the queue counts that return: one
+    attempt, for a job published at the very moment a worker stops with a free slot. A worker stopped
+    mid-job cancels before it acks (_cancel_if_stopping): its slot is full, nothing is in flight.
     """
     connection.process_data_events(time_limit=0)  # what has already arrived joins pending
     channel.stop_consuming()
