@@ -137,6 +137,17 @@ def test_a_table_is_quoted_as_a_table_with_its_caption() -> None:
     ]
 
 
+def test_a_row_under_stacked_headers_is_still_a_table_row() -> None:
+    # fiche_tables names a column by its header rows: such headers run past 80 characters.
+    header = "Durée d'assurance minimale en début de carrière – Si vous êtes né entre janvier et septembre"
+    rows = [
+        f"Année de naissance : {year} ; {header} : {n} trimestres" for year, n in (("1959", 5), ("1960", 4))
+    ]
+    units = read_units("\n".join(rows))
+    assert [u.kind for u in units] == ["row", "row"]
+    assert units[0].cells == (("Année de naissance", "1959"), (header, "5 trimestres"))
+
+
 def test_the_same_text_in_two_fiches_or_two_cases_is_said_once() -> None:
     same = "La carte d'identité se demande en mairie, sur rendez-vous."
     extracts = [extract(1, "F1", same), extract(2, "F2", same), extract(3, "F1", same, branch="En France")]

@@ -137,6 +137,40 @@ def test_table_rendered_one_line_per_row() -> None:
 
 
 @needs_corpus
+def test_a_cell_merged_down_holds_for_each_row_it_covers_and_stacked_headers_name_their_columns() -> None:
+    # Read cell after cell, the second row of 1959 began "Année de naissance : 60 ans ; Âge de départ
+    # à la retraite envisagé (à partir de) : 167", and the two columns under "Durée d'assurance minimale
+    # en début de carrière" did not say which birth months they are for.
+    text = "\n".join(b.text for b in _load("xml/F13845.xml").blocks)
+    assert (
+        "Année de naissance : 1959 ; Âge de départ à la retraite envisagé (à partir de) : 60 ans ;"
+        " Durée d'assurance minimale cotisée (en trimestres) : 167 ;"
+        " Durée d'assurance minimale en début de carrière – Si vous êtes né entre janvier et septembre :"
+        " 5 trimestres à la fin de l'année des 20 ans ;"
+        " Durée d'assurance minimale en début de carrière – Si vous êtes né entre octobre et décembre :"
+        " 4 trimestres à la fin de l'année des 20 ans\n"
+    ) in text
+    assert "Année de naissance : 60 ans" not in text
+
+
+@needs_corpus
+def test_a_header_merged_down_past_the_header_rows_hides_no_row() -> None:
+    text = "\n".join(b.text for b in _load("xml/F10027.xml").blocks)
+    assert (
+        "Foyer Nombre de personnes : 1 personne ; Plafond annuel de ressources : Entre 9 032 € et 12 193 €"
+        in text
+    )
+
+
+@needs_corpus
+def test_a_cell_across_columns_of_different_headers_is_named_by_both() -> None:
+    text = "\n".join(b.text for b in _load("xml/F19211.xml").blocks)
+    assert (
+        "Nouvelle région / Ancienne région : Bretagne ; Montant de la taxe régionale pour 1 CV : 51 €" in text
+    )
+
+
+@needs_corpus
 def test_formulaire_cerfa_and_notice() -> None:
     services = {s.id: s for s in _load("xml/F1050.xml").services}
     cerfa = services["R13567"]

@@ -20,7 +20,8 @@ SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÀ-ÖØ-Þ0-9«(\"-])")
 # possible" are impersonal: not listed.
 REFERS_BACK = re.compile(r"(?:Elles?|Ils|Celui-ci|Celle-ci|Ceux-ci|Celles-ci|Cette|Ces|Cela|Ceci)\b")
 _ITEM = re.compile(r"^(?P<indent>\s*)(?P<bullet>[-•]|\d{1,2}[.)])\s+(?P<text>.+)$")
-_CELL = re.compile(r"^(?P<header>[^:;]{1,80}?) : (?P<value>.+)$")
+# A header may stack two header rows ("Durée en début de carrière – Si vous êtes né entre janvier et…").
+_CELL = re.compile(r"^(?P<header>[^:;]{1,160}?) : (?P<value>.+)$")
 # The link's own text is not marked in the rendering: the last words (four at most) carry the link.
 _LINKED = re.compile(r"(?P<text>(?:[^\s()\[\]]+ ){0,3}[^\s()\[\]]+) \((?P<url>https?://[^\s()]+)\)")
 _BARE_URL = re.compile(r"(?<![(\[])\bhttps?://[^\s()<>\]]+[^\s()<>\].,;:!?]")

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable
 from xml.etree.ElementTree import Element
 
+from guichet.corpus.fiche_tables import table_rows
 from guichet.corpus.model import Link, ServiceType, is_example_id
 
 _SPACES = re.compile(r"\s+")
@@ -170,40 +171,25 @@ class TextRenderer:
         return lines
 
     def table_lines(self, table: Element) -> list[str]:
-        lines = _non_empty([self.title(table)])
-        headers: list[str] | None = None
-        for row in table.findall("Rangée"):
-            cells = [(self.cell(c), _span(c)) for c in row.findall("Cellule")]
-            if row.get("type") == "header" and headers is None:
-                # A header spanning n columns names each of them, so data cells stay aligned.
-                headers = [text for text, span in cells for _ in range(span)]
-                continue
-            line = _row_line(headers or [], cells)
-            if line:
-                lines.append(line)
-        if len(lines) <= 1 and headers:
-            lines.append(" ; ".join(_non_empty(headers)))
-        return lines
+        rows = table.findall("Rangée")
+        cells = [
+            [
+                (self.cell(c), _span(c, "fusionHorizontale"), _span(c, "fusionVerticale"))
+                for c in row.findall("Cellule")
+            ]
+            for row in rows
+        ]
+        header_rows = next((i for i, row in enumerate(rows) if row.get("type") != "header"), len(rows))
+        return _non_empty([self.title(table)]) + table_rows(cells, header_rows)
 
     def cell(self, cell: Element) -> str:
         parts = [self.inline(p) if p.tag == "Paragraphe" else " ".join(self.flow(p)) for p in cell]
         return normalise(" ".join(_non_empty(parts)))
 
 
-def _span(cell: Element) -> int:
-    raw = cell.get("fusionHorizontale") or "1"
+def _span(cell: Element, merge: str) -> int:
+    raw = cell.get(merge) or "1"
     return int(raw) if raw.isdigit() and 0 < int(raw) < 100 else 1
-
-
-def _row_line(headers: list[str], cells: list[tuple[str, int]]) -> str:
-    parts: list[str] = []
-    column = 0
-    for value, span in cells:
-        header = headers[column] if column < len(headers) else ""
-        column += span
-        if value:
-            parts.append(f"{header} : {value}" if header and header != value else value)
-    return " ; ".join(parts)
 
 
 def _non_empty(items: Iterable[str]) -> list[str]:
