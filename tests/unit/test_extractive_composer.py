@@ -273,3 +273,17 @@ def test_a_second_fiche_s_case_for_a_period_is_not_an_exception() -> None:
     )
     answer = compose_extractive("Combien coûte le permis de chasser ?", "", extracts)
     assert "44,50 €" in answer and "[2]" in answer, answer
+
+
+def test_without_a_year_the_rule_in_force_comes_before_a_past_period() -> None:
+    # Dev l.37 followed "Avant novembre 2019", whose lines shared a word more with the question.
+    current = "Le montant de l'allocation chômage est calculé sur le salaire."
+    past = "Pour estimer le montant de l'allocation chômage, utilisez le simulateur."
+    extracts = [
+        extract(1, "F1", current, branch="Depuis le 1er novembre 2019"),
+        extract(2, "F1", past, branch="Avant novembre 2019"),
+    ]
+    answer = compose_extractive("Comment estimer le montant de son allocation chômage ?", "", extracts)
+    assert "calculé sur le salaire" in answer and "simulateur" not in answer, answer
+    dated = "Licencié en 2018, comment estimer le montant de son allocation chômage ?"
+    assert "utilisez le simulateur" in compose_extractive(dated, "", extracts)

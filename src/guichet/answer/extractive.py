@@ -54,6 +54,9 @@ _SPECIAL_CASE = re.compile(
 )
 _GENERAL_CASE = re.compile(r"(?i)\b(?:cas g[ée]n[ée]ral|en france|france m[ée]tropolitaine)\b")
 _PERIOD = re.compile(r"\b(?:19|20)\d\d\b")
+# A rule for a past period ("Avant novembre 2019", "Jusqu'au 31 décembre 2019"): when the question and
+# situation name no year, the reader is under the rule in force, and this one is an exception.
+_PAST_PERIOD = re.compile(r"(?i)^\s*(?:avant|jusqu['’](?:au|à|en))\b.*\b(?:19|20)\d\d\b")
 _MARKERS = re.compile(r"\[\d{1,3}\]")
 # "Il faut fournir :", "… dans les conditions suivantes." : what follows is the point.
 _ANNOUNCING = re.compile(r"(?::|\bsuivant(?:e|s|es)?\s*\.)$")
@@ -162,13 +165,19 @@ def _unasked_case(case: str, wanted: frozenset[str], extracts: Sequence[Extract]
 
 def _unasked_steps(branch: str, wanted: frozenset[str]) -> list[str]:
     """The steps of a case path that are not the general case, name no year and that the question does
-    not name. A year ("2019", "Avant novembre 2019", "Né en 1960") says when a rule applies or to whom
-    by age: the question often implies it without its words, so the best line decides, as before."""
+    not name. A year ("2019", "Né en 1960") says when a rule applies or to whom by age: the question
+    often implies it without its words, so the best line decides. Except a past period ("Avant
+    novembre 2019") when the question and situation name no year at all."""
     steps = branch.split(" > ") if branch else []
+    dated = any(_PERIOD.fullmatch(term) for term in wanted)
     return [
         s for s in steps
-        if not _GENERAL_CASE.search(s) and not _PERIOD.search(s) and not frozenset(analyze(s)) & wanted
+        if not _GENERAL_CASE.search(s) and not _period(s, dated) and not frozenset(analyze(s)) & wanted
     ]  # fmt: skip
+
+
+def _period(step: str, dated: bool) -> bool:
+    return bool(_PERIOD.search(step)) and (dated or not _PAST_PERIOD.search(step))
 
 
 def _rank(s: _Scored, unasked_steps: int) -> float:
