@@ -228,3 +228,13 @@ def test_a_fiche_retrieved_only_by_its_common_text_is_judged_on_all_its_cases(in
     extracts = gather_evidence(hits(opening), index, limit=3, situation="Il est né au Maroc")
     assert extracts[0].branch.startswith("Né à l'étranger") and extracts[0].matches_situation
     assert chosen_branches(extracts)["F1420"].startswith("Né à l'étranger")
+
+
+def test_a_passage_opening_on_the_end_of_the_one_before_is_marked(index: CountingIndex) -> None:
+    # F33667's table is cut in two windows: the second opens on "7 850 € ; Moins de 1,5 UC : 98 € ; …",
+    # the end of a row whose first cells are in the first window.
+    chunks = [chunk for chunk, _ in index.document_chunks("service-public/F33667.xml")]
+    cut = next(c for c in chunks if c.text.startswith("7 850 € ; Moins de 1,5 UC"))
+    whole = next(c for c in chunks if c.ordinal > 0 and "\n" in c.text and c.section != cut.section)
+    extracts = gather_evidence(hits([cut, whole]), index, limit=5)
+    assert [(e.chunk.id, e.continues) for e in extracts] == [(cut.id, True), (whole.id, False)]

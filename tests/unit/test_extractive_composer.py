@@ -287,3 +287,10 @@ def test_without_a_year_the_rule_in_force_comes_before_a_past_period() -> None:
     assert "calculé sur le salaire" in answer and "simulateur" not in answer, answer
     dated = "Licencié en 2018, comment estimer le montant de son allocation chômage ?"
     assert "utilisez le simulateur" in compose_extractive(dated, "", extracts)
+
+
+def test_a_passage_opening_on_the_end_of_the_one_before_is_quoted_from_its_second_line() -> None:
+    text = "7 850 € ; Moins de 1,5 UC : 98 € ; 2 UC ou plus : 137 €\nLe chèque énergie est envoyé en avril."
+    cut = replace(extract(1, "F1", text), continues=True)
+    answer = compose_extractive("Quand le chèque énergie est-il envoyé ?", "", [cut])
+    assert "7 850 €" not in answer and "envoyé en avril" in answer, answer

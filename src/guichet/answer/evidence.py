@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from guichet.answer.case_blocs import CaseLayout
+from guichet.answer.overlap import with_continuations
 from guichet.answer.situation import Situation, deciding_case, on_path, situation_order
 from guichet.corpus.model import Contact, Document, Link, OnlineService, RelatedQuestion, ServiceType
 from guichet.lexical import fold
@@ -126,6 +127,7 @@ class Extract:
     score: float
     document: DocumentMeta
     matches_situation: bool = False
+    continues: bool = False  # its first line repeats the end of the passage before (answer/overlap.py)
 
     @property
     def doc_id(self) -> str:
@@ -178,7 +180,7 @@ def gather_evidence(
         if meta is None:
             meta = metas[hit.chunk.doc_key] = _load_meta(index, hit.chunk)
         extracts.append(Extract(len(extracts) + 1, hit.chunk, hit.score, meta, matched))
-    return _with_case_layouts(extracts, index, fiches)
+    return with_continuations(_with_case_layouts(extracts, index, fiches), index, fiches)
 
 
 def _with_case_layouts(

@@ -125,9 +125,11 @@ def _score(extract: Extract, unit: Unit, wanted: frozenset[str], intents: tuple[
 
 
 def _units(extract: Extract) -> list[Unit]:
+    """The passage's units, without its first line when it repeats the passage before (evidence reads
+    that from the index) or, for an extract made without the index, when it starts mid-sentence."""
     first = extract.chunk.text.lstrip()[:1]
-    mid_sentence = first.islower() or first in _CONTINUES
-    return read_units(extract.chunk.text, fragment_first=extract.chunk.ordinal > 0 and mid_sentence)
+    mid_sentence = extract.chunk.ordinal > 0 and (first.islower() or first in _CONTINUES)
+    return read_units(extract.chunk.text, fragment_first=extract.continues or mid_sentence)
 
 
 def _followed_cases(
