@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,20 @@ def extracts_of(*fiche_ids: str, per_fiche: int = 3) -> list[Extract]:
 
 
 # -- prompt -----------------------------------------------------------------------------------------
+def test_the_prompt_leaves_out_a_line_repeated_from_the_passage_before() -> None:
+    (first,) = extracts_of("F33667", per_fiche=1)
+    chunk = replace(
+        first.chunk, ordinal=3, text="7 850 € ; Moins de 1,5 UC : 98 €\nLe chèque est envoyé en avril."
+    )
+    cut = replace(first, chunk=chunk, continues=True)
+    _, user = build_messages("Quand le chèque arrive-t-il ?", "", "particuliers", [cut])
+    assert "envoyé en avril" in user.content and "7 850 €" not in user.content
+    _, whole = build_messages(
+        "Quand le chèque arrive-t-il ?", "", "particuliers", [replace(cut, continues=False)]
+    )
+    assert "7 850 €" in whole.content
+
+
 def test_the_prompt_gives_numbered_extracts_then_the_fenced_question() -> None:
     extracts = extracts_of("F12118", per_fiche=6)
     system, user = build_messages(

@@ -146,6 +146,15 @@ class Extract:
         return self.chunk.branch
 
     @property
+    def text(self) -> str:
+        """The passage without its first line when that line repeats the passage before."""
+        return (
+            self.chunk.text.split("\n", 1)[1]
+            if self.continues and "\n" in self.chunk.text
+            else self.chunk.text
+        )
+
+    @property
     def in_decided_case(self) -> bool:
         """A passage of the case the citizen's situation decides (not the fiche's common text)."""
         return self.matches_situation and bool(self.branch)

@@ -86,7 +86,7 @@ def _extract_block(extract: Extract) -> str:
         lines.append(f"Cas : {_data(extract.branch, 300)}{note}")
     if extract.url:
         lines.append(f"Adresse : {_data(extract.url, 2000)}")  # a fiche's own attribute: data too
-    lines.append(_data(extract.chunk.text, 20_000))
+    lines.append(_data(extract.text, 20_000))  # without a repeated fragment (overlap.py)
     lines.append("</extrait>")
     return "\n".join(lines)
 
