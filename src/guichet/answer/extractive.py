@@ -27,7 +27,8 @@ from guichet.answer.intent import Intent, has_fact, intent_hits, question_intent
 from guichet.answer.passage_units import REFERS_BACK, Unit, linkify, read_units
 from guichet.answer.prompt import NOT_COVERED
 from guichet.answer.situation import on_path
-from guichet.lexical import QUESTION_WORDS, analyze, fold, query_terms
+from guichet.answer.unasked import GENERAL_CASE, unasked_steps, wanted_terms
+from guichet.lexical import analyze, fold
 
 EXTRACTIVE_NOTICE = (
     "Réponse composée d'extraits, sans rédaction automatique : les phrases ci-dessous sont citées "
@@ -52,11 +53,6 @@ _SPECIAL_CASE = re.compile(
     r"(?i)(?:[àa] l['’][ée]tranger|vous [êe]tes [ée]tranger|outre-mer|mayotte|guyane|r[ée]union|"
     r"guadeloupe|martinique|nouvelle-cal[ée]donie|polyn[ée]sie|r[ée]gime agricole|\bmsa\b)"
 )
-_GENERAL_CASE = re.compile(r"(?i)\b(?:cas g[ée]n[ée]ral|en france|france m[ée]tropolitaine)\b")
-_PERIOD = re.compile(r"\b(?:19|20)\d\d\b")
-# A rule for a past period ("Avant novembre 2019", "Jusqu'au 31 décembre 2019"): when the question and
-# situation name no year, the reader is under the rule in force, and this one is an exception.
-_PAST_PERIOD = re.compile(r"(?i)^\s*(?:avant|jusqu['’](?:au|à|en))\b.*\b(?:19|20)\d\d\b")
 _MARKERS = re.compile(r"\[\d{1,3}\]")
 # "Il faut fournir :", "… dans les conditions suivantes." : what follows is the point.
 _ANNOUNCING = re.compile(r"(?::|\bsuivant(?:e|s|es)?\s*\.)$")
@@ -139,7 +135,7 @@ def _followed_cases(
     deepened to the best of its sub-cases (the general case first when nothing tells which applies)."""
     chosen = chosen_branches(extracts)
     # Each case path read once, not once per line of its passages.
-    unasked = {b: len(_unasked_steps(b, wanted)) for b in {s.extract.branch for s in scored}}
+    unasked = {b: len(unasked_steps(b, wanted)) for b in {s.extract.branch for s in scored}}
     followed: dict[str, str] = {}
     for s in sorted(scored, key=lambda s: (-_rank(s, unasked[s.extract.branch]), s.extract.n, s.index)):
         doc, branch = s.extract.doc_id, s.extract.branch
@@ -162,29 +158,12 @@ def _unasked_case(case: str, wanted: frozenset[str], extracts: Sequence[Extract]
     quel âge l'Aspa ?", "Les héritiers ne conservent pas le véhicule" for a sale)."""
     if not case or any(e.in_decided_case and on_path(case, e.branch) for e in extracts):
         return False
-    return bool(_unasked_steps(case, wanted))
-
-
-def _unasked_steps(branch: str, wanted: frozenset[str]) -> list[str]:
-    """The steps of a case path that are not the general case, name no year and that the question does
-    not name. A year ("2019", "Né en 1960") says when a rule applies or to whom by age: the question
-    often implies it without its words, so the best line decides. Except a past period ("Avant
-    novembre 2019") when the question and situation name no year at all."""
-    steps = branch.split(" > ") if branch else []
-    dated = any(_PERIOD.fullmatch(term) for term in wanted)
-    return [
-        s for s in steps
-        if not _GENERAL_CASE.search(s) and not _period(s, dated) and not frozenset(analyze(s)) & wanted
-    ]  # fmt: skip
-
-
-def _period(step: str, dated: bool) -> bool:
-    return bool(_PERIOD.search(step)) and (dated or not _PAST_PERIOD.search(step))
+    return bool(unasked_steps(case, wanted))
 
 
 def _rank(s: _Scored, unasked_steps: int) -> float:
     branch = s.extract.branch
-    general = 0.5 if _GENERAL_CASE.search(branch) else 0.0
+    general = 0.5 if GENERAL_CASE.search(branch) else 0.0
     special = SPECIAL_CASE_COST if _SPECIAL_CASE.search(branch) else 0.0
     unasked = 0 if s.extract.in_decided_case else unasked_steps
     return s.score + general - special - SPECIAL_CASE_COST * unasked
@@ -201,7 +180,7 @@ def compose_extractive(
     question: str, situation: str, extracts: Sequence[Extract], *, max_extracts: int = MAX_EXTRACTS
 ) -> str:
     # The fiches' own words too ("voiture" -> "véhicule"), as retrieval searched them
-    wanted = frozenset(query_terms(f"{question} {situation}")) - QUESTION_WORDS
+    wanted = wanted_terms(question, situation)
     if not wanted:
         return NOT_COVERED
     intents = question_intents(question)
