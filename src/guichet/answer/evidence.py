@@ -196,7 +196,7 @@ def _with_case_layouts(
     extracts: list[Extract], index: VectorIndex, fiches: dict[str, list[Chunk]]
 ) -> list[Extract]:
     """Each fiche whose extracts lie in cases that part gets its CaseLayout, from all its passages (one
-    read of the fiche, unless the situation already read it)."""
+    read of the fiche, unless the situation already read it; what is read is added to fiches)."""
     branches: dict[str, set[str]] = {}
     for extract in extracts:
         if extract.branch:
@@ -205,8 +205,9 @@ def _with_case_layouts(
     for extract in extracts:
         key, found = extract.chunk.doc_key, branches.get(extract.chunk.doc_key, set())
         if key not in documents and any(not on_path(a, b) for a in found for b in found):
-            chunks = fiches.get(key) or [chunk for chunk, _ in index.document_chunks(key)]
-            documents[key] = replace(extract.document, cases=CaseLayout.of(chunks))
+            if key not in fiches:  # kept: overlap.py reads the same fiche's passages
+                fiches[key] = [chunk for chunk, _ in index.document_chunks(key)]
+            documents[key] = replace(extract.document, cases=CaseLayout.of(fiches[key]))
     return [
         replace(e, document=documents[e.chunk.doc_key]) if e.chunk.doc_key in documents else e
         for e in extracts
