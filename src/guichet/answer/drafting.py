@@ -24,7 +24,6 @@ from guichet.answer.live_events import EventWriter
 from guichet.answer.prompt import build_messages, fit_extracts, is_not_covered, recites_instructions
 from guichet.answer.record import AskJob, Mode
 from guichet.answer.thread import with_followed_question
-from guichet.answer.unasked import wanted_terms, without_unasked_cases
 from guichet.ports.llm import ChatModel
 
 # Without a model, the page's mode line says it once, in the advisor's words ("Réponse composée
@@ -69,12 +68,8 @@ def draft_answer(
     started = time.perf_counter()
     if model is None or not extracts:
         return _extractive(job, extracts, events, NO_LLM_NOTICE if model is None else "", started)
-    # Another fiche's case nobody asked about is left out of the prompt, as the composer leaves it out.
-    asked = without_unasked_cases(
-        extracts, wanted_terms(with_followed_question(job.question, job.thread), job.situation)
-    )
     fitted = fit_extracts(
-        job.question, job.situation, job.audience, asked, max_chars=prompt_chars, thread=job.thread
+        job.question, job.situation, job.audience, extracts, max_chars=prompt_chars, thread=job.thread
     )
 
     generation = generate(

@@ -28,6 +28,7 @@ from guichet.answer.related import related_questions
 from guichet.answer.retrieval import Retriever
 from guichet.answer.source_dates import age_notice, dated, example_notice
 from guichet.answer.thread import branch_situation, retrieval_query, thread_situation, with_followed_question
+from guichet.answer.unasked import wanted_terms, without_unasked_cases
 from guichet.ports.index import VectorIndex
 from guichet.ports.llm import ChatModel
 from guichet.ports.records import SearchHit
@@ -84,6 +85,8 @@ class Answerer:
             events.token(final.answer)
             first_token_s = time.time() - drafting
         else:
+            if self._model is not None:  # the composer weighs cases itself (extractive.py)
+                extracts = without_unasked_cases(extracts, wanted_terms(asked, job.situation))
             events.emit("sources", {"sources": [_candidate(e) for e in extracts]})
             draft = draft_answer(
                 self._model, job, extracts, events, self._options.generation,
