@@ -1,13 +1,18 @@
 """Cases nobody asked about: the steps of a case path that the question and situation do not name.
 
 Without a situation, an answer quoting another fiche's exception ("Ancien combattant" beside the age of
-the Aspa, "Les héritiers ne conservent pas le véhicule" for a sale) reads as the rule. Both modes leave
-such cases of the fiches after the first out: the extractive composer (extractive.py) and the model's
-prompt (drafting.py). The first fiche keeps them: its cases are labelled, and the composer weighs them.
+the Aspa, "Les héritiers ne conservent pas le véhicule" for a sale) reads as the rule. Both modes read
+the same steps, each at its own grain:
+- the extractive composer (extractive.py) follows one case per fiche: a fiche after the first whose
+  case has such a step, and that the situation does not decide, is quoted for its common text only; in
+  the first fiche, each such step costs a line when the case to follow is picked;
+- the model's prompt (pipeline.py, without_unasked_cases) keeps every passage of the first retrieved
+  fiche, whose cases are labelled for the model, and drops the others' passages in such a case.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -19,8 +24,12 @@ from guichet.lexical import QUESTION_WORDS, analyze, query_terms
 GENERAL_CASE = re.compile(r"(?i)\b(?:cas g[ée]n[ée]ral|en france|france m[ée]tropolitaine)\b")
 _PERIOD = re.compile(r"\b(?:19|20)\d\d\b")
 # A rule for a past period ("Avant novembre 2019", "Jusqu'au 31 décembre 2019"): when the question and
-# situation name no year, the reader is under the rule in force, and this one is an exception.
-_PAST_PERIOD = re.compile(r"(?i)^\s*(?:avant|jusqu['’](?:au|à|en))\b.*\b(?:19|20)\d\d\b")
+# situation name no year, the reader is under the rule in force, and this one is an exception. The year
+# follows the word closely ("Avant 62 ans si né après 1960" is an age) and is over.
+_PAST_PERIOD = re.compile(
+    r"(?i)^\s*(?:avant|jusqu['’](?:au|à|en))\s+(?:le\s+)?(?:\d{1,2}(?:er)?\s+)?(?:[^\W\d]+\s+)?"
+    r"(?P<year>(?:19|20)\d\d)\b"
+)
 
 
 def wanted_terms(question: str, situation: str) -> frozenset[str]:
@@ -42,7 +51,12 @@ def unasked_steps(branch: str, wanted: frozenset[str]) -> list[str]:
 
 
 def _period(step: str, dated: bool) -> bool:
-    return bool(_PERIOD.search(step)) and (dated or not _PAST_PERIOD.search(step))
+    return bool(_PERIOD.search(step)) and (dated or not _past(step))
+
+
+def _past(step: str) -> bool:
+    match = _PAST_PERIOD.search(step)
+    return match is not None and int(match.group("year")) < dt.date.today().year
 
 
 def without_unasked_cases(extracts: Sequence[Extract], wanted: frozenset[str]) -> list[Extract]:
