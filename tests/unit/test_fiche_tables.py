@@ -56,3 +56,20 @@ def test_a_table_of_headers_only_names_its_columns() -> None:
 def test_a_table_without_headers_lists_its_values() -> None:
     rows = [[_cell("Taxe régionale"), _cell("231 €")], [_cell("Taxe de gestion"), _cell("4 €")]]
     assert table_rows(rows, header_rows=0) == ["Taxe régionale ; 231 €", "Taxe de gestion ; 4 €"]
+
+
+def test_a_malformed_merge_does_not_drift_into_a_later_row() -> None:
+    # b1 is merged down into row 2, where a2 is merged across its column: row 3 keeps its own cells.
+    rows = [
+        [_cell("A"), _cell("B"), _cell("C")],
+        [_cell("a1"), _cell("b1", down=2), _cell("c1")],
+        [_cell("a2", across=2), _cell("c2")],
+        [_cell("a3"), _cell("b3"), _cell("c3")],
+    ]
+    assert table_rows(rows, header_rows=1)[-1] == "A : a3 ; B : b3 ; C : c3"
+
+
+def test_a_span_of_zero_counts_as_one() -> None:
+    assert table_rows([[_cell("A"), _cell("B")], [_cell("x", across=0, down=0), _cell("y")]], 1) == [
+        "A : x ; B : y"
+    ]

@@ -33,7 +33,7 @@ def _place(rows: list[list[Cell]]) -> list[list[Placed]]:
     grid: list[list[Placed]] = []
     for cells in rows:
         placed: list[Placed] = []
-        pending = list(cells)
+        pending = [(text, max(span, 1), max(down, 1)) for text, span, down in cells]
         column = 0
         while pending or any(c >= column for c in above):
             if column in above:
@@ -43,12 +43,22 @@ def _place(rows: list[list[Cell]]) -> list[list[Placed]]:
             else:
                 column += 1
                 continue
+            _overlapped(above, column + 1, column + span)
             if down > 1:
                 above[column] = (text, span, down - 1)
             placed.append((column, text, span))
             column += span
         grid.append(placed)
     return grid
+
+
+def _overlapped(above: dict[int, tuple[str, int, int]], start: int, end: int) -> None:
+    """A malformed table: a cell over columns that a cell merged down still holds in this row. That row
+    counts as covered, so the merged cell cannot drift into a later one."""
+    for column in [c for c in above if start <= c < end]:
+        text, span, down = above.pop(column)
+        if down > 1:
+            above[column] = (text, span, down - 1)
 
 
 def _column_levels(header_grid: list[list[Placed]]) -> list[tuple[str, ...]]:
