@@ -74,7 +74,7 @@ def cite_sources(text: str, extracts: Sequence[Extract]) -> tuple[str, tuple[Sou
 
 def _source(n: int, passages: list[Extract]) -> SourceRef:
     first = passages[0]
-    excerpt = " […] ".join(" ".join(p.chunk.text.split()) for p in passages)
+    excerpt = " […] ".join(" ".join(p.text.split()) for p in passages)  # without a repeated fragment
     return SourceRef(
         n, first.doc_id, first.title, first.url, trim(excerpt, EXCERPT_CHARS), first.branch,
         updated=first.document.updated,

@@ -175,7 +175,8 @@ def gather_evidence(
             seen.add(hit.chunk.id)
             unique.append(hit)
     read = Situation.read(situation) if situation else None  # read once: its label scores are kept
-    fiches = _branched_fiches(unique, index) if read is not None else {}
+    read_fiches = _judged_fiches(unique, index) if read is not None else {}
+    fiches = {key: chunks for key, chunks in read_fiches.items() if any(c.branch for c in chunks)}
     if read is not None:
         unique = _with_deciding_cases(unique, fiches, read)
     retrieved = {h.chunk.id for h in unique}
@@ -189,7 +190,8 @@ def gather_evidence(
         if meta is None:
             meta = metas[hit.chunk.doc_key] = _load_meta(index, hit.chunk)
         extracts.append(Extract(len(extracts) + 1, hit.chunk, hit.score, meta, matched))
-    return with_continuations(_with_case_layouts(extracts, index, fiches), index, fiches)
+    # What was read above is read once: the case layouts and the overlap check add to it.
+    return with_continuations(_with_case_layouts(extracts, index, read_fiches), index, read_fiches)
 
 
 def _with_case_layouts(
@@ -214,15 +216,15 @@ def _with_case_layouts(
     ]
 
 
-def _branched_fiches(hits: Sequence[SearchHit], index: VectorIndex) -> dict[str, list[Chunk]]:
-    """doc_key -> all the fiche's chunks, for each fiche that has cases (Situation/BlocCas) among the
-    fiches of hits with a passage in a case, and the first two fiches whatever their passages: the
-    opening passage of F1444 says nothing of "Décès à l'étranger", which "décédé en Espagne" decides.
-    (Two: an answer quotes at most two fiches; a deciding case of a farther one would take their room.)"""
+def _judged_fiches(hits: Sequence[SearchHit], index: VectorIndex) -> dict[str, list[Chunk]]:
+    """doc_key -> all the fiche's chunks, for the fiches a situation may decide a case of: those of hits
+    with a passage in a case, and the first two fiches whatever their passages: the opening passage of
+    F1444 says nothing of "Décès à l'étranger", which "décédé en Espagne" decides. (Two: an answer quotes
+    at most two fiches; a deciding case of a farther one would take their room.) The caller keeps those
+    that have cases."""
     first = list(dict.fromkeys(h.chunk.doc_key for h in hits))[:FICHES_JUDGED_WHOLE]
     keys = dict.fromkeys([*first, *(h.chunk.doc_key for h in hits if h.chunk.branch)])
-    fiches = {key: [chunk for chunk, _ in index.document_chunks(key)] for key in keys}
-    return {key: chunks for key, chunks in fiches.items() if any(c.branch for c in chunks)}
+    return {key: [chunk for chunk, _ in index.document_chunks(key)] for key in keys}
 
 
 def _with_deciding_cases(
@@ -274,6 +276,7 @@ def allowed_texts(extracts: Sequence[Extract]) -> list[str]:
     own links (its URL, online services with their cerfa and notice, who can help)."""
     texts: list[str] = []
     for e in extracts:
+        # The whole passage, a line repeated from the passage before included: it is the fiche's text.
         texts += [e.chunk.context, e.chunk.text, e.chunk.url, e.document.url]
         for s in e.document.services:
             texts += [s.title, s.url, s.cerfa, s.notice_url]

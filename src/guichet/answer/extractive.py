@@ -57,9 +57,6 @@ _MARKERS = re.compile(r"\[\d{1,3}\]")
 # "Il faut fournir :", "… dans les conditions suivantes." : what follows is the point.
 _ANNOUNCING = re.compile(r"(?::|\bsuivant(?:e|s|es)?\s*\.)$")
 _SENTENCE_ENDS = (".", "!", "?", "…", ":")
-# What no sentence opens with: a passage starting so starts inside the previous one's last line (the
-# chunking overlap cut a table row after its first cell: ": + 6 096 € ; Revenus très modestes…").
-_CONTINUES = frozenset(":;,.)]…")
 
 
 @dataclass(frozen=True)
@@ -121,11 +118,7 @@ def _score(extract: Extract, unit: Unit, wanted: frozenset[str], intents: tuple[
 
 
 def _units(extract: Extract) -> list[Unit]:
-    """The passage's units, without its first line when it repeats the passage before (evidence reads
-    that from the index) or, for an extract made without the index, when it starts mid-sentence."""
-    first = extract.chunk.text.lstrip()[:1]
-    mid_sentence = extract.chunk.ordinal > 0 and (first.islower() or first in _CONTINUES)
-    return read_units(extract.chunk.text, fragment_first=extract.continues or mid_sentence)
+    return read_units(extract.text)  # without a line repeated from the passage before (overlap.py)
 
 
 def _followed_cases(

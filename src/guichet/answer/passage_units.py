@@ -60,12 +60,9 @@ def _row_cells(line: str) -> tuple[tuple[str, str], ...]:
     return tuple(cells)
 
 
-def read_units(text: str, *, fragment_first: bool = False) -> list[Unit]:
-    """The units of a passage in order. fragment_first: the first line repeats the end of the previous
-    passage (chunking overlap) and starts mid-sentence: it is left out."""
+def read_units(text: str) -> list[Unit]:
+    """The units of a passage in order."""
     lines = [line.rstrip() for line in text.split("\n")]
-    if fragment_first and len(lines) > 1:
-        lines = lines[1:]
     rows = [_row_cells(line) if " ; " in line else () for line in lines]
     units: list[Unit] = []
     group = 0

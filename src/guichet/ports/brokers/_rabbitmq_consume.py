@@ -89,7 +89,8 @@ def _hand_back_unrun(connection: Any, channel: Any, pending: deque[Delivery], de
     Not covered: a delivery RabbitMQ pushed into a free prefetch slot while the cancel was on its way.
     pika rejects it with requeue (it offers no way to take it) and the queue counts that return: one
     attempt, for a job published at the very moment a worker stops with a free slot. A worker stopped
-    mid-job cancels before it acks (_cancel_if_stopping): its slot is full, nothing is in flight.
+    mid-job cancels before it acks (_rabbitmq_delivery._cancel_if_stopping): with the default prefetch
+    of 1 its slot is full, nothing is in flight.
     """
     connection.process_data_events(time_limit=0)  # what has already arrived joins pending
     channel.stop_consuming()
