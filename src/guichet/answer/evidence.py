@@ -10,7 +10,7 @@ how an answer follows "vous êtes né à l'étranger" rather than "vous êtes n�
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -190,15 +190,17 @@ def gather_evidence(
         if meta is None:
             meta = metas[hit.chunk.doc_key] = _load_meta(index, hit.chunk)
         extracts.append(Extract(len(extracts) + 1, hit.chunk, hit.score, meta, matched))
-    # What was read above is read once: the case layouts and the overlap check add to it.
-    return with_continuations(_with_case_layouts(extracts, index, read_fiches), index, read_fiches)
+
+    def passages(key: str) -> list[Chunk]:  # each fiche read once, whoever asks first
+        if key not in read_fiches:
+            read_fiches[key] = [chunk for chunk, _ in index.document_chunks(key)]
+        return read_fiches[key]
+
+    return with_continuations(_with_case_layouts(extracts, passages), passages)
 
 
-def _with_case_layouts(
-    extracts: list[Extract], index: VectorIndex, fiches: dict[str, list[Chunk]]
-) -> list[Extract]:
-    """Each fiche whose extracts lie in cases that part gets its CaseLayout, from all its passages (one
-    read of the fiche, unless the situation already read it; what is read is added to fiches)."""
+def _with_case_layouts(extracts: list[Extract], passages: Callable[[str], list[Chunk]]) -> list[Extract]:
+    """Each fiche whose extracts lie in cases that part gets its CaseLayout, from all its passages."""
     branches: dict[str, set[str]] = {}
     for extract in extracts:
         if extract.branch:
@@ -207,9 +209,7 @@ def _with_case_layouts(
     for extract in extracts:
         key, found = extract.chunk.doc_key, branches.get(extract.chunk.doc_key, set())
         if key not in documents and any(not on_path(a, b) for a in found for b in found):
-            if key not in fiches:  # kept: overlap.py reads the same fiche's passages
-                fiches[key] = [chunk for chunk, _ in index.document_chunks(key)]
-            documents[key] = replace(extract.document, cases=CaseLayout.of(fiches[key]))
+            documents[key] = replace(extract.document, cases=CaseLayout.of(passages(key)))
     return [
         replace(e, document=documents[e.chunk.doc_key]) if e.chunk.doc_key in documents else e
         for e in extracts

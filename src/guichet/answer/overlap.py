@@ -8,27 +8,21 @@ passage before. Whether a passage opens so is read from the passage before it: i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from guichet.ports.index import VectorIndex
 from guichet.ports.records import Chunk
 
 if TYPE_CHECKING:
     from guichet.answer.evidence import Extract
 
 
-def with_continuations(
-    extracts: list[Extract], index: VectorIndex, fiches: dict[str, list[Chunk]]
-) -> list[Extract]:
-    """extracts, those whose first line repeats the passage before marked `continues` (one read of each
-    fiche concerned, unless the situation already read it)."""
+def with_continuations(extracts: list[Extract], passages: Callable[[str], list[Chunk]]) -> list[Extract]:
+    """extracts, those whose first line repeats the passage before marked `continues`; passages(key):
+    all the passages of a fiche (evidence.py reads each fiche once)."""
     keys = dict.fromkeys(e.chunk.doc_key for e in extracts if _may_continue(e.chunk))
-    before: dict[tuple[str, int], Chunk] = {}
-    for key in keys:
-        chunks = fiches.get(key) or [chunk for chunk, _ in index.document_chunks(key)]
-        before.update({(key, chunk.ordinal + 1): chunk for chunk in chunks})
+    before = {(key, chunk.ordinal + 1): chunk for key in keys for chunk in passages(key)}
     return [
         replace(e, continues=True)
         if continues(e.chunk, before.get((e.chunk.doc_key, e.chunk.ordinal)))
